@@ -1,0 +1,73 @@
+use chrono::NaiveDateTime;
+use serde::{Deserialize, Serialize};
+
+/// JST's timestamp format (local time, no zone).
+pub const JST_TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
+
+/// A closed interval of JST time, `[start, end]` at second resolution. Consecutive windows
+/// touch without overlapping: the next one starts one second after this one ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Window {
+    #[serde(with = "jst_time")]
+    pub start: NaiveDateTime,
+    #[serde(with = "jst_time")]
+    pub end: NaiveDateTime,
+}
+
+impl Window {
+    /// A name usable as a NATS subject token, e.g. `20261125000000-20261125235959`.
+    pub fn id(&self) -> String {
+        format!(
+            "{}-{}",
+            self.start.format("%Y%m%d%H%M%S"),
+            self.end.format("%Y%m%d%H%M%S")
+        )
+    }
+}
+
+/// Published by the fetcher after every order of a window has been stored (PubAcked): the
+/// signal that the window's merge groups are complete.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowClosed {
+    pub task: String,
+    pub window: Window,
+    /// Subject holding the window's raw orders.
+    pub orders_subject: String,
+    /// Orders the fetcher published for this window.
+    pub orders: u64,
+}
+
+mod jst_time {
+    use chrono::NaiveDateTime;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &NaiveDateTime, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&t.format(super::JST_TIME_FORMAT))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveDateTime, D::Error> {
+        let s = String::deserialize(d)?;
+        NaiveDateTime::parse_from_str(&s, super::JST_TIME_FORMAT).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_id_is_a_subject_token_and_json_uses_jst_time() {
+        let t = |s| NaiveDateTime::parse_from_str(s, JST_TIME_FORMAT).expect("valid");
+        let w = Window {
+            start: t("2026-11-25 00:00:00"),
+            end: t("2026-11-25 23:59:59"),
+        };
+        assert_eq!(w.id(), "20261125000000-20261125235959");
+        let json = serde_json::to_string(&w).expect("serialises");
+        assert_eq!(
+            json,
+            r#"{"start":"2026-11-25 00:00:00","end":"2026-11-25 23:59:59"}"#
+        );
+        assert_eq!(serde_json::from_str::<Window>(&json).expect("parses"), w);
+    }
+}

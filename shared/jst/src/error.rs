@@ -1,0 +1,67 @@
+/// JST business codes that change what a client does (the rest are carried as numbers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiCode {
+    /// 10: bad signature.
+    BadSignature,
+    /// 100: access token invalid or expired — refresh it.
+    TokenExpired,
+    /// 140: bad timestamp or invalid parameters.
+    InvalidParameters,
+    /// 199 (per second) or 200 (per minute): rate limited — wait and retry the same page.
+    Throttled,
+    Other(i64),
+}
+
+impl ApiCode {
+    pub fn from_code(code: i64) -> Self {
+        match code {
+            10 => Self::BadSignature,
+            100 => Self::TokenExpired,
+            140 => Self::InvalidParameters,
+            199 | 200 => Self::Throttled,
+            other => Self::Other(other),
+        }
+    }
+}
+
+/// Errors never contain credentials: requests carry them in the form body, which is not
+/// part of any message here.
+#[derive(Debug, thiserror::Error)]
+pub enum JstError {
+    #[error("JST {endpoint}: transport error: {source}")]
+    Transport {
+        endpoint: &'static str,
+        source: reqwest::Error,
+    },
+    #[error("JST {endpoint}: HTTP {status}")]
+    HttpStatus { endpoint: &'static str, status: u16 },
+    #[error("JST {endpoint}: code {code}: {msg}")]
+    Api {
+        endpoint: &'static str,
+        code: i64,
+        msg: String,
+    },
+    #[error("JST {endpoint}: unreadable response: {reason}")]
+    Decode {
+        endpoint: &'static str,
+        reason: String,
+    },
+}
+
+impl JstError {
+    /// Worth retrying the same request later: network trouble, gateways, throttling.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Transport { .. } | Self::HttpStatus { .. } => true,
+            Self::Api { code, .. } => ApiCode::from_code(*code) == ApiCode::Throttled,
+            Self::Decode { .. } => false,
+        }
+    }
+
+    pub fn api_code(&self) -> Option<ApiCode> {
+        match self {
+            Self::Api { code, .. } => Some(ApiCode::from_code(*code)),
+            _ => None,
+        }
+    }
+}

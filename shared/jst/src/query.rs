@@ -1,0 +1,38 @@
+use serde::{Deserialize, Serialize};
+
+/// Business parameters (`biz`) of `/open/orders/out/simple/query`. Unset options are not sent.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OutboundQuery {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shop_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_offline_shop: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub modified_begin: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub modified_end: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub date_type: Option<u8>,
+    pub page_index: u32,
+    pub page_size: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub so_ids: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wms_co_id: Option<i64>,
+}
+
+/// One page of outbound orders. Orders stay raw JSON: the mapping decides what matters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboundPage {
+    pub page_index: u32,
+    pub page_size: u32,
+    #[serde(default)]
+    pub data_count: u64,
+    #[serde(default)]
+    pub page_count: u64,
+    pub has_next: bool,
+    #[serde(default)]
+    pub datas: Vec<serde_json::Value>,
+}

@@ -1,0 +1,144 @@
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer, kv, stream};
+use j2t_config::Config;
+
+use crate::names::*;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// `what` names the stream, consumer or bucket that could not be set up or found.
+#[derive(Debug, thiserror::Error)]
+#[error("NATS topology, {what}: {source}")]
+pub struct TopologyError {
+    pub what: String,
+    #[source]
+    pub source: BoxError,
+}
+
+fn error(what: impl Into<String>) -> impl FnOnce(BoxError) -> TopologyError {
+    let what = what.into();
+    move |source| TopologyError { what, source }
+}
+
+/// Handles on the parts of the topology services use.
+pub struct Topology {
+    pub js: jetstream::Context,
+    pub cursors: kv::Store,
+}
+
+type PullConsumer = consumer::Consumer<consumer::pull::Config>;
+
+impl Topology {
+    pub async fn transformer_consumer(&self) -> Result<PullConsumer, TopologyError> {
+        durable(&self.js, WINDOWS_STREAM, TRANSFORMER_CONSUMER).await
+    }
+
+    pub async fn writer_consumer(&self) -> Result<PullConsumer, TopologyError> {
+        durable(&self.js, VOUCHERS_STREAM, WRITER_CONSUMER).await
+    }
+}
+
+async fn durable(
+    js: &jetstream::Context,
+    stream: &str,
+    name: &str,
+) -> Result<PullConsumer, TopologyError> {
+    let what = format!("consumer {name} on {stream}");
+    let stream = js
+        .get_stream(stream)
+        .await
+        .map_err(|e| error(what.clone())(e.into()))?;
+    stream
+        .get_consumer(name)
+        .await
+        .map_err(|e| error(what)(e.into()))
+}
+
+const DAY: Duration = Duration::from_secs(86_400);
+
+fn limits(name: &str, subject: &str, max_age: Duration) -> stream::Config {
+    stream::Config {
+        name: name.to_string(),
+        subjects: vec![subject.to_string()],
+        retention: stream::RetentionPolicy::Limits,
+        storage: stream::StorageType::File,
+        max_age,
+        // Re-publishing the same Nats-Msg-Id within this window is a no-op.
+        duplicate_window: Duration::from_secs(600),
+        ..Default::default()
+    }
+}
+
+fn streams() -> [stream::Config; 5] {
+    [
+        limits(ORDERS_STREAM, ORDERS_SUBJECTS, 30 * DAY),
+        stream::Config {
+            retention: stream::RetentionPolicy::WorkQueue,
+            ..limits(WINDOWS_STREAM, WINDOWS_SUBJECTS, 30 * DAY)
+        },
+        limits(VOUCHERS_STREAM, VOUCHERS_SUBJECTS, 30 * DAY),
+        limits(DLQ_STREAM, DLQ_SUBJECTS, 90 * DAY),
+        limits(RESULTS_STREAM, RESULTS_SUBJECTS, 90 * DAY),
+    ]
+}
+
+fn consumers(cfg: &Config) -> [(&'static str, consumer::pull::Config); 2] {
+    let durable = |name: &str, ack_wait_secs| consumer::pull::Config {
+        durable_name: Some(name.to_string()),
+        ack_policy: consumer::AckPolicy::Explicit,
+        ack_wait: Duration::from_secs(ack_wait_secs),
+        ..Default::default()
+    };
+    [
+        (
+            WINDOWS_STREAM,
+            consumer::pull::Config {
+                max_ack_pending: 64,
+                ..durable(TRANSFORMER_CONSUMER, cfg.transformer.ack_wait_secs)
+            },
+        ),
+        (
+            VOUCHERS_STREAM,
+            consumer::pull::Config {
+                // The writer dead-letters at max_deliver itself; one spare delivery lets it.
+                max_deliver: cfg.writer.max_deliver + 1,
+                max_ack_pending: 1_000,
+                ..durable(WRITER_CONSUMER, cfg.writer.ack_wait_secs)
+            },
+        ),
+    ]
+}
+
+/// Creates or updates every stream, consumer and bucket. Safe to run concurrently from every
+/// service at start-up.
+pub async fn ensure(js: jetstream::Context, cfg: &Config) -> Result<Topology, TopologyError> {
+    for config in streams() {
+        let what = format!("stream {}", config.name);
+        js.create_or_update_stream(config)
+            .await
+            .map_err(|e| error(what)(e.into()))?;
+    }
+    for (stream, config) in consumers(cfg) {
+        let what = format!("consumer {:?} on {stream}", config.durable_name);
+        let stream = js
+            .get_stream(stream)
+            .await
+            .map_err(|e| error(what.clone())(e.into()))?;
+        stream
+            .create_consumer(config)
+            .await
+            .map_err(|e| error(what)(e.into()))?;
+    }
+    let cursors = js
+        .create_or_update_key_value(kv::Config {
+            bucket: CURSORS_BUCKET.to_string(),
+            description: "sync cursor of each fetcher task".to_string(),
+            history: 10,
+            storage: stream::StorageType::File,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| error(format!("bucket {CURSORS_BUCKET}"))(e.into()))?;
+    Ok(Topology { js, cursors })
+}

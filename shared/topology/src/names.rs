@@ -1,0 +1,53 @@
+//! Names of streams, subjects, consumers, buckets and headers. Subject tokens built from data
+//! (task names, window ids, reasons) are restricted to `[A-Za-z0-9_-]` by their producers.
+
+/// Raw JST outbound orders, as fetched. Limits retention: kept for audit and re-merging.
+pub const ORDERS_STREAM: &str = "J2T_ORDERS";
+pub const ORDERS_SUBJECTS: &str = "j2t.orders.>";
+
+/// Raw orders of one window of one sync task.
+pub fn orders_subject(task: &str, window_id: &str) -> String {
+    format!("j2t.orders.{task}.{window_id}")
+}
+
+/// "Window closed" events: the fetcher stored every order of a window. Work queue: each
+/// window is merged by one transformer at a time.
+pub const WINDOWS_STREAM: &str = "J2T_WINDOWS";
+pub const WINDOWS_SUBJECTS: &str = "j2t.windows.>";
+
+pub fn windows_subject(task: &str) -> String {
+    format!("j2t.windows.{task}")
+}
+
+/// T+ vouchers ready to post.
+pub const VOUCHERS_STREAM: &str = "J2T_VOUCHERS";
+pub const VOUCHERS_SUBJECTS: &str = "j2t.vouchers.>";
+pub const VOUCHERS_SUBJECT: &str = "j2t.vouchers.other_dispatch";
+
+/// Dead letters of every stage: `j2t.dlq.<stage>.<reason>`.
+pub const DLQ_STREAM: &str = "J2T_DLQ";
+pub const DLQ_SUBJECTS: &str = "j2t.dlq.>";
+
+pub fn dlq_subject(stage: &str, reason: &str) -> String {
+    format!("j2t.dlq.{stage}.{reason}")
+}
+
+/// Audit trail of vouchers T+ accepted: `j2t.results.<outcome>`.
+pub const RESULTS_STREAM: &str = "J2T_RESULTS";
+pub const RESULTS_SUBJECTS: &str = "j2t.results.>";
+
+pub fn results_subject(outcome: &str) -> String {
+    format!("j2t.results.{outcome}")
+}
+
+/// Durable consumers, shared by all replicas of a stage.
+pub const TRANSFORMER_CONSUMER: &str = "transformer";
+pub const WRITER_CONSUMER: &str = "writer";
+
+/// Sync cursors, one key per fetcher task.
+pub const CURSORS_BUCKET: &str = "j2t_cursors";
+
+/// Header naming the sync task of a raw order or window event.
+pub const HEADER_TASK: &str = "J2T-Task";
+/// Header naming the window of a raw order.
+pub const HEADER_WINDOW: &str = "J2T-Window";

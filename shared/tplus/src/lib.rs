@@ -1,0 +1,8 @@
+//! Chanjet T+ OpenAPI client, and the pure classification of every answer into what the
+//! writer does next. Facts: `tplus-api.md` in the project docs.
+
+mod classify;
+mod client;
+
+pub use classify::{Answer, DuplicateRule, Outcome, classify};
+pub use client::{OTHER_DISPATCH_CREATE_PATH, TplusClient};
