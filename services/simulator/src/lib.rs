@@ -1,0 +1,74 @@
+//! Jushuitan and T+ simulators in one process, for tests, benchmarks and the demo. They speak
+//! the documented protocols over real HTTP (signatures, tokens, paging, error codes, duplicate
+//! ExternalCode) and keep their data in memory. Each API has its own port; the admin API
+//! (seed orders, list vouchers) is served on both.
+
+mod admin;
+mod demo_data;
+mod jst;
+mod state;
+mod tplus;
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use j2t_config::Config;
+use tokio_util::sync::CancellationToken;
+
+pub use demo_data::{DemoSpec, demo_orders};
+pub use state::Store;
+
+/// Addresses the simulator is listening on.
+#[derive(Debug, Clone, Copy)]
+pub struct Running {
+    pub jst: SocketAddr,
+    pub tplus: SocketAddr,
+}
+
+/// Binds both ports (port 0 picks free ones), seeds the demo data configured in
+/// `simulator.demo_*`, and serves until `shutdown`.
+pub async fn start(cfg: &Config, shutdown: CancellationToken) -> std::io::Result<Running> {
+    let store = Store::new(cfg);
+    if cfg.simulator.demo_orders > 0 {
+        let spec = DemoSpec {
+            orders: cfg.simulator.demo_orders,
+            days: cfg.simulator.demo_days.max(1),
+            seed: cfg.simulator.demo_seed,
+            end_date: None,
+        };
+        let orders = demo_orders(&spec, cfg.jst.utc_offset_minutes);
+        tracing::info!(orders = orders.len(), "seeded demo orders");
+        store.upsert_orders(orders);
+    }
+    let jst = serve(
+        cfg.simulator.jst_listen,
+        jst::routes().merge(admin::routes()).with_state(store.clone()),
+        shutdown.clone(),
+    )
+    .await?;
+    let tplus = serve(
+        cfg.simulator.tplus_listen,
+        tplus::routes().merge(admin::routes()).with_state(store),
+        shutdown,
+    )
+    .await?;
+    Ok(Running { jst, tplus })
+}
+
+async fn serve(
+    listen: SocketAddr,
+    app: Router,
+    shutdown: CancellationToken,
+) -> std::io::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await
+        {
+            tracing::error!(%error, %addr, "simulator listener stopped");
+        }
+    });
+    Ok(addr)
+}
