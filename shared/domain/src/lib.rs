@@ -7,7 +7,7 @@ mod window;
 
 pub use dead_letter::{DeadLetter, Stage};
 pub use voucher::{VoucherEnvelope, WriteOutcome, WriteResult};
-pub use window::{JST_TIME_FORMAT, Window, WindowClosed};
+pub use window::{JST_TIME_FORMAT, Window, WindowClosed, jst_time};
 
 /// The `io_id` of a raw JST outbound order, if it has a usable one.
 pub fn io_id_of(order: &serde_json::Value) -> Option<i64> {

@@ -37,7 +37,8 @@ pub struct WindowClosed {
     pub orders: u64,
 }
 
-mod jst_time {
+/// Serde adapter for `NaiveDateTime` in JST's `yyyy-MM-dd HH:mm:ss` format.
+pub mod jst_time {
     use chrono::NaiveDateTime;
     use serde::{Deserialize, Deserializer, Serializer};
 

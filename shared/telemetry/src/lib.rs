@@ -1,10 +1,12 @@
-//! What every service does the same way: logging set-up, shutdown signals, and the admin
-//! endpoint (`/healthz`, `/readyz`) on `admin.listen`.
+//! What every service does the same way: its `main` (arguments, configuration), logging,
+//! shutdown signals, and the admin endpoint (`/healthz`, `/readyz`) on `admin.listen`.
 
 mod admin;
 mod logging;
+mod service;
 mod shutdown;
 
 pub use admin::{Readiness, serve_admin};
 pub use logging::init_logging;
+pub use service::{ServiceContext, service_main};
 pub use shutdown::shutdown_on_signal;
