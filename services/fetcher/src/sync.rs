@@ -222,13 +222,7 @@ impl Fetcher {
             last_failure: now,
             payload: order,
         };
-        j2t_topology::publish_json(
-            &self.topology.js,
-            &names::dlq_subject(Stage::Fetcher.as_str(), &letter.reason),
-            msg_id,
-            &letter,
-        )
-        .await?;
+        j2t_topology::publish_dead_letter(&self.topology.js, &letter, msg_id).await?;
         tracing::warn!(subject, "order without io_id dead-lettered");
         Ok(())
     }

@@ -1,0 +1,71 @@
+//! The transformer: for each closed window, reads the window's raw orders, merges and maps
+//! them (`j2t-mapping`), publishes the vouchers and dead-letters the orders it cannot use.
+//!
+//! A window is a merge scope: the fetcher closes it only after all its orders are stored, so
+//! every merge group in it is complete. Replicas share one durable consumer on the window
+//! events; a window redelivered after a crash is merged again into byte-identical vouchers
+//! with the same `Nats-Msg-Id` (= ExternalCode), so nothing is emitted twice.
+
+mod window;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use async_nats::jetstream::AckKind;
+use j2t_mapping::Mapping;
+use j2t_telemetry::ServiceContext;
+
+pub use window::{WindowOutcome, process_window};
+
+/// The configured mapping: `transformer.mapping_file`, or the built-in one.
+pub fn load_mapping(cfg: &j2t_config::Config) -> anyhow::Result<Mapping> {
+    match &cfg.transformer.mapping_file {
+        None => Ok(Mapping::builtin()),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("transformer.mapping_file: reading {}", path.display()))?;
+            Mapping::from_toml(&text)
+                .with_context(|| format!("transformer.mapping_file {}", path.display()))
+        }
+    }
+}
+
+pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
+    let cfg = ctx.config;
+    let mapping = Arc::new(load_mapping(&cfg)?);
+    let client = j2t_topology::connect(&cfg.nats.url)
+        .await
+        .context("connecting to NATS")?;
+    let topology = j2t_topology::ensure(async_nats::jetstream::new(client), &cfg).await?;
+    let consumer = topology.transformer_consumer().await?;
+    ctx.readiness.set(true);
+    tracing::info!("transformer running");
+    let js = &topology.js;
+    j2t_topology::consume(&consumer, 1, &ctx.shutdown, |msg| {
+        let mapping = mapping.clone();
+        async move {
+            let seq = msg.info().map(|i| i.stream_sequence).unwrap_or_default();
+            match process_window(js, &mapping, &msg.payload, seq).await {
+                Ok(outcome) => {
+                    tracing::info!(
+                        window = %outcome.window,
+                        orders = outcome.orders,
+                        vouchers = outcome.vouchers,
+                        rejected = outcome.rejected,
+                        "window merged"
+                    );
+                    if let Err(error) = msg.double_ack().await {
+                        tracing::warn!(%error, "ack of window lost; it will be merged again (idempotent)");
+                    }
+                }
+                Err(error) => {
+                    tracing::error!(error = format!("{error:#}"), "window failed; redelivering");
+                    let _ = msg.ack_with(AckKind::Nak(Some(Duration::from_secs(5)))).await;
+                }
+            }
+        }
+    })
+    .await;
+    Ok(())
+}

@@ -3,10 +3,12 @@
 //! starts first sets them up; the others find them in place.
 
 mod connect;
+mod consume;
 mod ensure;
 pub mod names;
 mod publish;
 
 pub use connect::connect;
+pub use consume::consume;
 pub use ensure::{Topology, TopologyError, ensure};
-pub use publish::{PublishJsonError, publish_json};
+pub use publish::{PublishJsonError, publish_dead_letter, publish_json};

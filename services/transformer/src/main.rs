@@ -1,0 +1,3 @@
+fn main() -> anyhow::Result<()> {
+    j2t_telemetry::service_main("transformer", j2t_transformer::run)
+}

@@ -1,0 +1,141 @@
+use anyhow::Context;
+use async_nats::jetstream::{self, consumer};
+use chrono::Utc;
+use futures::StreamExt;
+use j2t_domain::{DeadLetter, Stage, WindowClosed};
+use j2t_mapping::{Mapping, map_orders};
+use j2t_topology::names;
+use serde_json::Value;
+
+/// What merging one window produced.
+#[derive(Debug)]
+pub struct WindowOutcome {
+    pub window: String,
+    pub orders: usize,
+    pub vouchers: usize,
+    pub rejected: usize,
+}
+
+/// Merges one closed window: reads its orders, publishes vouchers and dead letters, and
+/// returns once all are stored. Safe to repeat.
+pub async fn process_window(
+    js: &jetstream::Context,
+    mapping: &Mapping,
+    event: &[u8],
+    event_seq: u64,
+) -> anyhow::Result<WindowOutcome> {
+    let closed: WindowClosed = match serde_json::from_slice(event) {
+        Ok(closed) => closed,
+        Err(error) => {
+            // Not ours to fix: keep it for a person and move on.
+            let letter = dead_letter("bad_event", error.to_string(), names::windows_subject("unknown"), raw(event));
+            j2t_topology::publish_dead_letter(js, &letter, &format!("bad_event:{event_seq}"))
+                .await?;
+            return Ok(WindowOutcome {
+                window: "unreadable".into(),
+                orders: 0,
+                vouchers: 0,
+                rejected: 1,
+            });
+        }
+    };
+    let window = closed.window.id();
+    let (orders, unreadable) = read_orders(js, &closed.orders_subject).await?;
+    for (seq, body) in &unreadable {
+        let letter = dead_letter("bad_json", "raw order is not JSON".into(), closed.orders_subject.clone(), raw(body));
+        j2t_topology::publish_dead_letter(js, &letter, &format!("bad_json:{window}:{seq}")).await?;
+    }
+    let count = orders.len();
+    let out = map_orders(mapping, orders, &window);
+    for (i, rejected) in out.rejected.iter().enumerate() {
+        let letter = dead_letter(
+            "bad_order",
+            rejected.reason.clone(),
+            closed.orders_subject.clone(),
+            rejected.order.clone(),
+        );
+        let id = rejected.io_id.map_or_else(|| format!("noid{i}"), |id| id.to_string());
+        j2t_topology::publish_dead_letter(js, &letter, &format!("bad_order:{window}:{id}")).await?;
+        tracing::warn!(io_id = ?rejected.io_id, reason = %rejected.reason, "order dead-lettered");
+    }
+    // Publish every voucher, then wait for all PubAcks: only then is the window done.
+    let mut acks = Vec::with_capacity(out.vouchers.len());
+    for voucher in &out.vouchers {
+        let payload = serde_json::to_vec(voucher)?;
+        let ack = js
+            .send_publish(
+                names::VOUCHERS_SUBJECT,
+                jetstream::message::PublishMessage::build()
+                    .payload(payload.into())
+                    .message_id(&voucher.external_code),
+            )
+            .await
+            .with_context(|| format!("publishing voucher {}", voucher.external_code))?;
+        acks.push((voucher.external_code.as_str(), ack));
+    }
+    for (code, ack) in acks {
+        ack.await.with_context(|| format!("no PubAck for voucher {code}"))?;
+    }
+    Ok(WindowOutcome {
+        window,
+        orders: count,
+        vouchers: out.vouchers.len(),
+        rejected: out.rejected.len() + unreadable.len(),
+    })
+}
+
+/// Every raw order stored on `subject` so far (a consistent snapshot: the window was closed
+/// after its last order was stored). Unparseable bodies come back separately by sequence.
+async fn read_orders(
+    js: &jetstream::Context,
+    subject: &str,
+) -> anyhow::Result<(Vec<Value>, Vec<(u64, Vec<u8>)>)> {
+    let stream = js.get_stream(names::ORDERS_STREAM).await?;
+    let consumer = stream
+        .create_consumer(consumer::pull::OrderedConfig {
+            filter_subject: subject.to_string(),
+            deliver_policy: consumer::DeliverPolicy::All,
+            ..Default::default()
+        })
+        .await
+        .with_context(|| format!("reading {subject}"))?;
+    let total = consumer.cached_info().num_pending;
+    let mut orders = Vec::with_capacity(total as usize);
+    let mut unreadable = Vec::new();
+    if total == 0 {
+        return Ok((orders, unreadable));
+    }
+    let mut messages = consumer.messages().await?;
+    let mut seen = 0;
+    while seen < total {
+        let msg = messages
+            .next()
+            .await
+            .context("order stream ended early")??;
+        seen += 1;
+        match serde_json::from_slice(&msg.payload) {
+            Ok(order) => orders.push(order),
+            Err(_) => unreadable.push((msg.info().map(|i| i.stream_sequence).unwrap_or(seen), msg.payload.to_vec())),
+        }
+    }
+    Ok((orders, unreadable))
+}
+
+fn dead_letter(reason: &str, error: String, original_subject: String, payload: Value) -> DeadLetter {
+    let now = Utc::now();
+    DeadLetter {
+        stage: Stage::Transformer,
+        reason: reason.into(),
+        error,
+        original_subject,
+        attempts: 1,
+        first_failure: now,
+        last_failure: now,
+        payload,
+    }
+}
+
+/// A body as JSON if it is JSON, else as text.
+fn raw(body: &[u8]) -> Value {
+    serde_json::from_slice(body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
+}
