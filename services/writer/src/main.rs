@@ -1,0 +1,3 @@
+fn main() -> anyhow::Result<()> {
+    j2t_telemetry::service_main("writer", j2t_writer::run)
+}
