@@ -4,10 +4,10 @@ use chrono::{Duration, NaiveDate, NaiveDateTime};
 use j2t_domain::JST_TIME_FORMAT;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DemoSpec {
     pub orders: u32,
     #[serde(default = "default_days")]

@@ -4,6 +4,7 @@
 //! (seed orders, list vouchers) is served on both.
 
 mod admin;
+mod admin_client;
 mod demo_data;
 mod jst;
 mod state;
@@ -15,7 +16,8 @@ use axum::Router;
 use j2t_config::Config;
 use tokio_util::sync::CancellationToken;
 
-pub use demo_data::{DemoSpec, demo_orders};
+pub use admin_client::AdminClient;
+pub use demo_data::{DemoSpec, demo_orders, jst_today};
 pub use state::Store;
 
 /// Addresses the simulator is listening on.

