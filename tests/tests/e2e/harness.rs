@@ -1,0 +1,72 @@
+use std::time::{Duration, Instant};
+
+use j2t_simulator::AdminClient;
+use j2t_testkit::{NatsServer, Service, free_port};
+
+/// NATS, the simulator, and the environment the services need to reach them.
+pub struct Stack {
+    // Held so they live (and are killed) with the stack.
+    _nats: NatsServer,
+    _simulator: Service,
+    pub admin: AdminClient,
+    pub env: Vec<(String, String)>,
+}
+
+fn var(key: &str, value: impl ToString) -> (String, String) {
+    (key.to_string(), value.to_string())
+}
+
+impl Stack {
+    pub async fn start() -> Stack {
+        let nats = NatsServer::start().expect("nats-server starts");
+        let (jst_port, tplus_port) = (free_port().expect("port"), free_port().expect("port"));
+        let jst = format!("http://127.0.0.1:{jst_port}");
+        let tplus = format!("http://127.0.0.1:{tplus_port}");
+        let env = vec![
+            var("J2T__NATS__URL", nats.url()),
+            var("J2T__JST__BASE_URL", &jst),
+            var("J2T__TPLUS__BASE_URL", &tplus),
+            var("J2T__ADMIN__LISTEN", "127.0.0.1:0"),
+            var("RUST_LOG", "warn"),
+        ];
+        let mut sim_env = env.clone();
+        sim_env.push(var("J2T__SIMULATOR__JST_LISTEN", format!("127.0.0.1:{jst_port}")));
+        sim_env.push(var("J2T__SIMULATOR__TPLUS_LISTEN", format!("127.0.0.1:{tplus_port}")));
+        let simulator = Service::spawn("jst2tplus-simulator", &sim_env).expect("simulator starts");
+        let admin = AdminClient::new(jst);
+        let started = Instant::now();
+        while admin.stats().await.is_err() {
+            assert!(started.elapsed() < Duration::from_secs(20), "simulator never answered");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Stack {
+            _nats: nats,
+            _simulator: simulator,
+            admin,
+            env,
+        }
+    }
+
+    /// Starts a service binary with the stack's environment plus `extra`.
+    pub fn spawn(&self, bin: &str, extra: &[(&str, String)]) -> Service {
+        let mut env = self.env.clone();
+        env.extend(extra.iter().map(|(k, v)| var(k, v)));
+        Service::spawn(bin, &env).unwrap_or_else(|e| panic!("{bin} starts: {e}"))
+    }
+}
+
+/// Polls `check` every 250 ms until it returns `Some`, or panics with `what` after `limit`.
+pub async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let started = Instant::now();
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(started.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}

@@ -1,0 +1,6 @@
+//! End-to-end tests: every service is a separate process of this workspace's binaries, NATS
+//! is a real `nats-server`, Jushuitan and T+ are the simulator over HTTP. Build the binaries
+//! first (`cargo build --bins`); the README's test command does.
+
+mod harness;
+mod pipeline;
