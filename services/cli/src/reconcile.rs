@@ -27,8 +27,14 @@ pub fn actual(dtos: &[Value]) -> QtyBySku {
     for dto in dtos {
         let date = dto["VoucherDate"].as_str().unwrap_or_default().to_string();
         for line in dto["RDRecordDetails"].as_array().into_iter().flatten() {
-            let sku = line["Inventory"]["Code"].as_str().unwrap_or_default().to_string();
-            let qty = line["BaseQuantity"].as_f64().or(line["Quantity"].as_f64()).unwrap_or(0.0);
+            let sku = line["Inventory"]["Code"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let qty = line["BaseQuantity"]
+                .as_f64()
+                .or(line["Quantity"].as_f64())
+                .unwrap_or(0.0);
             *out.entry((date.clone(), sku)).or_default() += qty;
         }
     }
@@ -50,7 +56,11 @@ pub struct DayRow {
 /// Per-day comparison over every day present on either side.
 pub fn by_day(expected: &QtyBySku, dtos: &[Value]) -> Vec<DayRow> {
     let actual = actual(dtos);
-    let days: BTreeSet<&String> = expected.keys().chain(actual.keys()).map(|(d, _)| d).collect();
+    let days: BTreeSet<&String> = expected
+        .keys()
+        .chain(actual.keys())
+        .map(|(d, _)| d)
+        .collect();
     days.into_iter()
         .map(|day| {
             let of_day = |m: &QtyBySku| -> BTreeMap<String, f64> {
@@ -79,7 +89,10 @@ pub fn by_day(expected: &QtyBySku, dtos: &[Value]) -> Vec<DayRow> {
 fn same(a: &BTreeMap<String, f64>, b: &BTreeMap<String, f64>) -> bool {
     let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
     keys.into_iter().all(|k| {
-        let (x, y) = (a.get(k).copied().unwrap_or(0.0), b.get(k).copied().unwrap_or(0.0));
+        let (x, y) = (
+            a.get(k).copied().unwrap_or(0.0),
+            b.get(k).copied().unwrap_or(0.0),
+        );
         (x - y).abs() < 1e-6
     })
 }
@@ -108,16 +121,23 @@ mod tests {
             json!({"status": "Cancelled", "io_date": "2026-11-25 11:00:00", "items": [{"sku_id": "A", "qty": 9}]}),
         ];
         let want = expected(&orders, "Confirmed");
-        let good = vec![json!({"ExternalCode": "X", "VoucherDate": "2026-11-25", "RDRecordDetails": [
-            {"Inventory": {"Code": "A"}, "BaseQuantity": 2}, {"Inventory": {"Code": "B"}, "BaseQuantity": 1}]})];
+        let good = vec![
+            json!({"ExternalCode": "X", "VoucherDate": "2026-11-25", "RDRecordDetails": [
+            {"Inventory": {"Code": "A"}, "BaseQuantity": 2}, {"Inventory": {"Code": "B"}, "BaseQuantity": 1}]}),
+        ];
         let rows = by_day(&want, &good);
         assert_eq!(rows.len(), 1);
         assert!(rows[0].matches);
-        assert_eq!((rows[0].vouchers, rows[0].lines, rows[0].tplus_qty), (1, 2, 3.0));
+        assert_eq!(
+            (rows[0].vouchers, rows[0].lines, rows[0].tplus_qty),
+            (1, 2, 3.0)
+        );
 
         // Same day total, wrong SKUs: not a match.
-        let swapped = vec![json!({"ExternalCode": "X", "VoucherDate": "2026-11-25", "RDRecordDetails": [
-            {"Inventory": {"Code": "A"}, "BaseQuantity": 1}, {"Inventory": {"Code": "B"}, "BaseQuantity": 2}]})];
+        let swapped = vec![
+            json!({"ExternalCode": "X", "VoucherDate": "2026-11-25", "RDRecordDetails": [
+            {"Inventory": {"Code": "A"}, "BaseQuantity": 1}, {"Inventory": {"Code": "B"}, "BaseQuantity": 2}]}),
+        ];
         assert!(!by_day(&want, &swapped)[0].matches);
         let twice = vec![good[0].clone(), good[0].clone()];
         assert_eq!(duplicate_codes(&twice), vec!["X".to_string()]);

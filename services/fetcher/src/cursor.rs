@@ -18,7 +18,10 @@ pub enum CursorError {
     #[error("reading cursor {key}: {source}")]
     Read { key: String, source: kv::EntryError },
     #[error("cursor {key} holds unreadable JSON: {source}")]
-    Decode { key: String, source: serde_json::Error },
+    Decode {
+        key: String,
+        source: serde_json::Error,
+    },
     #[error("writing cursor {key} (another fetcher may run this task): {source}")]
     Write {
         key: String,
@@ -44,10 +47,14 @@ impl CursorStore {
     }
 
     pub async fn load(&mut self) -> Result<Option<CursorState>, CursorError> {
-        let entry = self.kv.entry(&self.key).await.map_err(|source| CursorError::Read {
-            key: self.key.clone(),
-            source,
-        })?;
+        let entry = self
+            .kv
+            .entry(&self.key)
+            .await
+            .map_err(|source| CursorError::Read {
+                key: self.key.clone(),
+                source,
+            })?;
         let Some(entry) = entry.filter(|e| e.operation == kv::Operation::Put) else {
             self.revision = None;
             return Ok(None);

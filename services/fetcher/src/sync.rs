@@ -63,7 +63,10 @@ impl Fetcher {
     }
 
     /// Syncs one window if one is due. `Ok(None)`: caught up, or asked to stop.
-    pub async fn step(&mut self, shutdown: &CancellationToken) -> anyhow::Result<Option<WindowReport>> {
+    pub async fn step(
+        &mut self,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<Option<WindowReport>> {
         let mut state = match self.cursor.load().await? {
             Some(state) => state,
             None => CursorState {
@@ -74,7 +77,8 @@ impl Fetcher {
         let window = match state.pending {
             Some(window) => window,
             None => {
-                let horizon = self.now_local() - chrono::Duration::seconds(self.cfg.lag_secs as i64);
+                let horizon =
+                    self.now_local() - chrono::Duration::seconds(self.cfg.lag_secs as i64);
                 let max_len = chrono::Duration::seconds(self.cfg.window_secs as i64);
                 let Some(window) = next_window(state.next_start, horizon, max_len) else {
                     return Ok(None);
@@ -145,7 +149,8 @@ impl Fetcher {
             };
             for (position, order) in page.datas.into_iter().enumerate() {
                 let Some(io_id) = io_id_of(&order) else {
-                    let msg_id = format!("{}:{}:{page_index}:{position}", self.cfg.task, window.id());
+                    let msg_id =
+                        format!("{}:{}:{page_index}:{position}", self.cfg.task, window.id());
                     self.dead_letter(&subject, &msg_id, order).await?;
                     continue;
                 };
@@ -180,7 +185,10 @@ impl Fetcher {
 
     /// One page, retried on transient failures (network, 5xx, throttling) with backoff:
     /// a page is never skipped.
-    async fn fetch_page(&mut self, query: &OutboundQuery) -> Result<j2t_jst::OutboundPage, JstError> {
+    async fn fetch_page(
+        &mut self,
+        query: &OutboundQuery,
+    ) -> Result<j2t_jst::OutboundPage, JstError> {
         let jst = self.jst.clone();
         let pace = &mut self.pace;
         let attempt = || {

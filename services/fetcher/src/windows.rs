@@ -4,7 +4,11 @@ use j2t_domain::Window;
 /// The next window starting at `start`: never longer than `max_len`, ending on a multiple of
 /// `max_len` counted from midnight (so daily windows cover whole days and merge per day), and
 /// never later than `horizon` (now minus the safety lag). `None` when caught up.
-pub fn next_window(start: NaiveDateTime, horizon: NaiveDateTime, max_len: Duration) -> Option<Window> {
+pub fn next_window(
+    start: NaiveDateTime,
+    horizon: NaiveDateTime,
+    max_len: Duration,
+) -> Option<Window> {
     if start > horizon {
         return None;
     }
@@ -36,7 +40,10 @@ mod tests {
         let day = Duration::days(1);
         let horizon = t("2026-11-28 10:00:00");
         let w = next_window(t("2026-11-25 00:00:00"), horizon, day).expect("window");
-        assert_eq!((w.start, w.end), (t("2026-11-25 00:00:00"), t("2026-11-25 23:59:59")));
+        assert_eq!(
+            (w.start, w.end),
+            (t("2026-11-25 00:00:00"), t("2026-11-25 23:59:59"))
+        );
         let w = next_window(t("2026-11-25 13:30:00"), horizon, day).expect("window");
         assert_eq!(w.end, t("2026-11-25 23:59:59"));
         let w = next_window(t("2026-11-28 00:00:00"), horizon, day).expect("window");
@@ -47,7 +54,10 @@ mod tests {
     #[test]
     fn windows_never_exceed_max_len() {
         let horizon = t("2026-12-31 00:00:00");
-        for (start, len) in [("2026-11-25 07:13:00", 3600), ("2026-11-25 00:00:00", 7 * 86_400)] {
+        for (start, len) in [
+            ("2026-11-25 07:13:00", 3600),
+            ("2026-11-25 00:00:00", 7 * 86_400),
+        ] {
             let w = next_window(t(start), horizon, Duration::seconds(len)).expect("window");
             assert!((w.end - w.start).num_seconds() < len, "{w:?}");
             assert!(w.end >= w.start);

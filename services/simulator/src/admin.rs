@@ -33,7 +33,10 @@ async fn add_orders(
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
-    (status, Json(json!({"stored": stored, "skipped_without_io_id": given - stored})))
+    (
+        status,
+        Json(json!({"stored": stored, "skipped_without_io_id": given - stored})),
+    )
 }
 
 /// Body: [`DemoSpec`]. Generates deterministic demo orders and stores them.

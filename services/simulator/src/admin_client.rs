@@ -42,7 +42,9 @@ impl AdminClient {
 
     /// Generates demo orders in the simulated JST; returns how many were stored.
     pub async fn seed(&self, spec: &DemoSpec) -> reqwest::Result<u64> {
-        Ok(self.post("/admin/jst/seed", spec).await?["stored"].as_u64().unwrap_or(0))
+        Ok(self.post("/admin/jst/seed", spec).await?["stored"]
+            .as_u64()
+            .unwrap_or(0))
     }
 
     pub async fn add_orders(&self, orders: &[Value]) -> reqwest::Result<Value> {

@@ -173,8 +173,10 @@ mod tests {
         };
         assert_eq!(distinct("shop_id"), 3);
         assert_eq!(distinct("status"), 4);
-        let days: std::collections::BTreeSet<_> =
-            a.iter().map(|o| o["io_date"].as_str().map(|d| d[..10].to_string())).collect();
+        let days: std::collections::BTreeSet<_> = a
+            .iter()
+            .map(|o| o["io_date"].as_str().map(|d| d[..10].to_string()))
+            .collect();
         assert_eq!(days.len(), 3);
         assert!(days.contains(&Some("2026-11-25".to_string())));
     }

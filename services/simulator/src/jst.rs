@@ -32,7 +32,10 @@ fn invalid(detail: &str) -> Json<Value> {
 fn int(biz: &Value, key: &str) -> Result<Option<i64>, String> {
     match biz.get(key) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n.as_i64().map(Some).ok_or(format!("{key} must be an integer")),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .map(Some)
+            .ok_or(format!("{key} must be an integer")),
         Some(Value::String(s)) => s
             .trim()
             .parse()
@@ -100,7 +103,9 @@ fn query(store: &Store, biz: &Value) -> Result<Value, String> {
         return Err("page_index must be at least 1".into());
     }
     if !(1..=50).contains(&page_size) {
-        return Err(format!("page_size must be between 1 and 50, got {page_size}"));
+        return Err(format!(
+            "page_size must be between 1 and 50, got {page_size}"
+        ));
     }
     let begin = time(biz, "modified_begin")?;
     let end = time(biz, "modified_end")?;
@@ -113,7 +118,9 @@ fn query(store: &Store, biz: &Value) -> Result<Value, String> {
                 return Err("modified_end is before modified_begin".into());
             }
             if span > MAX_WINDOW_SECS {
-                return Err(format!("modified_begin..modified_end spans {span} s, more than 7 days"));
+                return Err(format!(
+                    "modified_begin..modified_end spans {span} s, more than 7 days"
+                ));
             }
             Some((b, e))
         }
@@ -133,7 +140,10 @@ fn query(store: &Store, biz: &Value) -> Result<Value, String> {
         2 => "io_date",
         other => return Err(format!("date_type {other} is not supported (0 or 2)")),
     };
-    let status = biz.get("status").and_then(Value::as_str).map(str::to_string);
+    let status = biz
+        .get("status")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     let shop_id = int(biz, "shop_id")?;
     let wms_co_id = int(biz, "wms_co_id")?;
     let offline = biz.get("is_offline_shop").and_then(Value::as_bool);
@@ -147,9 +157,18 @@ fn query(store: &Store, biz: &Value) -> Result<Value, String> {
         }) && status.as_deref().is_none_or(|s| text("status") == s)
             && shop_id.is_none_or(|s| num("shop_id") == Some(s))
             && wms_co_id.is_none_or(|w| num("wms_co_id") == Some(w))
-            && offline.is_none_or(|f| o.get("is_offline_shop").and_then(Value::as_bool).unwrap_or(false) == f)
-            && io_ids.as_ref().is_none_or(|ids| num("io_id").is_some_and(|id| ids.contains(&id.to_string())))
-            && so_ids.as_ref().is_none_or(|ids| ids.iter().any(|id| id == text("so_id")))
+            && offline.is_none_or(|f| {
+                o.get("is_offline_shop")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false)
+                    == f
+            })
+            && io_ids
+                .as_ref()
+                .is_none_or(|ids| num("io_id").is_some_and(|id| ids.contains(&id.to_string())))
+            && so_ids
+                .as_ref()
+                .is_none_or(|ids| ids.iter().any(|id| id == text("so_id")))
     };
     let matching = store.select_orders(keep);
     let count = matching.len() as i64;

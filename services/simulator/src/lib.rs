@@ -44,7 +44,9 @@ pub async fn start(cfg: &Config, shutdown: CancellationToken) -> std::io::Result
     }
     let jst = serve(
         cfg.simulator.jst_listen,
-        jst::routes().merge(admin::routes()).with_state(store.clone()),
+        jst::routes()
+            .merge(admin::routes())
+            .with_state(store.clone()),
         shutdown.clone(),
     )
     .await?;

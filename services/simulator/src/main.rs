@@ -2,7 +2,10 @@ fn main() -> anyhow::Result<()> {
     j2t_telemetry::service_main("simulator", |ctx| async move {
         let running = j2t_simulator::start(&ctx.config, ctx.shutdown.clone()).await?;
         // Tests and scripts read this line to learn the ports.
-        println!("simulator listening jst={} tplus={}", running.jst, running.tplus);
+        println!(
+            "simulator listening jst={} tplus={}",
+            running.jst, running.tplus
+        );
         tracing::info!(jst = %running.jst, tplus = %running.tplus, "simulator listening");
         ctx.readiness.set(true);
         ctx.shutdown.cancelled().await;

@@ -24,13 +24,22 @@ fn rejected(message: &str) -> Response {
 
 async fn create(State(store): State<Store>, headers: HeaderMap, body: String) -> Response {
     let creds = &store.credentials;
-    let header = |k: &str| headers.get(k).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let header = |k: &str| {
+        headers
+            .get(k)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    };
     if header("appKey") != creds.tplus_app_key
         || header("appSecret") != creds.tplus_app_secret
         || header("openToken") != creds.tplus_open_token
     {
         store.count_tplus_request();
-        return reply(StatusCode::UNAUTHORIZED, "50000", "认证失败: appKey/appSecret/openToken 无效");
+        return reply(
+            StatusCode::UNAUTHORIZED,
+            "50000",
+            "认证失败: appKey/appSecret/openToken 无效",
+        );
     }
     let dto = match serde_json::from_str::<Value>(&body) {
         Ok(Value::Object(mut body)) => match body.remove("dto") {

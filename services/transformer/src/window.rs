@@ -28,7 +28,12 @@ pub async fn process_window(
         Ok(closed) => closed,
         Err(error) => {
             // Not ours to fix: keep it for a person and move on.
-            let letter = dead_letter("bad_event", error.to_string(), names::windows_subject("unknown"), raw(event));
+            let letter = dead_letter(
+                "bad_event",
+                error.to_string(),
+                names::windows_subject("unknown"),
+                raw(event),
+            );
             j2t_topology::publish_dead_letter(js, &letter, &format!("bad_event:{event_seq}"))
                 .await?;
             return Ok(WindowOutcome {
@@ -42,7 +47,12 @@ pub async fn process_window(
     let window = closed.window.id();
     let (orders, unreadable) = read_orders(js, &closed.orders_subject).await?;
     for (seq, body) in &unreadable {
-        let letter = dead_letter("bad_json", "raw order is not JSON".into(), closed.orders_subject.clone(), raw(body));
+        let letter = dead_letter(
+            "bad_json",
+            "raw order is not JSON".into(),
+            closed.orders_subject.clone(),
+            raw(body),
+        );
         j2t_topology::publish_dead_letter(js, &letter, &format!("bad_json:{window}:{seq}")).await?;
     }
     let count = orders.len();
@@ -54,7 +64,9 @@ pub async fn process_window(
             closed.orders_subject.clone(),
             rejected.order.clone(),
         );
-        let id = rejected.io_id.map_or_else(|| format!("noid{i}"), |id| id.to_string());
+        let id = rejected
+            .io_id
+            .map_or_else(|| format!("noid{i}"), |id| id.to_string());
         j2t_topology::publish_dead_letter(js, &letter, &format!("bad_order:{window}:{id}")).await?;
         tracing::warn!(io_id = ?rejected.io_id, reason = %rejected.reason, "order dead-lettered");
     }
@@ -74,7 +86,8 @@ pub async fn process_window(
         acks.push((voucher.external_code.as_str(), ack));
     }
     for (code, ack) in acks {
-        ack.await.with_context(|| format!("no PubAck for voucher {code}"))?;
+        ack.await
+            .with_context(|| format!("no PubAck for voucher {code}"))?;
     }
     Ok(WindowOutcome {
         window,
@@ -115,13 +128,21 @@ async fn read_orders(
         seen += 1;
         match serde_json::from_slice(&msg.payload) {
             Ok(order) => orders.push(order),
-            Err(_) => unreadable.push((msg.info().map(|i| i.stream_sequence).unwrap_or(seen), msg.payload.to_vec())),
+            Err(_) => unreadable.push((
+                msg.info().map(|i| i.stream_sequence).unwrap_or(seen),
+                msg.payload.to_vec(),
+            )),
         }
     }
     Ok((orders, unreadable))
 }
 
-fn dead_letter(reason: &str, error: String, original_subject: String, payload: Value) -> DeadLetter {
+fn dead_letter(
+    reason: &str,
+    error: String,
+    original_subject: String,
+    payload: Value,
+) -> DeadLetter {
     let now = Utc::now();
     DeadLetter {
         stage: Stage::Transformer,
@@ -137,5 +158,6 @@ fn dead_letter(reason: &str, error: String, original_subject: String, payload: V
 
 /// A body as JSON if it is JSON, else as text.
 fn raw(body: &[u8]) -> Value {
-    serde_json::from_slice(body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
+    serde_json::from_slice(body)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
 }

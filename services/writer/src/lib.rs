@@ -66,21 +66,34 @@ impl Writer {
     }
 
     async fn try_handle(&self, msg: &Message) -> anyhow::Result<()> {
-        let info = msg.info().map_err(|e| anyhow::anyhow!("message info: {e}"))?;
+        let info = msg
+            .info()
+            .map_err(|e| anyhow::anyhow!("message info: {e}"))?;
         let (delivered, seq) = (info.delivered, info.stream_sequence);
         let envelope: VoucherEnvelope = match serde_json::from_slice(&msg.payload) {
             Ok(envelope) => envelope,
             Err(error) => {
                 let payload = String::from_utf8_lossy(&msg.payload).into_owned().into();
                 return self
-                    .dead_letter(msg, seq, "bad_payload", error.to_string(), delivered, payload)
+                    .dead_letter(
+                        msg,
+                        seq,
+                        "bad_payload",
+                        error.to_string(),
+                        delivered,
+                        payload,
+                    )
                     .await;
             }
         };
         let code = envelope.external_code.clone();
-        let (outcome, calls) =
-            post_with_quick_retries(&self.tplus, &self.duplicate, &envelope.payload, self.cfg.quick_retries)
-                .await;
+        let (outcome, calls) = post_with_quick_retries(
+            &self.tplus,
+            &self.duplicate,
+            &envelope.payload,
+            self.cfg.quick_retries,
+        )
+        .await;
         let written = |outcome, response| WriteResult {
             external_code: code.clone(),
             outcome,
@@ -95,14 +108,18 @@ impl Writer {
             Outcome::Permanent(reason) => {
                 tracing::warn!(external_code = %code, %reason, "T+ rejected voucher; dead-lettering");
                 let payload = serde_json::to_value(&envelope)?;
-                return self.dead_letter(msg, seq, "rejected", reason, delivered, payload).await;
+                return self
+                    .dead_letter(msg, seq, "rejected", reason, delivered, payload)
+                    .await;
             }
             Outcome::Transient { reason, .. }
             | Outcome::AuthExpired(reason)
             | Outcome::QuotaExhausted(reason) => {
                 if delivered >= self.cfg.max_deliver {
                     let payload = serde_json::to_value(&envelope)?;
-                    let error = format!("{delivered} deliveries ({calls} calls in the last); last error: {reason}");
+                    let error = format!(
+                        "{delivered} deliveries ({calls} calls in the last); last error: {reason}"
+                    );
                     return self
                         .dead_letter(msg, seq, "retries_exhausted", error, delivered, payload)
                         .await;
@@ -120,7 +137,9 @@ impl Writer {
             WriteOutcome::AlreadyExists => "already_exists",
         });
         j2t_topology::publish_json(&self.js, &subject, &format!("result:{code}"), &result).await?;
-        msg.double_ack().await.map_err(|e| anyhow::anyhow!("ack: {e}"))?;
+        msg.double_ack()
+            .await
+            .map_err(|e| anyhow::anyhow!("ack: {e}"))?;
         tracing::info!(external_code = %code, outcome = ?result.outcome, "voucher written");
         Ok(())
     }

@@ -46,10 +46,7 @@ impl Config {
             .prefix_separator("__")
             .separator("__")
             .source(env);
-        let cfg: Config = builder
-            .add_source(environment)
-            .build()?
-            .try_deserialize()?;
+        let cfg: Config = builder.add_source(environment).build()?.try_deserialize()?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -62,10 +59,16 @@ impl Config {
             })
         };
         if !(1..=50).contains(&self.fetcher.page_size) {
-            return invalid("fetcher.page_size", "must be between 1 and 50 (JST maximum)");
+            return invalid(
+                "fetcher.page_size",
+                "must be between 1 and 50 (JST maximum)",
+            );
         }
         if self.fetcher.window_secs == 0 || self.fetcher.window_secs > 7 * 86_400 {
-            return invalid("fetcher.window_secs", "must be between 1 and 604800 (7 days)");
+            return invalid(
+                "fetcher.window_secs",
+                "must be between 1 and 604800 (7 days)",
+            );
         }
         if self.fetcher.task.is_empty()
             || !self
@@ -74,15 +77,18 @@ impl Config {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         {
-            return invalid("fetcher.task", "must be non-empty and use only A-Z a-z 0-9 - _");
+            return invalid(
+                "fetcher.task",
+                "must be non-empty and use only A-Z a-z 0-9 - _",
+            );
         }
         if !matches!(self.fetcher.date_type, 0 | 2) {
             return invalid("fetcher.date_type", "must be 0 (modified) or 2 (io_date)");
         }
-        if let Some(start) = &self.fetcher.start_time {
-            if parse_jst_time(start).is_none() {
-                return invalid("fetcher.start_time", "must look like 2026-11-01 00:00:00");
-            }
+        if let Some(start) = &self.fetcher.start_time
+            && parse_jst_time(start).is_none()
+        {
+            return invalid("fetcher.start_time", "must look like 2026-11-01 00:00:00");
         }
         if self.writer.concurrency == 0 {
             return invalid("writer.concurrency", "must be at least 1");

@@ -86,7 +86,12 @@ impl JstClient {
             })?;
         let status = response.status();
         if !status.is_success() {
-            tracing::info!(endpoint, status = status.as_u16(), latency_ms = started.elapsed().as_millis() as u64, "JST call");
+            tracing::info!(
+                endpoint,
+                status = status.as_u16(),
+                latency_ms = started.elapsed().as_millis() as u64,
+                "JST call"
+            );
             return Err(JstError::HttpStatus {
                 endpoint,
                 status: status.as_u16(),
@@ -101,7 +106,13 @@ impl JstClient {
                 endpoint,
                 reason: e.to_string(),
             })?;
-        tracing::info!(endpoint, status = status.as_u16(), code = envelope.code, latency_ms = started.elapsed().as_millis() as u64, "JST call");
+        tracing::info!(
+            endpoint,
+            status = status.as_u16(),
+            code = envelope.code,
+            latency_ms = started.elapsed().as_millis() as u64,
+            "JST call"
+        );
         if envelope.code != 0 {
             return Err(JstError::Api {
                 endpoint,

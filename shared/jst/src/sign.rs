@@ -27,7 +27,10 @@ mod tests {
         let fields = [
             ("access_token", "d7b01bf0842a4742a9450e21ffd95f60"),
             ("app_key", "5b53060f23d84ddf9703056e84fa5a2d"),
-            ("biz", r#"{"page_index":"1","page_size":"100","nicks":["老板"]}"#),
+            (
+                "biz",
+                r#"{"page_index":"1","page_size":"100","nicks":["老板"]}"#,
+            ),
             ("charset", "utf-8"),
             ("timestamp", "1639128407"),
             ("version", "2"),
@@ -55,7 +58,11 @@ mod tests {
 
     #[test]
     fn vector_c_minimal() {
-        let fields = [("timestamp", "100"), ("app_key", "app"), ("charset", "utf-8")];
+        let fields = [
+            ("timestamp", "100"),
+            ("app_key", "app"),
+            ("charset", "utf-8"),
+        ];
         assert_eq!(sign("secret", fields), "706427ca94e342781ac36d501151cb10");
     }
 

@@ -28,7 +28,12 @@ pub fn external_code(prefix: &str, group: &[String], io_ids: &[i64], part: u32) 
     }
     let head: String = group
         .first()
-        .map(|v| v.chars().filter(char::is_ascii_alphanumeric).take(8).collect())
+        .map(|v| {
+            v.chars()
+                .filter(char::is_ascii_alphanumeric)
+                .take(8)
+                .collect()
+        })
         .unwrap_or_default();
     format!(
         "{prefix}{head}-{}-{}",

@@ -70,7 +70,10 @@ mod tests {
         let a = Fixed::from_json(&json!(0.1)).expect("number");
         let b = Fixed::from_json(&json!("0.2")).expect("numeric string");
         assert_eq!(a.add(b).to_json(), json!(0.3));
-        assert_eq!(Fixed::from_json(&json!(3)).expect("int").to_json(), json!(3));
+        assert_eq!(
+            Fixed::from_json(&json!(3)).expect("int").to_json(),
+            json!(3)
+        );
         assert_eq!(Fixed::from_json(&json!("x")), None);
         assert_eq!(Fixed::from_json(&json!(true)), None);
     }
@@ -79,10 +82,16 @@ mod tests {
     fn divides_with_rounding() {
         let ten = Fixed::from_json(&json!(10)).expect("int");
         let three = Fixed::from_json(&json!(3)).expect("int");
-        assert_eq!(ten.div(three, 4).expect("non-zero").to_json(), json!(3.3333));
+        assert_eq!(
+            ten.div(three, 4).expect("non-zero").to_json(),
+            json!(3.3333)
+        );
         assert_eq!(ten.div(three, 2).expect("non-zero").to_json(), json!(3.33));
         let twenty = Fixed::from_json(&json!(20)).expect("int");
-        assert_eq!(twenty.div(three, 4).expect("non-zero").to_json(), json!(6.6667));
+        assert_eq!(
+            twenty.div(three, 4).expect("non-zero").to_json(),
+            json!(6.6667)
+        );
         assert_eq!(ten.div(Fixed::ZERO, 4), None);
     }
 }

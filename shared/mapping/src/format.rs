@@ -10,8 +10,9 @@ pub fn apply(rules: &[FormatRule], order: &mut Value) -> Result<(), String> {
             .and_then(Value::as_str)
             .ok_or_else(|| format!("`{}` is missing or not text", rule.old))?;
         let new = match rule.format {
-            FormatKind::Date => date(old)
-                .ok_or_else(|| format!("`{}` = {old:?} is not a date", rule.old))?,
+            FormatKind::Date => {
+                date(old).ok_or_else(|| format!("`{}` = {old:?} is not a date", rule.old))?
+            }
         };
         if let Some(map) = order.as_object_mut() {
             map.insert(rule.new.clone(), Value::String(new));
@@ -26,7 +27,9 @@ fn date(text: &str) -> Option<String> {
     let b = day.as_bytes();
     let valid = b[4] == b'-'
         && b[7] == b'-'
-        && [0, 1, 2, 3, 5, 6, 8, 9].iter().all(|&i| b[i].is_ascii_digit());
+        && [0, 1, 2, 3, 5, 6, 8, 9]
+            .iter()
+            .all(|&i| b[i].is_ascii_digit());
     let month: u32 = day[5..7].parse().ok()?;
     let dom: u32 = day[8..10].parse().ok()?;
     (valid && (1..=12).contains(&month) && (1..=31).contains(&dom)).then(|| day.to_string())

@@ -5,10 +5,10 @@ use serde_json::Value;
 
 use crate::code::external_code;
 use crate::decimal::Fixed;
+use crate::format;
 use crate::render::{render_header, render_line, render_voucher};
 use crate::spec::Mapping;
 use crate::template::{Path, scalar_text};
-use crate::format;
 
 /// Vouchers built from a set of orders, and the orders that could not be used.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,7 +62,12 @@ fn check(mapping: &Mapping, mut order: Value) -> Result<Checked, (String, Value)
         .get(&mapping.target.body_source)
         .and_then(Value::as_array)
         .filter(|items| !items.is_empty())
-        .ok_or_else(|| fail(format!("`{}` is missing or empty", mapping.target.body_source)))?;
+        .ok_or_else(|| {
+            fail(format!(
+                "`{}` is missing or empty",
+                mapping.target.body_source
+            ))
+        })?;
     let mut lines = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let at = |e: String| fail(format!("line {}: {e}", i + 1));
@@ -101,7 +106,12 @@ fn check(mapping: &Mapping, mut order: Value) -> Result<Checked, (String, Value)
 /// not depend on arrival order.
 fn dedupe(orders: Vec<Value>, rejected: &mut Vec<RejectedOrder>) -> BTreeMap<i64, Value> {
     let mut by_id: BTreeMap<i64, Value> = BTreeMap::new();
-    let rank = |o: &Value| (o.get("ts").and_then(Value::as_i64).unwrap_or(0), o.to_string());
+    let rank = |o: &Value| {
+        (
+            o.get("ts").and_then(Value::as_i64).unwrap_or(0),
+            o.to_string(),
+        )
+    };
     for order in orders {
         let Some(io_id) = io_id_of(&order) else {
             rejected.push(RejectedOrder {
@@ -155,13 +165,13 @@ pub fn map_orders(mapping: &Mapping, orders: Vec<Value>, window: &str) -> MapOut
             Ok(mut built) => vouchers.append(&mut built),
             // Every order was checked alone; a merged group failing is a mapping bug, so the
             // orders are kept (rejected with the reason), not dropped.
-            Err((reason, orders)) => rejected.extend(orders.into_iter().map(|(io_id, order)| {
-                RejectedOrder {
+            Err((reason, orders)) => {
+                rejected.extend(orders.into_iter().map(|(io_id, order)| RejectedOrder {
                     io_id: Some(io_id),
                     reason: reason.clone(),
                     order,
-                }
-            })),
+                }))
+            }
         }
     }
     MapOutput { vouchers, rejected }
@@ -193,10 +203,10 @@ fn build_group(
                             .map(|i| sums[i])
                             .or_else(|| obj.get(p.name()).and_then(Fixed::from_json))
                     };
-                    if let (Some(amount), Some(qty)) = (get(&d.amount), get(&d.quantity)) {
-                        if let Some(price) = amount.div(qty, d.decimals) {
-                            obj.insert(d.price.name().to_string(), price.to_json());
-                        }
+                    if let (Some(amount), Some(qty)) = (get(&d.amount), get(&d.quantity))
+                        && let Some(price) = amount.div(qty, d.decimals)
+                    {
+                        obj.insert(d.price.name().to_string(), price.to_json());
                     }
                 }
             }
@@ -247,12 +257,27 @@ mod tests {
     fn merges_by_date_and_sums_per_sku() {
         let m = Mapping::builtin();
         let orders = vec![
-            order(2, "2026-11-25 10:00:00", 1, json!([{"sku_id": "A", "qty": 2, "sale_price": 5, "sale_amount": 10}])),
-            order(1, "2026-11-25 09:00:00", 1, json!([
-                {"sku_id": "A", "qty": 1, "sale_price": 4, "sale_amount": 4},
-                {"sku_id": "B", "qty": 3, "sale_price": 1, "sale_amount": 3}
-            ])),
-            order(3, "2026-11-26 09:00:00", 1, json!([{"sku_id": "A", "qty": 7, "sale_price": 1, "sale_amount": 7}])),
+            order(
+                2,
+                "2026-11-25 10:00:00",
+                1,
+                json!([{"sku_id": "A", "qty": 2, "sale_price": 5, "sale_amount": 10}]),
+            ),
+            order(
+                1,
+                "2026-11-25 09:00:00",
+                1,
+                json!([
+                    {"sku_id": "A", "qty": 1, "sale_price": 4, "sale_amount": 4},
+                    {"sku_id": "B", "qty": 3, "sale_price": 1, "sale_amount": 3}
+                ]),
+            ),
+            order(
+                3,
+                "2026-11-26 09:00:00",
+                1,
+                json!([{"sku_id": "A", "qty": 7, "sale_price": 1, "sale_amount": 7}]),
+            ),
         ];
         let out = map_orders(&m, orders.clone(), "w");
         assert!(out.rejected.is_empty());
@@ -273,31 +298,69 @@ mod tests {
 
         let mut reversed = orders;
         reversed.reverse();
-        assert_eq!(map_orders(&m, reversed, "w"), out, "order of input must not matter");
+        assert_eq!(
+            map_orders(&m, reversed, "w"),
+            out,
+            "order of input must not matter"
+        );
     }
 
     #[test]
     fn a_bad_order_is_rejected_whole_and_the_rest_proceeds() {
         let m = Mapping::builtin();
         let orders = vec![
-            order(1, "2026-11-25 09:00:00", 1, json!([{"sku_id": "A", "qty": 1, "sale_amount": 1}])),
-            order(2, "2026-11-25 09:00:00", 1, json!([
-                {"sku_id": "A", "qty": 5, "sale_amount": 1},
-                {"sku_id": "B", "qty": "many", "sale_amount": 1}
-            ])),
-            order(3, "not a date", 1, json!([{"sku_id": "A", "qty": 1, "sale_amount": 1}])),
-            order(4, "2026-11-25 09:00:00", 1, json!([{"qty": 1, "sale_amount": 1}])),
+            order(
+                1,
+                "2026-11-25 09:00:00",
+                1,
+                json!([{"sku_id": "A", "qty": 1, "sale_amount": 1}]),
+            ),
+            order(
+                2,
+                "2026-11-25 09:00:00",
+                1,
+                json!([
+                    {"sku_id": "A", "qty": 5, "sale_amount": 1},
+                    {"sku_id": "B", "qty": "many", "sale_amount": 1}
+                ]),
+            ),
+            order(
+                3,
+                "not a date",
+                1,
+                json!([{"sku_id": "A", "qty": 1, "sale_amount": 1}]),
+            ),
+            order(
+                4,
+                "2026-11-25 09:00:00",
+                1,
+                json!([{"qty": 1, "sale_amount": 1}]),
+            ),
         ];
         let out = map_orders(&m, orders, "w");
-        let rejected: Vec<_> = out.rejected.iter().map(|r| (r.io_id, r.reason.clone())).collect();
+        let rejected: Vec<_> = out
+            .rejected
+            .iter()
+            .map(|r| (r.io_id, r.reason.clone()))
+            .collect();
         assert_eq!(rejected.len(), 3, "{rejected:?}");
-        assert!(rejected[0].1.contains("line 2") && rejected[0].1.contains("qty"), "{rejected:?}");
+        assert!(
+            rejected[0].1.contains("line 2") && rejected[0].1.contains("qty"),
+            "{rejected:?}"
+        );
         assert!(rejected[1].1.contains("io_date"), "{rejected:?}");
         assert!(rejected[2].1.contains("sku_id"), "{rejected:?}");
         assert_eq!(out.vouchers.len(), 1);
-        let lines = out.vouchers[0].payload["dto"]["RDRecordDetails"].as_array().expect("lines").clone();
+        let lines = out.vouchers[0].payload["dto"]["RDRecordDetails"]
+            .as_array()
+            .expect("lines")
+            .clone();
         assert_eq!(lines.len(), 1);
-        assert_eq!(lines[0]["BaseQuantity"], json!(1), "order 2 must not be half-included");
+        assert_eq!(
+            lines[0]["BaseQuantity"],
+            json!(1),
+            "order 2 must not be half-included"
+        );
     }
 
     #[test]
@@ -307,9 +370,17 @@ mod tests {
         let items: Vec<Value> = (0..5)
             .map(|i| json!({"sku_id": format!("S{i}"), "qty": 1, "sale_amount": 1}))
             .collect();
-        let out = map_orders(&m, vec![order(1, "2026-11-25 09:00:00", 1, Value::Array(items))], "w");
+        let out = map_orders(
+            &m,
+            vec![order(1, "2026-11-25 09:00:00", 1, Value::Array(items))],
+            "w",
+        );
         assert_eq!(out.vouchers.len(), 3);
-        let codes: std::collections::BTreeSet<_> = out.vouchers.iter().map(|v| v.external_code.clone()).collect();
+        let codes: std::collections::BTreeSet<_> = out
+            .vouchers
+            .iter()
+            .map(|v| v.external_code.clone())
+            .collect();
         assert_eq!(codes.len(), 3);
         assert!(out.vouchers.iter().all(|v| v.parts == 3));
     }
@@ -317,8 +388,16 @@ mod tests {
     #[test]
     fn duplicates_of_an_order_count_once() {
         let m = Mapping::builtin();
-        let o = order(1, "2026-11-25 09:00:00", 1, json!([{"sku_id": "A", "qty": 2, "sale_amount": 2}]));
+        let o = order(
+            1,
+            "2026-11-25 09:00:00",
+            1,
+            json!([{"sku_id": "A", "qty": 2, "sale_amount": 2}]),
+        );
         let out = map_orders(&m, vec![o.clone(), o], "w");
-        assert_eq!(out.vouchers[0].payload["dto"]["RDRecordDetails"][0]["BaseQuantity"], json!(2));
+        assert_eq!(
+            out.vouchers[0].payload["dto"]["RDRecordDetails"][0]["BaseQuantity"],
+            json!(2)
+        );
     }
 }

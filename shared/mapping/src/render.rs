@@ -5,10 +5,18 @@ use crate::spec::{FieldRow, FieldType, Mapping};
 use crate::template::scalar_text;
 
 /// The value of one row for one order (and line). `Ok(None)`: nothing to write.
-pub fn render_row(row: &FieldRow, order: &Value, line: Option<&Value>) -> Result<Option<Value>, String> {
+pub fn render_row(
+    row: &FieldRow,
+    order: &Value,
+    line: Option<&Value>,
+) -> Result<Option<Value>, String> {
     let missing = || {
         if row.required {
-            Err(format!("`{}` ({}) has no value", row.field.join("."), row.label))
+            Err(format!(
+                "`{}` ({}) has no value",
+                row.field.join("."),
+                row.label
+            ))
         } else {
             Ok(None)
         }

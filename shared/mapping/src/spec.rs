@@ -157,7 +157,9 @@ impl Mapping {
         let paths = |key: &str, list: Vec<String>| -> Result<Vec<Path>, MappingError> {
             list.iter()
                 .enumerate()
-                .map(|(i, p)| Path::parse(p, source).map_err(|e| row_error(format!("{key}[{i}]"), e)))
+                .map(|(i, p)| {
+                    Path::parse(p, source).map_err(|e| row_error(format!("{key}[{i}]"), e))
+                })
                 .collect()
         };
         let header_group = paths("merge.header_group", m.header_group)?;
@@ -179,7 +181,8 @@ impl Mapping {
             None => None,
             Some(d) => {
                 let one = |key: &str, p: &str| {
-                    Path::parse(p, source).map_err(|e| row_error(format!("merge.derive_price.{key}"), e))
+                    Path::parse(p, source)
+                        .map_err(|e| row_error(format!("merge.derive_price.{key}"), e))
                 };
                 Some(DerivePrice {
                     price: one("price", &d.price)?,
@@ -195,9 +198,13 @@ impl Mapping {
                 .map(|(i, r)| {
                     let name = format!("{section}[{i}] ({})", r.field);
                     if r.field.trim().is_empty() || r.field.split('.').any(str::is_empty) {
-                        return Err(row_error(name, "field must be a dotted name like `Inventory.Code`"));
+                        return Err(row_error(
+                            name,
+                            "field must be a dotted name like `Inventory.Code`",
+                        ));
                     }
-                    let value = Template::parse(&r.value, source).map_err(|e| row_error(&name, e))?;
+                    let value =
+                        Template::parse(&r.value, source).map_err(|e| row_error(&name, e))?;
                     if !line && value.paths().any(Path::is_line) {
                         return Err(row_error(
                             name,

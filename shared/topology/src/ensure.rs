@@ -49,10 +49,7 @@ async fn durable(
         .get_stream(stream)
         .await
         .map_err(|e| error(what.clone())(e.into()))?;
-    stream
-        .get_consumer(name)
-        .await
-        .map_err(|e| error(what)(e.into()))
+    stream.get_consumer(name).await.map_err(error(what))
 }
 
 const DAY: Duration = Duration::from_secs(86_400);

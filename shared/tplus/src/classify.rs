@@ -155,7 +155,10 @@ mod tests {
         let cases = [
             (http(200, "null"), "created"),
             (http(200, ""), "created"),
-            (http(200, r#"{"code":"0","message":"","data":{}}"#), "created"),
+            (
+                http(200, r#"{"code":"0","message":"","data":{}}"#),
+                "created",
+            ),
             (
                 http(400, r#"{"code":"999","message":"外部单据号[JT1]已存在"}"#),
                 "exists",
@@ -167,10 +170,16 @@ mod tests {
             (http(409, r#"{"error":"too many requests"}"#), "transient"),
             (http(502, "bad gateway"), "transient"),
             (http(503, ""), "transient"),
-            (http(400, r#"{"code":"14002","message":"busy"}"#), "transient"),
+            (
+                http(400, r#"{"code":"14002","message":"busy"}"#),
+                "transient",
+            ),
             (http(401, r#"{"code":"50000","message":"token"}"#), "auth"),
             (http(401, r#"{"code":"50112","message":"quota"}"#), "quota"),
-            (http(403, r#"{"code":"50112","message":"other app"}"#), "permanent"),
+            (
+                http(403, r#"{"code":"50112","message":"other app"}"#),
+                "permanent",
+            ),
             (Answer::Timeout, "transient"),
             (Answer::Transport("connection refused".into()), "transient"),
             (http(200, r#"{"code":"999","message":"已存在"}"#), "exists"),

@@ -30,13 +30,22 @@ impl Stack {
             var("RUST_LOG", "warn"),
         ];
         let mut sim_env = env.clone();
-        sim_env.push(var("J2T__SIMULATOR__JST_LISTEN", format!("127.0.0.1:{jst_port}")));
-        sim_env.push(var("J2T__SIMULATOR__TPLUS_LISTEN", format!("127.0.0.1:{tplus_port}")));
+        sim_env.push(var(
+            "J2T__SIMULATOR__JST_LISTEN",
+            format!("127.0.0.1:{jst_port}"),
+        ));
+        sim_env.push(var(
+            "J2T__SIMULATOR__TPLUS_LISTEN",
+            format!("127.0.0.1:{tplus_port}"),
+        ));
         let simulator = Service::spawn("jst2tplus-simulator", &sim_env).expect("simulator starts");
         let admin = AdminClient::new(jst);
         let started = Instant::now();
         while admin.stats().await.is_err() {
-            assert!(started.elapsed() < Duration::from_secs(20), "simulator never answered");
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "simulator never answered"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         Stack {
@@ -66,7 +75,10 @@ where
         if let Some(value) = check().await {
             return value;
         }
-        assert!(started.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
+        assert!(
+            started.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }

@@ -33,7 +33,11 @@ async fn confirmed_orders_reach_tplus_merged_per_day_with_exact_sums() {
     assert_eq!(seeded, 240);
 
     let source = stack.admin.orders().await.expect("orders");
-    assert!(distinct(&source, |o| vec![o["io_date"].as_str().unwrap_or("")[..10].to_string()]) >= 3);
+    assert!(
+        distinct(&source, |o| vec![
+            o["io_date"].as_str().unwrap_or("")[..10].to_string()
+        ]) >= 3
+    );
     assert!(distinct(&source, |o| vec![o["shop_id"].to_string()]) >= 2);
     assert!(
         distinct(&source, |o| o["items"]
@@ -70,15 +74,27 @@ async fn confirmed_orders_reach_tplus_merged_per_day_with_exact_sums() {
     // Nothing more may arrive afterwards (a late duplicate would break the sums).
     tokio::time::sleep(Duration::from_secs(3)).await;
     let settled = admin.voucher_dtos().await.expect("vouchers");
-    assert_eq!(settled.len(), dtos.len(), "vouchers kept arriving after the sums matched");
-    assert!(reconcile::by_day(&expected, &settled).iter().all(|r| r.matches));
+    assert_eq!(
+        settled.len(),
+        dtos.len(),
+        "vouchers kept arriving after the sums matched"
+    );
+    assert!(
+        reconcile::by_day(&expected, &settled)
+            .iter()
+            .all(|r| r.matches)
+    );
     assert!(reconcile::duplicate_codes(&settled).is_empty());
     let total: f64 = expected.values().sum();
     assert!(total > 0.0);
 
     // Merged: far fewer vouchers than orders, each a valid other-outbound order.
     let confirmed = source.len() - not_confirmed;
-    assert!(settled.len() < confirmed / 4, "{} vouchers for {confirmed} orders", settled.len());
+    assert!(
+        settled.len() < confirmed / 4,
+        "{} vouchers for {confirmed} orders",
+        settled.len()
+    );
     for dto in &settled {
         assert_eq!(dto["VoucherType"]["Code"], "ST1024");
         assert_eq!(dto["BusiType"]["Code"], "13");
