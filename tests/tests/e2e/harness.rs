@@ -5,10 +5,12 @@ use j2t_testkit::{NatsServer, Service, free_port};
 
 /// NATS, the simulator, and the environment the services need to reach them.
 pub struct Stack {
-    // Held so they live (and are killed) with the stack.
-    _nats: NatsServer,
+    nats: NatsServer,
+    // Held so it lives (and is killed) with the stack.
     _simulator: Service,
     pub admin: AdminClient,
+    /// Base URL of the simulated Jushuitan (which also serves the admin API).
+    pub jst_url: String,
     pub env: Vec<(String, String)>,
 }
 
@@ -39,7 +41,7 @@ impl Stack {
             format!("127.0.0.1:{tplus_port}"),
         ));
         let simulator = Service::spawn("jst2tplus-simulator", &sim_env).expect("simulator starts");
-        let admin = AdminClient::new(jst);
+        let admin = AdminClient::new(jst.clone());
         let started = Instant::now();
         while admin.stats().await.is_err() {
             assert!(
@@ -49,11 +51,16 @@ impl Stack {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         Stack {
-            _nats: nats,
+            nats,
             _simulator: simulator,
             admin,
+            jst_url: jst,
             env,
         }
+    }
+
+    pub fn nats_url(&self) -> String {
+        self.nats.url()
     }
 
     /// Starts a service binary with the stack's environment plus `extra`.

@@ -2,5 +2,7 @@
 //! is a real `nats-server`, Jushuitan and T+ are the simulator over HTTP. Build the binaries
 //! first (`cargo build --bins`); the README's test command does.
 
+mod dead_letters;
 mod harness;
+mod jst_protocol;
 mod pipeline;
