@@ -22,10 +22,7 @@ pub use windows::next_window;
 /// Runs the fetcher until `ctx.shutdown`.
 pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
     let cfg = ctx.config;
-    let client = j2t_topology::connect(&cfg.nats.url)
-        .await
-        .context("connecting to NATS")?;
-    let topology = j2t_topology::ensure(async_nats::jetstream::new(client), &cfg).await?;
+    let topology = j2t_topology::open(&cfg).await?;
     ctx.readiness.set(true);
     let jst = j2t_jst::JstClient::new(&cfg.jst).context("building the JST client")?;
     let mut fetcher = sync::Fetcher::new(&cfg, jst, topology);

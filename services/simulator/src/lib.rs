@@ -12,7 +12,6 @@ mod tplus;
 
 use std::net::SocketAddr;
 
-use axum::Router;
 use j2t_config::Config;
 use tokio_util::sync::CancellationToken;
 
@@ -42,7 +41,7 @@ pub async fn start(cfg: &Config, shutdown: CancellationToken) -> std::io::Result
         tracing::info!(orders = orders.len(), "seeded demo orders");
         store.upsert_orders(orders);
     }
-    let jst = serve(
+    let jst = j2t_telemetry::serve(
         cfg.simulator.jst_listen,
         jst::routes()
             .merge(admin::routes())
@@ -50,29 +49,11 @@ pub async fn start(cfg: &Config, shutdown: CancellationToken) -> std::io::Result
         shutdown.clone(),
     )
     .await?;
-    let tplus = serve(
+    let tplus = j2t_telemetry::serve(
         cfg.simulator.tplus_listen,
         tplus::routes().merge(admin::routes()).with_state(store),
         shutdown,
     )
     .await?;
     Ok(Running { jst, tplus })
-}
-
-async fn serve(
-    listen: SocketAddr,
-    app: Router,
-    shutdown: CancellationToken,
-) -> std::io::Result<SocketAddr> {
-    let listener = tokio::net::TcpListener::bind(listen).await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await
-        {
-            tracing::error!(%error, %addr, "simulator listener stopped");
-        }
-    });
-    Ok(addr)
 }

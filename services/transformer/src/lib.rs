@@ -34,10 +34,7 @@ pub fn load_mapping(cfg: &j2t_config::Config) -> anyhow::Result<Mapping> {
 pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
     let cfg = ctx.config;
     let mapping = Arc::new(load_mapping(&cfg)?);
-    let client = j2t_topology::connect(&cfg.nats.url)
-        .await
-        .context("connecting to NATS")?;
-    let topology = j2t_topology::ensure(async_nats::jetstream::new(client), &cfg).await?;
+    let topology = j2t_topology::open(&cfg).await?;
     let consumer = topology.transformer_consumer().await?;
     ctx.readiness.set(true);
     tracing::info!("transformer running");

@@ -26,10 +26,7 @@ struct Writer {
 
 pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
     let cfg = ctx.config;
-    let client = j2t_topology::connect(&cfg.nats.url)
-        .await
-        .context("connecting to NATS")?;
-    let topology = j2t_topology::ensure(async_nats::jetstream::new(client), &cfg).await?;
+    let topology = j2t_topology::open(&cfg).await?;
     let consumer = topology.writer_consumer().await?;
     let writer = Writer {
         js: topology.js.clone(),

@@ -38,21 +38,30 @@ fn router(readiness: Readiness) -> Router {
         )
 }
 
-/// Binds `listen` (port 0 picks a free one) and serves until `shutdown`. Returns the bound
-/// address; binding errors are returned at once so a service fails at start.
+/// Binds `listen` (port 0 picks a free one) and serves the admin endpoint until `shutdown`.
 pub async fn serve_admin(
     listen: SocketAddr,
     readiness: Readiness,
     shutdown: CancellationToken,
 ) -> std::io::Result<SocketAddr> {
+    serve(listen, router(readiness), shutdown).await
+}
+
+/// Binds `listen` and serves `app` until `shutdown`. Returns the bound address; binding
+/// errors are returned at once so a binary fails at start.
+pub async fn serve(
+    listen: SocketAddr,
+    app: Router,
+    shutdown: CancellationToken,
+) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move {
-        let served = axum::serve(listener, router(readiness))
+        let served = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown.cancelled_owned())
             .await;
         if let Err(error) = served {
-            tracing::error!(%error, "admin endpoint stopped");
+            tracing::error!(%error, %addr, "HTTP listener stopped");
         }
     });
     Ok(addr)

@@ -6,7 +6,7 @@ mod logging;
 mod service;
 mod shutdown;
 
-pub use admin::{Readiness, serve_admin};
+pub use admin::{Readiness, serve, serve_admin};
 pub use logging::init_logging;
 pub use service::{ServiceContext, service_main};
 pub use shutdown::shutdown_on_signal;

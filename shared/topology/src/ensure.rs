@@ -107,6 +107,14 @@ fn consumers(cfg: &Config) -> [(&'static str, consumer::pull::Config); 2] {
     ]
 }
 
+/// Connects to `nats.url` (waiting for the server if needed) and ensures the topology.
+pub async fn open(cfg: &Config) -> Result<Topology, TopologyError> {
+    let client = crate::connect(&cfg.nats.url)
+        .await
+        .map_err(|e| error(format!("connecting to {}", cfg.nats.url))(e.into()))?;
+    ensure(jetstream::new(client), cfg).await
+}
+
 /// Creates or updates every stream, consumer and bucket. Safe to run concurrently from every
 /// service at start-up.
 pub async fn ensure(js: jetstream::Context, cfg: &Config) -> Result<Topology, TopologyError> {

@@ -10,5 +10,5 @@ mod publish;
 
 pub use connect::connect;
 pub use consume::consume;
-pub use ensure::{Topology, TopologyError, ensure};
+pub use ensure::{Topology, TopologyError, ensure, open};
 pub use publish::{PublishJsonError, publish_dead_letter, publish_json};
