@@ -10,7 +10,7 @@ use chrono::NaiveDateTime;
 use j2t_domain::JST_TIME_FORMAT;
 use serde_json::{Value, json};
 
-use crate::state::Store;
+use crate::state::{Api, Store};
 
 pub fn routes() -> Router<Store> {
     Router::new().route(j2t_jst::OUTBOUND_QUERY_PATH, post(outbound_query))
@@ -66,6 +66,7 @@ async fn outbound_query(
     State(store): State<Store>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Json<Value> {
+    store.count_request(Api::Jst);
     let creds = &store.credentials;
     let field = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
     let expected = j2t_jst::sign(

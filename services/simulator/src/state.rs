@@ -16,6 +16,12 @@ pub struct Credentials {
     pub tplus_open_token: String,
 }
 
+#[derive(Debug, Clone, Copy)]
+pub enum Api {
+    Jst,
+    Tplus,
+}
+
 /// A voucher T+ accepted.
 #[derive(Debug, Clone, Serialize)]
 pub struct StoredVoucher {
@@ -90,15 +96,17 @@ impl Store {
 
     /// Orders matching `keep`, ascending by io_id.
     pub fn select_orders(&self, keep: impl Fn(&Value) -> bool) -> Vec<Value> {
-        let mut data = self.lock();
-        data.jst_requests += 1;
-        data.orders.values().filter(|o| keep(o)).cloned().collect()
+        self.lock()
+            .orders
+            .values()
+            .filter(|o| keep(o))
+            .cloned()
+            .collect()
     }
 
     /// Stores a voucher unless its ExternalCode exists; `false` means duplicate.
     pub fn insert_voucher(&self, code: &str, dto: Value) -> bool {
         let mut data = self.lock();
-        data.tplus_requests += 1;
         if !data.codes.insert(code.to_string()) {
             return false;
         }
@@ -109,8 +117,13 @@ impl Store {
         true
     }
 
-    pub fn count_tplus_request(&self) {
-        self.lock().tplus_requests += 1;
+    /// Counts every request an API receives, whatever its answer.
+    pub fn count_request(&self, api: Api) {
+        let mut data = self.lock();
+        match api {
+            Api::Jst => data.jst_requests += 1,
+            Api::Tplus => data.tplus_requests += 1,
+        }
     }
 
     pub fn vouchers(&self) -> Vec<StoredVoucher> {

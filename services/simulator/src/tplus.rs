@@ -8,7 +8,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use crate::state::Store;
+use crate::state::{Api, Store};
 
 pub fn routes() -> Router<Store> {
     Router::new().route(j2t_tplus::OTHER_DISPATCH_CREATE_PATH, post(create))
@@ -23,6 +23,7 @@ fn rejected(message: &str) -> Response {
 }
 
 async fn create(State(store): State<Store>, headers: HeaderMap, body: String) -> Response {
+    store.count_request(Api::Tplus);
     let creds = &store.credentials;
     let header = |k: &str| {
         headers
@@ -34,7 +35,6 @@ async fn create(State(store): State<Store>, headers: HeaderMap, body: String) ->
         || header("appSecret") != creds.tplus_app_secret
         || header("openToken") != creds.tplus_open_token
     {
-        store.count_tplus_request();
         return reply(
             StatusCode::UNAUTHORIZED,
             "50000",
@@ -45,17 +45,14 @@ async fn create(State(store): State<Store>, headers: HeaderMap, body: String) ->
         Ok(Value::Object(mut body)) => match body.remove("dto") {
             Some(dto @ Value::Object(_)) => dto,
             _ => {
-                store.count_tplus_request();
                 return rejected("请求缺少 dto");
             }
         },
         _ => {
-            store.count_tplus_request();
             return rejected("请求体不是 JSON 对象");
         }
     };
     if let Err(problem) = validate(&dto) {
-        store.count_tplus_request();
         return rejected(&problem);
     }
     let code = dto["ExternalCode"].as_str().unwrap_or_default().to_string();
