@@ -1,4 +1,5 @@
-//! Admin API for tests and the demo: seed orders, read what the simulated systems hold.
+//! Admin API for tests and the demo: seed orders, read what the simulated systems hold, set
+//! the JST faults.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -15,6 +16,7 @@ pub fn routes() -> Router<Store> {
         .route("/admin/jst/seed", post(seed))
         .route("/admin/tplus/vouchers", get(list_vouchers))
         .route("/admin/stats", get(stats))
+        .merge(crate::jst::admin_routes())
 }
 
 async fn list_orders(State(store): State<Store>) -> Json<Vec<Value>> {

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::DemoSpec;
+use crate::{DemoSpec, EXPIRE_TOKEN_PATH, FAULTS_PATH, JstFaults, Stats};
 
 #[derive(Clone)]
 pub struct AdminClient {
@@ -19,7 +19,7 @@ impl AdminClient {
         }
     }
 
-    async fn get(&self, path: &str) -> reqwest::Result<Value> {
+    async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> reqwest::Result<T> {
         self.http
             .get(format!("{}{path}", self.base))
             .send()
@@ -63,8 +63,33 @@ impl AdminClient {
             .collect())
     }
 
-    pub async fn stats(&self) -> reqwest::Result<Value> {
+    pub async fn stats(&self) -> reqwest::Result<Stats> {
         self.get("/admin/stats").await
+    }
+
+    /// Replaces all JST fault knobs (and reseeds the fault RNG).
+    pub async fn set_jst_faults(&self, faults: &JstFaults) -> reqwest::Result<()> {
+        self.http
+            .put(format!("{}{FAULTS_PATH}", self.base))
+            .json(faults)
+            .send()
+            .await?
+            .error_for_status()?;
+        Ok(())
+    }
+
+    pub async fn jst_faults(&self) -> reqwest::Result<JstFaults> {
+        self.get(FAULTS_PATH).await
+    }
+
+    /// The current JST access token is refused (code 100) until a client refreshes it.
+    pub async fn expire_jst_token(&self) -> reqwest::Result<()> {
+        self.http
+            .post(format!("{}{EXPIRE_TOKEN_PATH}", self.base))
+            .send()
+            .await?
+            .error_for_status()?;
+        Ok(())
     }
 }
 

@@ -7,6 +7,7 @@ mod admin;
 mod admin_client;
 mod demo_data;
 mod jst;
+mod orders;
 mod state;
 mod tplus;
 
@@ -17,7 +18,11 @@ use tokio_util::sync::CancellationToken;
 
 pub use admin_client::AdminClient;
 pub use demo_data::{DemoSpec, demo_orders, jst_today};
-pub use state::Store;
+pub use jst::{
+    DriftEvent, DriftKind, EXPIRE_TOKEN_PATH, EXPIRES_IN_SECS, FAULTS_PATH, INIT_TOKEN_PATH,
+    JstFaults, REFRESH_TOKEN_PATH,
+};
+pub use state::{Stats, Store};
 
 /// Addresses the simulator is listening on.
 #[derive(Debug, Clone, Copy)]

@@ -2,15 +2,18 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use j2t_config::{Config, ExposeSecret};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// Credentials the simulated apps accept (taken from the same config the services use).
+use crate::jst::{DriftEvent, JstState};
+use crate::orders::OrderBook;
+
+/// Fixed credentials the simulated apps accept (taken from the same config the services
+/// use). JST's tokens change at run time and live in [`JstState`]. No `Debug`: secrets.
 #[derive(Clone)]
 pub struct Credentials {
     pub jst_app_key: String,
     pub jst_app_secret: String,
-    pub jst_access_token: String,
     pub tplus_app_key: String,
     pub tplus_app_secret: String,
     pub tplus_open_token: String,
@@ -29,10 +32,11 @@ pub struct StoredVoucher {
     pub dto: Value,
 }
 
-#[derive(Default)]
-struct Data {
+/// Everything the simulator holds, under one lock.
+pub(crate) struct Data {
     /// JST outbound orders by io_id.
-    orders: BTreeMap<i64, Value>,
+    pub book: OrderBook,
+    pub jst: JstState,
     vouchers: Vec<StoredVoucher>,
     codes: HashSet<String>,
     jst_requests: u64,
@@ -48,27 +52,46 @@ pub struct Store {
     data: Arc<Mutex<Data>>,
 }
 
-#[derive(Debug, Serialize)]
+/// `GET /admin/stats`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Stats {
     pub orders: usize,
     pub vouchers: usize,
     pub jst_requests: u64,
     pub tplus_requests: u64,
+    /// Requests refused (199/200) for breaking the real rate limits, per app_key.
+    pub jst_rate_violations: BTreeMap<String, u64>,
+    /// JST answers by code: "0", "10", "100", "140", "199", "200", … or "http502".
+    pub jst_requests_by_code: BTreeMap<String, u64>,
+    /// Token pairs issued (getInitToken or refreshToken).
+    pub jst_token_refreshes: u64,
+    pub drift_events: Vec<DriftEvent>,
 }
 
 impl Store {
     pub fn new(cfg: &Config) -> Self {
+        let jst = JstState::new(
+            cfg.jst.access_token.expose_secret().to_string(),
+            cfg.jst.refresh_token.expose_secret().to_string(),
+        );
         Self {
             credentials: Arc::new(Credentials {
                 jst_app_key: cfg.jst.app_key.clone(),
                 jst_app_secret: cfg.jst.app_secret.expose_secret().to_string(),
-                jst_access_token: cfg.jst.access_token.expose_secret().to_string(),
                 tplus_app_key: cfg.tplus.app_key.clone(),
                 tplus_app_secret: cfg.tplus.app_secret.expose_secret().to_string(),
                 tplus_open_token: cfg.tplus.open_token.expose_secret().to_string(),
             }),
             utc_offset_minutes: cfg.jst.utc_offset_minutes,
-            data: Arc::default(),
+            data: Arc::new(Mutex::new(Data {
+                book: OrderBook::default(),
+                jst,
+                vouchers: Vec::new(),
+                codes: HashSet::new(),
+                jst_requests: 0,
+                tplus_requests: 0,
+            })),
         }
     }
 
@@ -77,31 +100,24 @@ impl Store {
         self.data.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Inserts or replaces orders by io_id; orders without one are skipped (and counted out).
+    /// Runs `f` under the lock. Keep it short and never await inside.
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut Data) -> R) -> R {
+        f(&mut self.lock())
+    }
+
+    /// Inserts or replaces orders by io_id, each stamped with a new `ts`; orders without an
+    /// io_id are skipped (and counted out).
     pub fn upsert_orders(&self, orders: Vec<Value>) -> usize {
         let mut data = self.lock();
-        let mut stored = 0;
-        for order in orders {
-            if let Some(io_id) = j2t_domain::io_id_of(&order) {
-                data.orders.insert(io_id, order);
-                stored += 1;
-            }
-        }
-        stored
+        orders
+            .into_iter()
+            .filter_map(|order| data.book.upsert(order))
+            .count()
     }
 
+    /// All orders, ascending by io_id.
     pub fn orders(&self) -> Vec<Value> {
-        self.lock().orders.values().cloned().collect()
-    }
-
-    /// Orders matching `keep`, ascending by io_id.
-    pub fn select_orders(&self, keep: impl Fn(&Value) -> bool) -> Vec<Value> {
-        self.lock()
-            .orders
-            .values()
-            .filter(|o| keep(o))
-            .cloned()
-            .collect()
+        self.lock().book.iter().cloned().collect()
     }
 
     /// Stores a voucher unless its ExternalCode exists; `false` means duplicate.
@@ -133,10 +149,14 @@ impl Store {
     pub fn stats(&self) -> Stats {
         let data = self.lock();
         Stats {
-            orders: data.orders.len(),
+            orders: data.book.len(),
             vouchers: data.vouchers.len(),
             jst_requests: data.jst_requests,
             tplus_requests: data.tplus_requests,
+            jst_rate_violations: data.jst.violations.clone(),
+            jst_requests_by_code: data.jst.requests_by_code.clone(),
+            jst_token_refreshes: data.jst.token_refreshes,
+            drift_events: data.jst.drift_events.clone(),
         }
     }
 }

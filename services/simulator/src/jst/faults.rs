@@ -1,0 +1,112 @@
+//! Fault knobs of the simulated JST, set through the admin API (all off by default), and the
+//! seeded random source that decides when they fire.
+
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+use super::limits::{Limits, PER_MINUTE, PER_SECOND};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JstFaults {
+    /// Fraction of query requests answered with code 199 although within limits (not a violation).
+    pub throttle_probability: f64,
+    /// Fraction of query requests answered with HTTP 502 (plain-text body).
+    pub http_5xx_probability: f64,
+    /// Added latency per JST request, in milliseconds.
+    pub latency_ms: u64,
+    /// Per query request that continues a paging run (page_index > 1, or start_ts > 0):
+    /// probability of one drift mutation applied *before* answering.
+    pub drift_probability: f64,
+    /// Access tokens expire this long after they are issued (None = never).
+    pub token_ttl_secs: Option<u64>,
+    /// Rate limits (None = the real 5/s and 100/min).
+    pub per_second: Option<u32>,
+    pub per_minute: Option<u32>,
+    /// Seed of the fault RNG (same seed, same fault sequence for the same request sequence).
+    pub seed: u64,
+}
+
+impl JstFaults {
+    /// Rejects probabilities outside 0..=1 (NaN included).
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, p) in [
+            ("throttle_probability", self.throttle_probability),
+            ("http_5xx_probability", self.http_5xx_probability),
+            ("drift_probability", self.drift_probability),
+        ] {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(format!("{name} must be between 0 and 1, got {p}"));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn limits(&self) -> Limits {
+        Limits {
+            per_second: self.per_second.unwrap_or(PER_SECOND),
+            per_minute: self.per_minute.unwrap_or(PER_MINUTE),
+        }
+    }
+
+    pub fn rng(&self) -> StdRng {
+        StdRng::seed_from_u64(self.seed)
+    }
+}
+
+/// `true` with probability `p`. Always draws exactly one number, whatever `p`, so the sequence
+/// of decisions for a given seed does not depend on which knobs are zero.
+pub fn roll(rng: &mut StdRng, p: f64) -> bool {
+    rng.random::<f64>() < p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probabilities_outside_zero_to_one_are_rejected() {
+        assert!(JstFaults::default().validate().is_ok());
+        let bad = |f: fn(&mut JstFaults)| {
+            let mut faults = JstFaults::default();
+            f(&mut faults);
+            faults.validate()
+        };
+        assert!(bad(|f| f.throttle_probability = 1.5).is_err());
+        assert!(bad(|f| f.http_5xx_probability = -0.1).is_err());
+        assert!(bad(|f| f.drift_probability = f64::NAN).is_err());
+        assert!(bad(|f| f.drift_probability = 1.0).is_ok());
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected_and_missing_ones_default() {
+        let parsed: JstFaults = serde_json::from_str(r#"{"latency_ms": 5}"#).expect("parses");
+        assert_eq!(parsed.latency_ms, 5);
+        assert_eq!(
+            parsed.limits(),
+            Limits {
+                per_second: 5,
+                per_minute: 100
+            }
+        );
+        assert!(serde_json::from_str::<JstFaults>(r#"{"latency": 5}"#).is_err());
+    }
+
+    #[test]
+    fn rolls_are_certain_at_the_bounds_and_repeat_with_the_seed() {
+        let mut rng = JstFaults::default().rng();
+        assert!((0..100).all(|_| roll(&mut rng, 1.0)));
+        assert!((0..100).all(|_| !roll(&mut rng, 0.0)));
+        let sequence = |seed| {
+            let mut rng = JstFaults {
+                seed,
+                ..Default::default()
+            }
+            .rng();
+            (0..32).map(|_| roll(&mut rng, 0.5)).collect::<Vec<_>>()
+        };
+        assert_eq!(sequence(7), sequence(7));
+        assert_ne!(sequence(7), sequence(8));
+    }
+}

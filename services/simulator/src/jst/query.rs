@@ -1,0 +1,199 @@
+//! `POST /open/orders/out/simple/query`, as documented in jushuitan-api.md. Checks in order:
+//! latency → rate limit → signature (10) → token (100) → timestamp (140) → injected 502 →
+//! injected 199 → biz validation (140) → drift → answer.
+//!
+//! Without `start_ts`, rows are ordered by (`modified`, io_id): a modification moves an order
+//! to the end, which is how page_index paging misses rows while data changes. With
+//! `start_ts`, rows with `ts >= start_ts` are ordered by `ts`.
+
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{Form, State};
+use axum::response::Response;
+use axum::routing::post;
+use serde_json::{Value, json};
+
+use super::drift;
+use super::faults::roll;
+use super::filter::OutboundQuery;
+use super::gate::{self, Fields, Outcome, Refusal, TOKEN_INVALID, field};
+use super::limits::Exceeded;
+use crate::state::{Api, Store};
+
+pub fn routes() -> Router<Store> {
+    Router::new().route(j2t_jst::OUTBOUND_QUERY_PATH, post(outbound_query))
+}
+
+async fn outbound_query(State(store): State<Store>, Form(fields): Form<Fields>) -> Response {
+    let received = Instant::now();
+    store.count_request(Api::Jst);
+    let outcome = answer(&store, &fields, received).await;
+    gate::finish(&store, outcome)
+}
+
+async fn answer(store: &Store, fields: &Fields, received: Instant) -> Outcome {
+    gate::admit(store, fields, received).await?;
+    let token = field(fields, "access_token");
+    if !store.with(|d| {
+        d.jst
+            .tokens
+            .accepts(token, d.jst.faults.token_ttl_secs, Instant::now())
+    }) {
+        return Err(Refusal::api(100, TOKEN_INVALID));
+    }
+    gate::check_timestamp(fields)?;
+    inject_transport_faults(store)?;
+    if field(fields, "charset") != "utf-8" || field(fields, "version") != "2" {
+        return Err(Refusal::invalid("charset=utf-8 and version=2 are required"));
+    }
+    let biz: Value = match serde_json::from_str(field(fields, "biz")) {
+        Ok(v @ Value::Object(_)) => v,
+        _ => return Err(Refusal::invalid("biz must be a JSON object")),
+    };
+    let query = OutboundQuery::parse(&biz).map_err(|detail| Refusal::invalid(&detail))?;
+    if query.continues_run() {
+        drift::maybe_drift(store, &query.filter);
+    }
+    Ok(store.with(|d| page(d.book.iter().filter(|o| query.matches(o)).collect(), &query)))
+}
+
+/// Injected faults, for requests that passed authentication: 502 first, then a spurious 199
+/// (which is not a rate-limit violation).
+fn inject_transport_faults(store: &Store) -> Result<(), Refusal> {
+    store.with(|d| {
+        let jst = &mut d.jst;
+        if roll(&mut jst.rng, jst.faults.http_5xx_probability) {
+            return Err(Refusal::BadGateway);
+        }
+        if roll(&mut jst.rng, jst.faults.throttle_probability) {
+            let limit = Exceeded::PerSecond;
+            return Err(Refusal::api(limit.code(), limit.message()));
+        }
+        Ok(())
+    })
+}
+
+/// Orders the matching rows and cuts out the requested page.
+fn page(mut rows: Vec<&Value>, query: &OutboundQuery) -> Value {
+    sort_rows(&mut rows, query.start_ts.is_some());
+    let count = rows.len() as i64;
+    let datas: Vec<Value> = rows
+        .into_iter()
+        .skip(((query.page_index - 1) * query.page_size) as usize)
+        .take(query.page_size as usize)
+        .cloned()
+        .collect();
+    let (data_count, page_count, has_next) = if query.start_ts.is_some() && !query.get_total {
+        // No total computed: a full page is the only hint that more may follow.
+        (0, 0, datas.len() as i64 == query.page_size)
+    } else {
+        let page_count = (count + query.page_size - 1) / query.page_size;
+        (count, page_count, query.page_index < page_count)
+    };
+    json!({
+        "page_size": query.page_size,
+        "page_index": query.page_index,
+        "data_count": data_count,
+        "page_count": page_count,
+        "has_next": has_next,
+        "datas": datas,
+    })
+}
+
+fn sort_rows(rows: &mut [&Value], by_ts: bool) {
+    if by_ts {
+        rows.sort_by_key(|o| o.get("ts").and_then(Value::as_i64));
+    } else {
+        rows.sort_by(|a, b| modified_key(a).cmp(&modified_key(b)));
+    }
+}
+
+/// The JST time format sorts chronologically as a string.
+fn modified_key(o: &Value) -> (&str, Option<i64>) {
+    let modified = o
+        .get("modified")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    (modified, o.get("io_id").and_then(Value::as_i64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(page: &Value) -> Vec<i64> {
+        page["datas"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|o| o["io_id"].as_i64()).collect())
+            .unwrap_or_default()
+    }
+
+    fn rows() -> Vec<Value> {
+        vec![
+            json!({"io_id": 1, "modified": "2026-11-25 10:00:00", "ts": 30}),
+            json!({"io_id": 2, "modified": "2026-11-25 09:00:00", "ts": 10}),
+            json!({"io_id": 3, "modified": "2026-11-25 09:00:00", "ts": 20}),
+        ]
+    }
+
+    fn query(biz: Value) -> OutboundQuery {
+        OutboundQuery::parse(&biz).expect("valid biz")
+    }
+
+    #[test]
+    fn without_start_ts_rows_are_ordered_by_modified_then_io_id() {
+        let rows = rows();
+        let q = query(json!({"io_ids": [1, 2, 3], "page_size": 2}));
+        let first = page(rows.iter().collect(), &q);
+        assert_eq!(ids(&first), vec![2, 3]);
+        assert_eq!(
+            (
+                &first["data_count"],
+                &first["page_count"],
+                &first["has_next"]
+            ),
+            (&json!(3), &json!(2), &json!(true))
+        );
+        let q = query(json!({"io_ids": [1, 2, 3], "page_size": 2, "page_index": 2}));
+        assert_eq!(ids(&page(rows.iter().collect(), &q)), vec![1]);
+    }
+
+    #[test]
+    fn with_start_ts_rows_are_ordered_by_ts_and_totals_are_skipped_on_request() {
+        let rows = rows();
+        let q = query(
+            json!({"io_ids": [1, 2, 3], "page_size": 2, "start_ts": 0, "is_get_total": false}),
+        );
+        let first = page(rows.iter().collect(), &q);
+        assert_eq!(ids(&first), vec![2, 3]);
+        assert_eq!(
+            (
+                &first["data_count"],
+                &first["page_count"],
+                &first["has_next"]
+            ),
+            (&json!(0), &json!(0), &json!(true))
+        );
+        let q = query(
+            json!({"io_ids": [1, 2, 3], "page_size": 2, "start_ts": 20, "is_get_total": false}),
+        );
+        let kept: Vec<&Value> = rows.iter().filter(|o| q.matches(o)).collect();
+        let next = page(kept, &q);
+        assert_eq!(ids(&next), vec![3, 1]);
+        assert_eq!(
+            next["has_next"],
+            json!(true),
+            "a full page says: maybe more"
+        );
+        let q = query(json!({"io_ids": [1, 2, 3], "page_size": 2, "start_ts": 30}));
+        let kept: Vec<&Value> = rows.iter().filter(|o| q.matches(o)).collect();
+        let last = page(kept, &q);
+        assert_eq!(ids(&last), vec![1]);
+        assert_eq!(
+            (&last["data_count"], &last["has_next"]),
+            (&json!(1), &json!(false)),
+            "is_get_total defaults to true"
+        );
+    }
+}
