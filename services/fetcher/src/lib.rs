@@ -1,49 +1,133 @@
-//! The fetcher: polls JST window by window, publishes every outbound order to JetStream, then
-//! announces the window closed, and only then advances its cursor.
+//! The fetcher: polls JST window by window for each sync task, publishes every outbound
+//! order to JetStream, then announces the window closed, and only then advances the task's
+//! cursor.
 //!
 //! Crash safety: the window is written to the cursor (`pending`) before it is fetched, so a
 //! restart re-fetches exactly the same window. Orders are published with
 //! `Nats-Msg-Id = task:window:io_id` and the close event with `task:window`, so a re-fetch
-//! inside the stream's duplicate window stores nothing twice; after it, the transformer's
-//! dedup by io_id and T+'s ExternalCode check keep the result single.
+//! inside the stream's duplicate window stores nothing twice. How windows are read without
+//! missing rows: `pager`. Why an io_id is never published by two windows: `seen`. Rate
+//! limits: `rate_gate`. Replicas: `lease`.
 
 mod cursor;
+mod kv_tokens;
+mod lease;
+mod pager;
+mod rate_gate;
+mod seen;
 mod sync;
 mod windows;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use j2t_config::Config;
+use j2t_jst::JstClient;
 use j2t_telemetry::ServiceContext;
+use j2t_topology::{Topology, names};
+use tokio_util::sync::CancellationToken;
 
 pub use cursor::{CursorState, CursorStore};
+pub use pager::Range;
+pub use rate_gate::spacing;
 pub use windows::next_window;
 
-/// Runs the fetcher until `ctx.shutdown`.
+use crate::kv_tokens::KvTokenStore;
+use crate::lease::Lease;
+use crate::rate_gate::KvRateGate;
+use crate::sync::TaskSync;
+
+/// Runs the fetcher until `ctx.shutdown`: stands by until it holds the app's lease, then
+/// syncs every task until the lease is lost or shutdown.
 pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
     let cfg = ctx.config;
     let topology = j2t_topology::open(&cfg).await?;
     ctx.readiness.set(true);
-    let jst = j2t_jst::JstClient::new(&cfg.jst).context("building the JST client")?;
-    let mut fetcher = sync::Fetcher::new(&cfg, jst, topology);
-    let poll = Duration::from_secs(cfg.fetcher.poll_interval_secs);
-    tracing::info!(task = %cfg.fetcher.task, "fetcher running");
+    let jst = jst_client(&cfg, &topology)?;
+    let holder = format!(
+        "{}-{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_micros()
+    );
+    let lease = Lease::new(
+        topology.leases.clone(),
+        names::fetcher_lease_key(&cfg.jst.app_key),
+        holder,
+        Duration::from_secs(cfg.fetcher.lease_ttl_secs),
+    );
     while !ctx.shutdown.is_cancelled() {
-        let pause = match fetcher.step(&ctx.shutdown).await {
+        let Some(held) = lease.acquire(&ctx.shutdown).await? else {
+            break;
+        };
+        if let Err(error) = jst.load_stored_tokens().await {
+            tracing::warn!(%error, "could not read stored JST tokens; using the configured ones");
+        }
+        let tasks = cfg.fetcher.sync_tasks();
+        tracing::info!(tasks = tasks.len(), "fetcher active");
+        let runs = tasks.into_iter().map(|task| {
+            let sync = TaskSync::new(
+                task,
+                &cfg.fetcher,
+                cfg.jst.utc_offset_minutes,
+                jst.clone(),
+                &topology,
+            );
+            run_task(sync, &cfg, held.lost.clone())
+        });
+        futures::future::join_all(runs).await;
+        if ctx.shutdown.is_cancelled() {
+            held.release().await;
+        }
+    }
+    Ok(())
+}
+
+/// The JST client every task shares: tokens and rate-limit schedule in NATS KV.
+fn jst_client(cfg: &Config, topology: &Topology) -> anyhow::Result<JstClient> {
+    let store = KvTokenStore::new(
+        topology.tokens.clone(),
+        names::jst_tokens_key(&cfg.jst.app_key),
+    );
+    let gate = KvRateGate::new(
+        topology.rate.clone(),
+        names::jst_rate_key(&cfg.jst.app_key),
+        cfg.fetcher.requests_per_second,
+        cfg.fetcher.requests_per_minute,
+    );
+    JstClient::with_parts(&cfg.jst, Some(Arc::new(store)), Some(Arc::new(gate)))
+        .context("building the JST client")
+}
+
+/// Syncs one task window after window; pauses when caught up.
+async fn run_task(mut sync: TaskSync, cfg: &Config, stop: CancellationToken) {
+    let poll = Duration::from_secs(cfg.fetcher.poll_interval_secs);
+    while !stop.is_cancelled() {
+        let pause = match sync.step(&stop).await {
             Ok(Some(report)) => {
-                tracing::info!(window = %report.window.id(), orders = report.orders, pages = report.pages, "window synced");
+                tracing::info!(
+                    task = sync.name(),
+                    window = %report.window.id(),
+                    orders = report.orders,
+                    already_synced = report.already_synced,
+                    pages = report.pages,
+                    "window synced"
+                );
                 continue;
             }
             Ok(None) => poll,
             Err(error) => {
-                tracing::error!(error = format!("{error:#}"), "sync step failed; retrying");
+                tracing::error!(
+                    task = sync.name(),
+                    error = format!("{error:#}"),
+                    "sync step failed; retrying"
+                );
                 Duration::from_secs(5).min(poll)
             }
         };
         tokio::select! {
-            _ = ctx.shutdown.cancelled() => {}
+            _ = stop.cancelled() => {}
             _ = tokio::time::sleep(pause) => {}
         }
     }
-    Ok(())
 }

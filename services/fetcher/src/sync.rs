@@ -1,17 +1,24 @@
+//! One sync task: its cursor, its windows, reading each window (see `pager`) and publishing
+//! its orders, then closing the window.
+
+use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;
 
 use anyhow::Context;
+use async_nats::jetstream::context::PublishAckFuture;
 use async_nats::jetstream::message::PublishMessage;
 use backon::{ExponentialBuilder, Retryable};
 use chrono::{NaiveDateTime, Utc};
-use j2t_config::{Config, FetcherConfig};
+use j2t_config::{FetcherConfig, Paging, SyncTask};
 use j2t_domain::{DeadLetter, Stage, Window, WindowClosed, io_id_of};
-use j2t_jst::{ApiCode, JstClient, JstError, OutboundQuery};
+use j2t_jst::{ApiCode, JstClient, JstError, OutboundPage, OutboundQuery};
 use j2t_topology::{Topology, names};
-use tokio::time::{Interval, MissedTickBehavior};
+use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::cursor::{CursorState, CursorStore};
+use crate::pager::{MAX_STABLE_PASSES, Range, parts_for};
+use crate::seen::SeenIds;
 use crate::windows::next_window;
 
 /// What one completed window amounted to.
@@ -20,32 +27,58 @@ pub struct WindowReport {
     pub window: Window,
     pub pages: u32,
     pub orders: u64,
+    /// Orders skipped because an earlier window already published them.
+    pub already_synced: u64,
 }
 
-pub struct Fetcher {
-    cfg: FetcherConfig,
+/// Stopped on request; the window stays pending and is fetched again next time.
+#[derive(Debug, thiserror::Error)]
+#[error("stopped")]
+struct Stopped;
+
+pub struct TaskSync {
+    task: SyncTask,
+    settings: FetcherConfig,
     utc_offset: chrono::Duration,
     jst: JstClient,
-    topology: Topology,
+    js: async_nats::jetstream::Context,
     cursor: CursorStore,
-    /// Spaces JST requests so one fetcher stays under the app's rate limits.
-    pace: Interval,
+    seen: SeenIds,
 }
 
-impl Fetcher {
-    pub fn new(cfg: &Config, jst: JstClient, topology: Topology) -> Self {
-        let mut pace = tokio::time::interval(Duration::from_millis(
-            cfg.fetcher.min_request_interval_ms.max(1),
-        ));
-        pace.set_missed_tick_behavior(MissedTickBehavior::Delay);
+/// The state of one window while it is read.
+struct WindowRun {
+    window: Window,
+    subject: String,
+    /// `task/window`: who marks the io_ids it publishes as synced.
+    owner: String,
+    published: HashSet<i64>,
+    acks: Vec<(i64, PublishAckFuture)>,
+    pages: u32,
+    already_synced: u64,
+}
+
+impl TaskSync {
+    pub fn new(
+        task: SyncTask,
+        settings: &FetcherConfig,
+        utc_offset_minutes: i32,
+        jst: JstClient,
+        topology: &Topology,
+    ) -> Self {
         Self {
-            cursor: CursorStore::new(topology.cursors.clone(), &cfg.fetcher.task),
-            cfg: cfg.fetcher.clone(),
-            utc_offset: chrono::Duration::minutes(cfg.jst.utc_offset_minutes.into()),
+            cursor: CursorStore::new(topology.cursors.clone(), &task.name),
+            task,
+            settings: settings.clone(),
+            utc_offset: chrono::Duration::minutes(utc_offset_minutes.into()),
             jst,
-            topology,
-            pace,
+            js: topology.js.clone(),
+            seen: SeenIds::new(topology.seen.clone()),
         }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.task.name
     }
 
     fn now_local(&self) -> NaiveDateTime {
@@ -53,12 +86,13 @@ impl Fetcher {
     }
 
     fn initial_start(&self) -> NaiveDateTime {
-        self.cfg
+        self.task
             .start_time
             .as_deref()
             .and_then(|s| NaiveDateTime::parse_from_str(s, j2t_domain::JST_TIME_FORMAT).ok())
             .unwrap_or_else(|| {
-                self.now_local() - chrono::Duration::seconds(self.cfg.initial_lookback_secs as i64)
+                self.now_local()
+                    - chrono::Duration::seconds(self.settings.initial_lookback_secs as i64)
             })
     }
 
@@ -74,12 +108,15 @@ impl Fetcher {
                 pending: None,
             },
         };
+        let lag = (self.now_local() - state.next_start).num_seconds().max(0);
+        metrics::gauge!("j2t_fetcher_cursor_lag_seconds", "task" => self.task.name.clone())
+            .set(lag as f64);
         let window = match state.pending {
             Some(window) => window,
             None => {
                 let horizon =
-                    self.now_local() - chrono::Duration::seconds(self.cfg.lag_secs as i64);
-                let max_len = chrono::Duration::seconds(self.cfg.window_secs as i64);
+                    self.now_local() - chrono::Duration::seconds(self.settings.lag_secs as i64);
+                let max_len = chrono::Duration::seconds(self.settings.window_secs as i64);
                 let Some(window) = next_window(state.next_start, horizon, max_len) else {
                     return Ok(None);
                 };
@@ -89,114 +126,227 @@ impl Fetcher {
                 window
             }
         };
-        let Some((pages, orders)) = self.fetch_window(&window, shutdown).await? else {
-            return Ok(None);
-        };
-        let closed = WindowClosed {
-            task: self.cfg.task.clone(),
+        let mut run = WindowRun {
             window,
-            orders_subject: names::orders_subject(&self.cfg.task, &window.id()),
-            orders,
+            subject: names::orders_subject(&self.task.name, &window.id()),
+            owner: format!("{}/{}", self.task.name, window.id()),
+            published: HashSet::new(),
+            acks: Vec::new(),
+            pages: 0,
+            already_synced: 0,
         };
-        j2t_topology::publish_json(
-            &self.topology.js,
-            &names::windows_subject(&self.cfg.task),
-            &format!("{}:{}", self.cfg.task, window.id()),
-            &closed,
-        )
-        .await?;
+        let range = Range {
+            start: window.start - chrono::Duration::seconds(self.settings.overlap_secs as i64),
+            end: window.end,
+        };
+        let read = tokio::select! {
+            _ = shutdown.cancelled() => Err(Stopped.into()),
+            read = self.read_window(range, &mut run) => read,
+        };
+        if let Err(error) = read {
+            return match error.downcast_ref::<Stopped>() {
+                Some(Stopped) => Ok(None),
+                None => Err(error),
+            };
+        }
+        let report = self.close(run).await?;
         state.next_start = window.end + chrono::Duration::seconds(1);
         state.pending = None;
         self.cursor.save(&state).await?;
-        Ok(Some(WindowReport {
-            window,
-            pages,
-            orders,
-        }))
+        Ok(Some(report))
     }
 
-    fn query(&self, window: &Window, page_index: u32) -> OutboundQuery {
-        let fmt = |t: NaiveDateTime| t.format(j2t_domain::JST_TIME_FORMAT).to_string();
-        OutboundQuery {
-            shop_id: self.cfg.shop_id,
-            is_offline_shop: self.cfg.is_offline_shop,
-            status: Some(self.cfg.status.clone()).filter(|s| !s.is_empty()),
-            modified_begin: Some(fmt(window.start)),
-            modified_end: Some(fmt(window.end)),
-            date_type: Some(self.cfg.date_type),
-            page_index,
-            page_size: self.cfg.page_size,
-            so_ids: None,
-            wms_co_id: self.cfg.wms_co_id,
-        }
-    }
-
-    /// Reads every page of `window` and publishes its orders; returns once every PubAck is in.
-    /// `Ok(None)` if asked to stop first (the window stays pending).
-    async fn fetch_window(
-        &mut self,
-        window: &Window,
-        shutdown: &CancellationToken,
-    ) -> anyhow::Result<Option<(u32, u64)>> {
-        let subject = names::orders_subject(&self.cfg.task, &window.id());
-        let mut acks = Vec::new();
-        let mut page_index = 1;
-        loop {
-            let query = self.query(window, page_index);
-            let page = tokio::select! {
-                _ = shutdown.cancelled() => return Ok(None),
-                page = self.fetch_page(&query) => page?,
-            };
-            for (position, order) in page.datas.into_iter().enumerate() {
-                let Some(io_id) = io_id_of(&order) else {
-                    let msg_id =
-                        format!("{}:{}:{page_index}:{position}", self.cfg.task, window.id());
-                    self.dead_letter(&subject, &msg_id, order).await?;
-                    continue;
-                };
-                let payload = serde_json::to_vec(&order)?;
-                let ack = self
-                    .topology
-                    .js
-                    .send_publish(
-                        subject.clone(),
-                        PublishMessage::build()
-                            .payload(payload.into())
-                            .message_id(format!("{}:{}:{io_id}", self.cfg.task, window.id()))
-                            .header(names::HEADER_TASK, self.cfg.task.as_str())
-                            .header(names::HEADER_WINDOW, window.id().as_str()),
-                    )
-                    .await
-                    .with_context(|| format!("publishing order {io_id}"))?;
-                acks.push((io_id, ack));
-            }
-            if !page.has_next {
-                break;
-            }
-            page_index += 1;
-        }
-        let orders = acks.len() as u64;
-        for (io_id, ack) in acks {
+    /// Waits for every PubAck, marks the io_ids synced, announces the window closed.
+    async fn close(&self, run: WindowRun) -> anyhow::Result<WindowReport> {
+        let mut io_ids = Vec::with_capacity(run.acks.len());
+        for (io_id, ack) in run.acks {
             ack.await
                 .with_context(|| format!("no PubAck for order {io_id}"))?;
+            io_ids.push(io_id);
         }
-        Ok(Some((page_index, orders)))
+        self.seen.mark(&io_ids, &run.owner).await?;
+        let closed = WindowClosed {
+            task: self.task.name.clone(),
+            window: run.window,
+            orders_subject: run.subject,
+            orders: io_ids.len() as u64,
+        };
+        j2t_topology::publish_json(
+            &self.js,
+            &names::windows_subject(&self.task.name),
+            &format!("{}:{}", self.task.name, run.window.id()),
+            &closed,
+        )
+        .await?;
+        Ok(WindowReport {
+            window: run.window,
+            pages: run.pages,
+            orders: io_ids.len() as u64,
+            already_synced: run.already_synced,
+        })
     }
 
-    /// One page, retried on transient failures (network, 5xx, throttling) with backoff:
-    /// a page is never skipped.
+    async fn read_window(&self, range: Range, run: &mut WindowRun) -> anyhow::Result<()> {
+        match self.task.paging {
+            Paging::Snapshot => self.read_snapshots(range, run).await,
+            Paging::StartTs => self.read_by_ts(range, run).await,
+        }
+    }
+
+    fn query(&self, range: Range, page_index: u32) -> OutboundQuery {
+        let fmt = |t: NaiveDateTime| t.format(j2t_domain::JST_TIME_FORMAT).to_string();
+        let task = &self.task;
+        OutboundQuery {
+            shop_id: task.shop_id,
+            is_offline_shop: task.is_offline_shop,
+            status: task.status.clone(),
+            modified_begin: Some(fmt(range.start)),
+            modified_end: Some(fmt(range.end)),
+            date_type: Some(task.date_type),
+            page_index,
+            page_size: task.page_size,
+            so_ids: Some(task.so_ids.clone()).filter(|ids| !ids.is_empty()),
+            wms_co_id: task.wms_co_id,
+            start_ts: None,
+            is_get_total: None,
+        }
+    }
+
+    /// The snapshot strategy (see `pager`).
+    async fn read_snapshots(&self, range: Range, run: &mut WindowRun) -> anyhow::Result<()> {
+        let mut todo = vec![range];
+        while let Some(range) = todo.pop() {
+            let page = self.fetch_page(&self.query(range, 1), run).await?;
+            let complete = !page.has_next && page.datas.len() as u64 >= page.data_count;
+            if complete {
+                self.accept(page.datas, run).await?;
+            } else if range.seconds() == 1 {
+                self.read_until_stable(range, run).await?;
+            } else {
+                let parts = range.split(parts_for(page.data_count, self.task.page_size));
+                // Reversed onto the stack, so parts are read in time order.
+                todo.extend(parts.into_iter().rev());
+            }
+        }
+        Ok(())
+    }
+
+    /// A single second with more orders than a page: page through it until two passes
+    /// agree, so no row slipped between pages.
+    async fn read_until_stable(&self, range: Range, run: &mut WindowRun) -> anyhow::Result<()> {
+        let mut previous: Option<BTreeSet<(i64, i64)>> = None;
+        for _ in 0..MAX_STABLE_PASSES {
+            let mut pass = BTreeSet::new();
+            let mut page_index = 1;
+            loop {
+                let page = self.fetch_page(&self.query(range, page_index), run).await?;
+                pass.extend(page.datas.iter().filter_map(|o| {
+                    Some((
+                        io_id_of(o)?,
+                        o.get("ts").and_then(Value::as_i64).unwrap_or(0),
+                    ))
+                }));
+                self.accept(page.datas, run).await?;
+                if !page.has_next {
+                    break;
+                }
+                page_index += 1;
+            }
+            if previous.as_ref() == Some(&pass) {
+                return Ok(());
+            }
+            previous = Some(pass);
+        }
+        anyhow::bail!(
+            "orders at {} kept changing over {MAX_STABLE_PASSES} passes; will retry",
+            range.start
+        )
+    }
+
+    /// The start_ts strategy (see `pager`).
+    async fn read_by_ts(&self, range: Range, run: &mut WindowRun) -> anyhow::Result<()> {
+        let mut start_ts = 0;
+        loop {
+            let query = OutboundQuery {
+                start_ts: Some(start_ts),
+                is_get_total: Some(false),
+                ..self.query(range, 1)
+            };
+            let page = self.fetch_page(&query, run).await?;
+            let full = page.datas.len() >= self.task.page_size as usize;
+            let max_ts = page
+                .datas
+                .iter()
+                .filter_map(|o| o.get("ts").and_then(Value::as_i64))
+                .max();
+            self.accept(page.datas, run).await?;
+            if !full {
+                return Ok(());
+            }
+            match max_ts {
+                Some(ts) if ts > start_ts => start_ts = ts,
+                _ => anyhow::bail!(
+                    "start_ts paging made no progress at ts {start_ts} (rows without a larger ts)"
+                ),
+            }
+        }
+    }
+
+    /// Publishes the orders of one response that are new to this window and not already
+    /// synced by another window.
+    async fn accept(&self, orders: Vec<Value>, run: &mut WindowRun) -> anyhow::Result<()> {
+        let mut fresh = Vec::new();
+        for (position, order) in orders.into_iter().enumerate() {
+            match io_id_of(&order) {
+                Some(io_id) if run.published.contains(&io_id) => {}
+                Some(io_id) => fresh.push((io_id, order)),
+                None => {
+                    let msg_id = format!("{}:{}:{position}", run.owner, run.pages);
+                    self.dead_letter(&run.subject, &msg_id, order).await?;
+                }
+            }
+        }
+        let ids: Vec<i64> = fresh.iter().map(|(id, _)| *id).collect();
+        let owners = self.seen.owners(&ids).await?;
+        let task = self.task.name.as_str();
+        for (io_id, order) in fresh {
+            if let Some(owner) = owners.get(&io_id)
+                && *owner != run.owner
+            {
+                tracing::debug!(io_id, %owner, "order already synced by an earlier window");
+                run.already_synced += 1;
+                metrics::counter!("j2t_fetcher_orders_skipped_total", "task" => task.to_string(), "reason" => "already_synced").increment(1);
+                continue;
+            }
+            let ack = self
+                .js
+                .send_publish(
+                    run.subject.clone(),
+                    PublishMessage::build()
+                        .payload(serde_json::to_vec(&order)?.into())
+                        .message_id(format!("{task}:{}:{io_id}", run.window.id()))
+                        .header(names::HEADER_TASK, task)
+                        .header(names::HEADER_WINDOW, run.window.id().as_str()),
+                )
+                .await
+                .with_context(|| format!("publishing order {io_id}"))?;
+            run.published.insert(io_id);
+            run.acks.push((io_id, ack));
+            metrics::counter!("j2t_fetcher_orders_published_total", "task" => task.to_string())
+                .increment(1);
+        }
+        Ok(())
+    }
+
+    /// One page, retried on transient failures (network, 5xx, throttling) with backoff until
+    /// it succeeds: a page is never skipped.
     async fn fetch_page(
-        &mut self,
+        &self,
         query: &OutboundQuery,
-    ) -> Result<j2t_jst::OutboundPage, JstError> {
-        let jst = self.jst.clone();
-        let pace = &mut self.pace;
-        let attempt = || {
-            let jst = jst.clone();
-            async move { jst.query_outbound(query).await }
-        };
-        pace.tick().await;
-        attempt
+        run: &mut WindowRun,
+    ) -> Result<OutboundPage, JstError> {
+        let task = self.task.name.as_str();
+        let page = (|| self.jst.query_outbound(query))
             .retry(
                 ExponentialBuilder::default()
                     .with_min_delay(Duration::from_secs(1))
@@ -206,19 +356,21 @@ impl Fetcher {
             )
             .when(JstError::is_transient)
             .notify(|error, delay| {
-                let throttled = error.api_code() == Some(ApiCode::Throttled);
-                tracing::warn!(%error, throttled, ?delay, page = query.page_index, "JST page failed; retrying");
+                let reason = match error.api_code() {
+                    Some(ApiCode::Throttled) => "throttled",
+                    _ => "transient",
+                };
+                metrics::counter!("j2t_fetcher_retries_total", "task" => task.to_string(), "reason" => reason).increment(1);
+                tracing::warn!(%error, reason, ?delay, task, "JST page failed; retrying the same page");
             })
-            .await
+            .await?;
+        run.pages += 1;
+        metrics::counter!("j2t_fetcher_pages_total", "task" => task.to_string()).increment(1);
+        Ok(page)
     }
 
     /// An order without an io_id cannot be deduplicated or traced: park it for a person.
-    async fn dead_letter(
-        &self,
-        subject: &str,
-        msg_id: &str,
-        order: serde_json::Value,
-    ) -> anyhow::Result<()> {
+    async fn dead_letter(&self, subject: &str, msg_id: &str, order: Value) -> anyhow::Result<()> {
         let now = Utc::now();
         let letter = DeadLetter {
             stage: Stage::Fetcher,
@@ -230,7 +382,7 @@ impl Fetcher {
             last_failure: now,
             payload: order,
         };
-        j2t_topology::publish_dead_letter(&self.topology.js, &letter, msg_id).await?;
+        j2t_topology::publish_dead_letter(&self.js, &letter, msg_id).await?;
         tracing::warn!(subject, "order without io_id dead-lettered");
         Ok(())
     }

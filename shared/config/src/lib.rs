@@ -21,7 +21,7 @@ pub enum ConfigError {
     #[error("configuration: {0}")]
     Load(#[from] config::ConfigError),
     #[error("configuration key `{key}`: {reason}")]
-    Invalid { key: &'static str, reason: String },
+    Invalid { key: String, reason: String },
 }
 
 impl Config {
@@ -52,43 +52,50 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |key, reason: &str| {
-            Err(ConfigError::Invalid {
-                key,
-                reason: reason.to_string(),
-            })
-        };
-        if !(1..=50).contains(&self.fetcher.page_size) {
-            return invalid(
-                "fetcher.page_size",
-                "must be between 1 and 50 (JST maximum)",
-            );
-        }
-        if self.fetcher.window_secs == 0 || self.fetcher.window_secs > 7 * 86_400 {
+        let f = &self.fetcher;
+        if f.window_secs == 0 || f.window_secs + f.overlap_secs > 7 * 86_400 {
             return invalid(
                 "fetcher.window_secs",
-                "must be between 1 and 604800 (7 days)",
+                "must be at least 1, and window_secs + overlap_secs at most 604800 (7 days)",
             );
         }
-        if self.fetcher.task.is_empty()
-            || !self
-                .fetcher
-                .task
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
+        if f.requests_per_second == 0 || f.requests_per_minute == 0 {
             return invalid(
-                "fetcher.task",
-                "must be non-empty and use only A-Z a-z 0-9 - _",
+                "fetcher.requests_per_minute",
+                "rate limits must be at least 1",
             );
         }
-        if !matches!(self.fetcher.date_type, 0 | 2) {
-            return invalid("fetcher.date_type", "must be 0 (modified) or 2 (io_date)");
+        if f.lease_ttl_secs < 3 {
+            return invalid("fetcher.lease_ttl_secs", "must be at least 3");
         }
-        if let Some(start) = &self.fetcher.start_time
-            && parse_jst_time(start).is_none()
-        {
-            return invalid("fetcher.start_time", "must look like 2026-11-01 00:00:00");
+        let defaults = TaskConfig {
+            start_time: f.start_time.clone(),
+            paging: Some(f.paging),
+            page_size: Some(f.page_size),
+            status: Some(f.status.clone()),
+            date_type: Some(f.date_type),
+            so_ids: f.so_ids.clone(),
+            ..TaskConfig::default()
+        };
+        validate_task("fetcher", &defaults)?;
+        for (name, task) in &f.tasks {
+            let prefix = format!("fetcher.tasks.{name}");
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return invalid(&prefix, "task names use only A-Z a-z 0-9 - _");
+            }
+            validate_task(&prefix, task)?;
+        }
+        for task in f.sync_tasks() {
+            if task.paging == Paging::StartTs && task.page_size < 2 {
+                return invalid(
+                    &format!("fetcher.tasks.{}.page_size", task.name),
+                    "start_ts paging needs a page_size of at least 2",
+                );
+            }
         }
         if self.writer.concurrency == 0 {
             return invalid("writer.concurrency", "must be at least 1");
@@ -101,6 +108,43 @@ impl Config {
         }
         Ok(())
     }
+}
+
+fn invalid(key: &str, reason: &str) -> Result<(), ConfigError> {
+    Err(ConfigError::Invalid {
+        key: key.to_string(),
+        reason: reason.to_string(),
+    })
+}
+
+/// Checks the keys `task` sets; `prefix` is where they live (`fetcher` or `fetcher.tasks.X`).
+fn validate_task(prefix: &str, task: &TaskConfig) -> Result<(), ConfigError> {
+    let key = |k: &str| format!("{prefix}.{k}");
+    if let Some(size) = task.page_size
+        && !(1..=50).contains(&size)
+    {
+        return invalid(&key("page_size"), "must be between 1 and 50 (JST maximum)");
+    }
+    if let Some(date_type) = task.date_type
+        && !matches!(date_type, 0 | 2)
+    {
+        return invalid(&key("date_type"), "must be 0 (modified) or 2 (io_date)");
+    }
+    if let Some(start) = &task.start_time
+        && parse_jst_time(start).is_none()
+    {
+        return invalid(&key("start_time"), "must look like 2026-11-01 00:00:00");
+    }
+    if let Some(ids) = &task.so_ids {
+        let count = split_ids(ids).len();
+        if count > 50 {
+            return invalid(
+                &key("so_ids"),
+                &format!("holds {count} ids; JST accepts at most 50"),
+            );
+        }
+    }
+    Ok(())
 }
 
 /// JST's time format, `yyyy-MM-dd HH:mm:ss`, checked without pulling a time crate in here.
@@ -136,6 +180,11 @@ mod tests {
         let cfg = Config::load_with_env(None, env(&[])).expect("defaults are valid");
         assert_eq!(cfg.fetcher.page_size, 50);
         assert_eq!(cfg.fetcher.shop_id, None);
+        let tasks = cfg.fetcher.sync_tasks();
+        assert_eq!(tasks.len(), 1);
+        assert_eq!(tasks[0].name, "default");
+        assert_eq!(tasks[0].status.as_deref(), Some("Confirmed"));
+        assert_eq!(tasks[0].paging, Paging::Snapshot);
         assert_eq!(cfg.tplus.duplicate_code, "999");
     }
 
@@ -176,6 +225,47 @@ mod tests {
         let err = Config::load_with_env(None, env(&[("J2T__FETCHER__START_TIME", "yesterday")]))
             .expect_err("bad time");
         assert!(err.to_string().contains("fetcher.start_time"), "{err}");
+    }
+
+    #[test]
+    fn named_tasks_override_defaults_and_parse_so_ids() {
+        let cfg = Config::load_with_env(
+            None,
+            env(&[
+                ("J2T__FETCHER__STATUS", "Confirmed"),
+                ("J2T__FETCHER__TASKS__TMALL__SHOP_ID", "10001"),
+                ("J2T__FETCHER__TASKS__OFFLINE__IS_OFFLINE_SHOP", "true"),
+                ("J2T__FETCHER__TASKS__OFFLINE__SO_IDS", "A1, B2  C3，D4"),
+                ("J2T__FETCHER__TASKS__OFFLINE__PAGING", "start_ts"),
+            ]),
+        )
+        .expect("valid");
+        let tasks = cfg.fetcher.sync_tasks();
+        let names: Vec<_> = tasks.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["offline", "tmall"]);
+        assert_eq!(tasks[0].so_ids, ["A1", "B2", "C3", "D4"]);
+        assert_eq!(tasks[0].is_offline_shop, Some(true));
+        assert_eq!(tasks[0].paging, Paging::StartTs);
+        assert_eq!(tasks[1].shop_id, Some(10001));
+        assert_eq!(tasks[1].status.as_deref(), Some("Confirmed"));
+        assert_eq!(tasks[1].so_ids, Vec::<String>::new());
+
+        let many = (0..51)
+            .map(|i| format!("S{i}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let err = Config::load_with_env(
+            None,
+            env(&[("J2T__FETCHER__TASKS__X__SO_IDS", many.as_str())]),
+        )
+        .expect_err("too many ids");
+        assert!(err.to_string().contains("fetcher.tasks.x.so_ids"), "{err}");
+        let err = Config::load_with_env(None, env(&[("J2T__FETCHER__TASKS__X__PAGE_SIZE", "51")]))
+            .expect_err("page too big");
+        assert!(
+            err.to_string().contains("fetcher.tasks.x.page_size"),
+            "{err}"
+        );
     }
 
     #[test]

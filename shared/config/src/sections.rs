@@ -63,22 +63,116 @@ pub struct AdminConfig {
     pub listen: SocketAddr,
 }
 
+/// Sync settings shared by every task, plus the defaults of each task's filters.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FetcherConfig {
-    pub task: String,
-    pub start_time: Option<String>,
     pub initial_lookback_secs: u64,
     pub window_secs: u64,
     pub lag_secs: u64,
+    /// Each window's query also covers this much time before the window (late commits).
+    pub overlap_secs: u64,
     pub poll_interval_secs: u64,
+    /// JST limits of the app, shared by every task and replica.
+    pub requests_per_second: u32,
+    pub requests_per_minute: u32,
+    /// Only the fetcher holding the app's lease polls; a dead holder's lease expires after this.
+    pub lease_ttl_secs: u64,
+    /// How long an io_id is remembered as synced (no double counting within this time).
+    pub dedup_retention_days: u64,
+    // Task defaults; also the filters of the implicit task `default` when `tasks` is empty.
+    pub start_time: Option<String>,
+    pub paging: Paging,
     pub page_size: u32,
     pub status: String,
     pub date_type: u8,
     pub shop_id: Option<i64>,
     pub wms_co_id: Option<i64>,
     pub is_offline_shop: Option<bool>,
-    pub min_request_interval_ms: u64,
+    pub so_ids: Option<String>,
+    /// Named sync tasks (e.g. one per shop); each key overrides the defaults above.
+    #[serde(default)]
+    pub tasks: std::collections::BTreeMap<String, TaskConfig>,
+}
+
+/// How a window is read page by page (see the fetcher's `pager` module).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Paging {
+    /// Split the window until every part fits in one response (one atomic snapshot each).
+    Snapshot,
+    /// Keyset paging on the rowversion `ts` (JST's `start_ts`, `is_get_total = false`).
+    StartTs,
+}
+
+/// Filters of one sync task; unset keys fall back to `[fetcher]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskConfig {
+    /// Backfill start (`yyyy-MM-dd HH:mm:ss`, JST local) used while the task has no cursor.
+    pub start_time: Option<String>,
+    pub paging: Option<Paging>,
+    pub page_size: Option<u32>,
+    pub status: Option<String>,
+    pub date_type: Option<u8>,
+    pub shop_id: Option<i64>,
+    pub wms_co_id: Option<i64>,
+    pub is_offline_shop: Option<bool>,
+    /// Online order numbers, separated by commas and/or whitespace.
+    pub so_ids: Option<String>,
+}
+
+/// One sync task with every default applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncTask {
+    pub name: String,
+    pub start_time: Option<String>,
+    pub paging: Paging,
+    pub page_size: u32,
+    pub status: Option<String>,
+    pub date_type: u8,
+    pub shop_id: Option<i64>,
+    pub wms_co_id: Option<i64>,
+    pub is_offline_shop: Option<bool>,
+    pub so_ids: Vec<String>,
+}
+
+/// Splits `"A1, B2  C3"` into `["A1", "B2", "C3"]`.
+pub fn split_ids(ids: &str) -> Vec<String> {
+    ids.split(|c: char| c == ',' || c == '，' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+impl FetcherConfig {
+    /// The tasks to run: the configured ones, or `default` built from `[fetcher]`.
+    pub fn sync_tasks(&self) -> Vec<SyncTask> {
+        let d = self;
+        let resolve = |name: &str, t: &TaskConfig| SyncTask {
+            name: name.to_string(),
+            start_time: t.start_time.clone().or_else(|| d.start_time.clone()),
+            paging: t.paging.unwrap_or(d.paging),
+            page_size: t.page_size.unwrap_or(d.page_size),
+            status: Some(t.status.clone().unwrap_or_else(|| d.status.clone()))
+                .filter(|s| !s.is_empty()),
+            date_type: t.date_type.unwrap_or(d.date_type),
+            shop_id: t.shop_id.or(d.shop_id),
+            wms_co_id: t.wms_co_id.or(d.wms_co_id),
+            is_offline_shop: t.is_offline_shop.or(d.is_offline_shop),
+            so_ids: t
+                .so_ids
+                .as_deref()
+                .or(d.so_ids.as_deref())
+                .map(split_ids)
+                .unwrap_or_default(),
+        };
+        if self.tasks.is_empty() {
+            vec![resolve("default", &TaskConfig::default())]
+        } else {
+            self.tasks.iter().map(|(n, t)| resolve(n, t)).collect()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -1,18 +1,35 @@
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use j2t_config::{ExposeSecret, JstConfig};
+use futures::lock::Mutex;
+use j2t_config::{ExposeSecret, JstConfig, SecretString};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use url::Url;
 
-use crate::{JstError, OutboundPage, OutboundQuery, sign};
+use crate::{
+    ApiCode, JstError, OutboundPage, OutboundQuery, RequestGate, TokenStore, Tokens, sign,
+};
 
 pub const OUTBOUND_QUERY_PATH: &str = "/open/orders/out/simple/query";
+pub const REFRESH_TOKEN_PATH: &str = "/openWeb/auth/refreshToken";
 
-/// One JST app. Cheap to clone.
+/// One JST app. Cheap to clone; clones share tokens, token store and request gate.
 #[derive(Clone)]
 pub struct JstClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     http: reqwest::Client,
-    cfg: JstConfig,
+    base_url: Url,
+    app_key: String,
+    app_secret: SecretString,
+    tokens: RwLock<Tokens>,
+    /// One refresh at a time in this process; the others wait and use its result.
+    refreshing: Mutex<()>,
+    store: Option<Arc<dyn TokenStore>>,
+    gate: Option<Arc<dyn RequestGate>>,
 }
 
 #[derive(Deserialize)]
@@ -24,95 +41,190 @@ struct Envelope<T> {
     data: Option<T>,
 }
 
+#[derive(Deserialize)]
+struct RefreshedTokens {
+    access_token: String,
+    #[serde(default)]
+    refresh_token: Option<String>,
+}
+
 impl JstClient {
+    /// A client with the configured tokens, no shared token store and no rate limiting.
     pub fn new(cfg: &JstConfig) -> Result<Self, reqwest::Error> {
+        Self::with_parts(cfg, None, None)
+    }
+
+    /// `store` keeps refreshed tokens for other replicas and restarts; every request (token
+    /// refreshes included) waits for `gate` first.
+    pub fn with_parts(
+        cfg: &JstConfig,
+        store: Option<Arc<dyn TokenStore>>,
+        gate: Option<Arc<dyn RequestGate>>,
+    ) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(cfg.timeout_secs))
             .build()?;
+        let tokens = Tokens {
+            access_token: cfg.access_token.clone(),
+            refresh_token: cfg.refresh_token.clone(),
+        };
         Ok(Self {
-            http,
-            cfg: cfg.clone(),
+            inner: Arc::new(Inner {
+                http,
+                base_url: cfg.base_url.clone(),
+                app_key: cfg.app_key.clone(),
+                app_secret: cfg.app_secret.clone(),
+                tokens: RwLock::new(tokens),
+                refreshing: Mutex::new(()),
+                store,
+                gate,
+            }),
         })
     }
 
-    /// One page of `/open/orders/out/simple/query`.
+    fn tokens(&self) -> Tokens {
+        self.inner
+            .tokens
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn set_tokens(&self, tokens: Tokens) {
+        *self.inner.tokens.write().unwrap_or_else(|e| e.into_inner()) = tokens;
+    }
+
+    /// Adopts the tokens in the store, if it holds any (they are newer than the config's
+    /// once anyone refreshed). Returns whether it did.
+    pub async fn load_stored_tokens(&self) -> Result<bool, JstError> {
+        let Some(store) = &self.inner.store else {
+            return Ok(false);
+        };
+        let stored = store.load().await.map_err(JstError::store)?;
+        Ok(stored.map(|t| self.set_tokens(t)).is_some())
+    }
+
+    /// One page of `/open/orders/out/simple/query`. On code 100 the token is refreshed once
+    /// and the request repeated.
     pub async fn query_outbound(&self, query: &OutboundQuery) -> Result<OutboundPage, JstError> {
         let biz = serde_json::to_string(query).map_err(|e| JstError::Decode {
             endpoint: OUTBOUND_QUERY_PATH,
             reason: format!("encoding biz: {e}"),
         })?;
-        self.call(OUTBOUND_QUERY_PATH, &biz).await
+        let used = self.tokens();
+        match self.call_api(OUTBOUND_QUERY_PATH, &biz, &used).await {
+            Err(e) if e.api_code() == Some(ApiCode::TokenExpired) => {
+                self.refresh_after(&used).await?;
+                self.call_api(OUTBOUND_QUERY_PATH, &biz, &self.tokens())
+                    .await
+            }
+            other => other,
+        }
     }
 
-    async fn call<T: DeserializeOwned>(
+    /// Replaces `stale` with newer tokens: ones another task or replica already obtained,
+    /// or else fresh ones from `/openWeb/auth/refreshToken`, saved to the store.
+    async fn refresh_after(&self, stale: &Tokens) -> Result<(), JstError> {
+        let _one_at_a_time = self.inner.refreshing.lock().await;
+        if !self.tokens().same_access(stale) {
+            return Ok(());
+        }
+        if let Some(store) = &self.inner.store
+            && let Some(stored) = store.load().await.map_err(JstError::store)?
+            && !stored.same_access(stale)
+        {
+            self.set_tokens(stored);
+            return Ok(());
+        }
+        let refresh_token = stale.refresh_token.expose_secret().to_string();
+        let timestamp = unix_seconds();
+        let refreshed: RefreshedTokens = self
+            .send(
+                REFRESH_TOKEN_PATH,
+                vec![
+                    ("app_key", self.inner.app_key.as_str()),
+                    ("timestamp", timestamp.as_str()),
+                    ("grant_type", "refresh_token"),
+                    ("charset", "utf-8"),
+                    ("refresh_token", refresh_token.as_str()),
+                    ("scope", "all"),
+                ],
+            )
+            .await?;
+        let fresh = Tokens::new(
+            &refreshed.access_token,
+            refreshed.refresh_token.as_deref().unwrap_or(&refresh_token),
+        );
+        metrics::counter!("j2t_jst_token_refreshes_total").increment(1);
+        tracing::info!("JST access token refreshed");
+        self.set_tokens(fresh.clone());
+        if let Some(store) = &self.inner.store {
+            store.save(&fresh).await.map_err(JstError::store)?;
+        }
+        Ok(())
+    }
+
+    async fn call_api<T: DeserializeOwned>(
         &self,
         endpoint: &'static str,
         biz: &str,
+        tokens: &Tokens,
     ) -> Result<T, JstError> {
-        let timestamp = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or_default()
-            .to_string();
-        let mut form = vec![
-            ("app_key", self.cfg.app_key.as_str()),
-            ("access_token", self.cfg.access_token.expose_secret()),
+        let timestamp = unix_seconds();
+        let fields = vec![
+            ("app_key", self.inner.app_key.as_str()),
+            ("access_token", tokens.access_token.expose_secret()),
             ("timestamp", timestamp.as_str()),
             ("charset", "utf-8"),
             ("version", "2"),
             ("biz", biz),
         ];
-        let signature = sign(self.cfg.app_secret.expose_secret(), form.iter().copied());
-        form.push(("sign", signature.as_str()));
+        self.send(endpoint, fields).await
+    }
 
+    /// Signs `form`, waits for the gate, posts, and decodes the envelope. One log line and
+    /// one metric sample per call; credentials are never logged.
+    async fn send<T: DeserializeOwned>(
+        &self,
+        endpoint: &'static str,
+        mut form: Vec<(&str, &str)>,
+    ) -> Result<T, JstError> {
+        let signature = sign(self.inner.app_secret.expose_secret(), form.iter().copied());
+        form.push(("sign", signature.as_str()));
         let url = self
-            .cfg
+            .inner
             .base_url
             .join(endpoint)
             .map_err(|e| JstError::Decode {
                 endpoint,
                 reason: format!("building URL: {e}"),
             })?;
-        let started = std::time::Instant::now();
-        let response = self
-            .http
-            .post(url)
-            .form(&form)
-            .send()
-            .await
-            .map_err(|source| JstError::Transport {
-                endpoint,
-                source: source.without_url(),
-            })?;
-        let status = response.status();
-        if !status.is_success() {
-            tracing::info!(
-                endpoint,
-                status = status.as_u16(),
-                latency_ms = started.elapsed().as_millis() as u64,
-                "JST call"
-            );
-            return Err(JstError::HttpStatus {
-                endpoint,
-                status: status.as_u16(),
-            });
+        if let Some(gate) = &self.inner.gate {
+            let waiting = Instant::now();
+            gate.admit().await.map_err(JstError::store)?;
+            metrics::histogram!("j2t_jst_rate_limit_wait_seconds")
+                .record(waiting.elapsed().as_secs_f64());
         }
-        let body = response
-            .bytes()
-            .await
-            .map_err(|source| JstError::Transport { endpoint, source })?;
-        let envelope: Envelope<T> =
-            serde_json::from_slice(&body).map_err(|e| JstError::Decode {
-                endpoint,
-                reason: e.to_string(),
-            })?;
+        let started = Instant::now();
+        let result = self.post(endpoint, url, &form).await;
+        let latency = started.elapsed();
+        let code = match &result {
+            Ok(envelope) => envelope.code.to_string(),
+            Err(JstError::HttpStatus { status, .. }) => format!("http_{status}"),
+            Err(JstError::Transport { .. }) => "transport".to_string(),
+            Err(_) => "unreadable".to_string(),
+        };
+        metrics::counter!("j2t_jst_requests_total", "endpoint" => endpoint, "code" => code.clone())
+            .increment(1);
+        metrics::histogram!("j2t_jst_request_duration_seconds", "endpoint" => endpoint)
+            .record(latency.as_secs_f64());
         tracing::info!(
             endpoint,
-            status = status.as_u16(),
-            code = envelope.code,
-            latency_ms = started.elapsed().as_millis() as u64,
+            code,
+            latency_ms = latency.as_millis() as u64,
             "JST call"
         );
+        let envelope: Envelope<T> = result?;
         if envelope.code != 0 {
             return Err(JstError::Api {
                 endpoint,
@@ -125,4 +237,49 @@ impl JstClient {
             reason: "code 0 without data".to_string(),
         })
     }
+
+    async fn post<T: DeserializeOwned>(
+        &self,
+        endpoint: &'static str,
+        url: Url,
+        form: &[(&str, &str)],
+    ) -> Result<Envelope<T>, JstError> {
+        let response = self
+            .inner
+            .http
+            .post(url)
+            .form(form)
+            .send()
+            .await
+            .map_err(|source| JstError::Transport {
+                endpoint,
+                source: source.without_url(),
+            })?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(JstError::HttpStatus {
+                endpoint,
+                status: status.as_u16(),
+            });
+        }
+        let body = response
+            .bytes()
+            .await
+            .map_err(|source| JstError::Transport {
+                endpoint,
+                source: source.without_url(),
+            })?;
+        serde_json::from_slice(&body).map_err(|e| JstError::Decode {
+            endpoint,
+            reason: e.to_string(),
+        })
+    }
+}
+
+fn unix_seconds() -> String {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+        .to_string()
 }

@@ -46,15 +46,24 @@ pub enum JstError {
         endpoint: &'static str,
         reason: String,
     },
+    /// The shared token store or rate-limit state (NATS KV) could not be used.
+    #[error("JST client coordination: {reason}")]
+    Coordination { reason: String },
 }
 
 impl JstError {
     /// Worth retrying the same request later: network trouble, gateways, throttling.
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::Transport { .. } | Self::HttpStatus { .. } => true,
+            Self::Transport { .. } | Self::HttpStatus { .. } | Self::Coordination { .. } => true,
             Self::Api { code, .. } => ApiCode::from_code(*code) == ApiCode::Throttled,
             Self::Decode { .. } => false,
+        }
+    }
+
+    pub(crate) fn store(error: Box<dyn std::error::Error + Send + Sync>) -> Self {
+        Self::Coordination {
+            reason: error.to_string(),
         }
     }
 

@@ -21,6 +21,11 @@ pub struct OutboundQuery {
     pub so_ids: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wms_co_id: Option<i64>,
+    /// Rowversion cursor: rows with `ts >= start_ts`, in ts order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_ts: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_get_total: Option<bool>,
 }
 
 /// One page of outbound orders. Orders stay raw JSON: the mapping decides what matters.

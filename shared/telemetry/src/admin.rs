@@ -21,8 +21,10 @@ impl Readiness {
 }
 
 fn router(readiness: Readiness) -> Router {
+    let metrics = crate::metrics_handle();
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(move || async move { metrics.render() }))
         .route(
             "/readyz",
             get(move || {
@@ -38,7 +40,8 @@ fn router(readiness: Readiness) -> Router {
         )
 }
 
-/// Binds `listen` (port 0 picks a free one) and serves the admin endpoint until `shutdown`.
+/// Binds `listen` (port 0 picks a free one) and serves the admin endpoint (`/healthz`,
+/// `/readyz`, `/metrics`) until `shutdown`.
 pub async fn serve_admin(
     listen: SocketAddr,
     readiness: Readiness,

@@ -1,12 +1,14 @@
 //! What every service does the same way: its `main` (arguments, configuration), logging,
-//! shutdown signals, and the admin endpoint (`/healthz`, `/readyz`) on `admin.listen`.
+//! shutdown signals, and the admin endpoint (`/healthz`, `/readyz`, `/metrics`) on `admin.listen`.
 
 mod admin;
 mod logging;
+mod prometheus;
 mod service;
 mod shutdown;
 
 pub use admin::{Readiness, serve, serve_admin};
 pub use logging::init_logging;
+pub use prometheus::metrics_handle;
 pub use service::{ServiceContext, service_main};
 pub use shutdown::shutdown_on_signal;

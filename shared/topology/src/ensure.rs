@@ -25,6 +25,10 @@ fn error(what: impl Into<String>) -> impl FnOnce(BoxError) -> TopologyError {
 pub struct Topology {
     pub js: jetstream::Context,
     pub cursors: kv::Store,
+    pub seen: kv::Store,
+    pub tokens: kv::Store,
+    pub leases: kv::Store,
+    pub rate: kv::Store,
 }
 
 type PullConsumer = consumer::Consumer<consumer::pull::Config>;
@@ -135,15 +139,59 @@ pub async fn ensure(js: jetstream::Context, cfg: &Config) -> Result<Topology, To
             .await
             .map_err(|e| error(what)(e.into()))?;
     }
-    let cursors = js
-        .create_or_update_key_value(kv::Config {
-            bucket: CURSORS_BUCKET.to_string(),
-            description: "sync cursor of each fetcher task".to_string(),
-            history: 10,
-            storage: stream::StorageType::File,
-            ..Default::default()
-        })
-        .await
-        .map_err(|e| error(format!("bucket {CURSORS_BUCKET}"))(e.into()))?;
-    Ok(Topology { js, cursors })
+    let bucket = |bucket: &str, description: &str, history: i64, max_age: Duration| kv::Config {
+        bucket: bucket.to_string(),
+        description: description.to_string(),
+        history,
+        max_age,
+        storage: stream::StorageType::File,
+        ..Default::default()
+    };
+    let f = &cfg.fetcher;
+    let buckets = [
+        bucket(
+            CURSORS_BUCKET,
+            "sync cursor of each fetcher task",
+            10,
+            Duration::ZERO,
+        ),
+        bucket(
+            SEEN_BUCKET,
+            "io_ids published by the fetcher",
+            1,
+            DAY * f.dedup_retention_days.try_into().unwrap_or(u32::MAX),
+        ),
+        bucket(TOKENS_BUCKET, "newest API tokens", 5, Duration::ZERO),
+        bucket(
+            LEASES_BUCKET,
+            "active fetcher of each JST app",
+            1,
+            Duration::from_secs(f.lease_ttl_secs),
+        ),
+        bucket(
+            RATE_BUCKET,
+            "next free request slot per API app",
+            1,
+            Duration::ZERO,
+        ),
+    ];
+    let mut stores = Vec::with_capacity(buckets.len());
+    for config in buckets {
+        let what = format!("bucket {}", config.bucket);
+        stores.push(
+            js.create_or_update_key_value(config)
+                .await
+                .map_err(|e| error(what)(e.into()))?,
+        );
+    }
+    let [cursors, seen, tokens, leases, rate] =
+        <[kv::Store; 5]>::try_from(stores).map_err(|_| error("buckets")("bucket count".into()))?;
+    Ok(Topology {
+        js,
+        cursors,
+        seen,
+        tokens,
+        leases,
+        rate,
+    })
 }

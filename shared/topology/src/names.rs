@@ -47,6 +47,40 @@ pub const WRITER_CONSUMER: &str = "writer";
 /// Sync cursors, one key per fetcher task.
 pub const CURSORS_BUCKET: &str = "j2t_cursors";
 
+/// io_ids already published by a fetcher: key = io_id, value = `task/window`.
+pub const SEEN_BUCKET: &str = "j2t_seen";
+
+/// The newest API tokens (a refresh invalidates the old pair, so every replica needs them).
+pub const TOKENS_BUCKET: &str = "j2t_tokens";
+pub fn jst_tokens_key(app_key: &str) -> String {
+    format!("jst.{}", kv_token(app_key))
+}
+
+/// Leases: which process is the active fetcher of a JST app. Entries expire (bucket max age).
+pub const LEASES_BUCKET: &str = "j2t_leases";
+pub fn fetcher_lease_key(app_key: &str) -> String {
+    format!("fetcher.{}", kv_token(app_key))
+}
+
+/// Shared rate-limit state of each JST app (next free request slot).
+pub const RATE_BUCKET: &str = "j2t_rate";
+pub fn jst_rate_key(app_key: &str) -> String {
+    format!("jst.{}", kv_token(app_key))
+}
+
+/// KV keys allow `[-_=A-Za-z0-9]` between dots; anything else becomes `_`.
+fn kv_token(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 /// Header naming the sync task of a raw order or window event.
 pub const HEADER_TASK: &str = "J2T-Task";
 /// Header naming the window of a raw order.
