@@ -1,7 +1,9 @@
 //! Jushuitan and T+ simulators in one process, for tests, benchmarks and the demo. They speak
-//! the documented protocols over real HTTP (signatures, tokens, paging, error codes, duplicate
-//! ExternalCode) and keep their data in memory. Each API has its own port; the admin API
-//! (seed orders, list vouchers) is served on both.
+//! the documented protocols over real HTTP (signatures, tokens, paging, rate limits, error
+//! codes, duplicate ExternalCode) and keep their data in memory. The JST side can inject
+//! faults (throttling, 502s, latency, token expiry, data drift while a client pages), set
+//! through the admin API. Each API has its own port; the admin API (seed orders, list
+//! vouchers, faults, stats) is served on both.
 
 mod admin;
 mod admin_client;

@@ -14,7 +14,7 @@ use super::filter::OrderFilter;
 use crate::orders::OrderBook;
 use crate::state::Store;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DriftKind {
     /// An order the request selects got `modified` = now and a new `ts`.
@@ -29,7 +29,10 @@ pub struct DriftEvent {
     pub io_id: i64,
 }
 
-/// Rolls the drift fault for one request and applies a mutation when it fires.
+/// Rolls the drift fault for one request and applies a mutation when it fires. A modify picks
+/// among the orders `filter` selects (window, date_type, status, …) but ignores the request's
+/// `start_ts`: in real life an order already delivered can change again, and a cursor client
+/// must then see it once more.
 pub fn maybe_drift(store: &Store, filter: &OrderFilter) {
     let now = jst_now(store.utc_offset_minutes);
     store.with(|d| {

@@ -34,14 +34,7 @@ async fn outbound_query(State(store): State<Store>, Form(fields): Form<Fields>) 
 
 async fn answer(store: &Store, fields: &Fields, received: Instant) -> Outcome {
     gate::admit(store, fields, received).await?;
-    let token = field(fields, "access_token");
-    if !store.with(|d| {
-        d.jst
-            .tokens
-            .accepts(token, d.jst.faults.token_ttl_secs, Instant::now())
-    }) {
-        return Err(Refusal::api(100, TOKEN_INVALID));
-    }
+    check_token(store, field(fields, "access_token"))?;
     gate::check_timestamp(fields)?;
     inject_transport_faults(store)?;
     if field(fields, "charset") != "utf-8" || field(fields, "version") != "2" {
@@ -56,6 +49,19 @@ async fn answer(store: &Store, fields: &Fields, received: Instant) -> Outcome {
         drift::maybe_drift(store, &query.filter);
     }
     Ok(store.with(|d| page(d.book.iter().filter(|o| query.matches(o)).collect(), &query)))
+}
+
+/// The current access token, not revoked (admin) and not older than `token_ttl_secs`.
+fn check_token(store: &Store, token: &str) -> Result<(), Refusal> {
+    let valid = store.with(|d| {
+        let ttl = d.jst.faults.token_ttl_secs;
+        d.jst.tokens.accepts(token, ttl, Instant::now())
+    });
+    if valid {
+        Ok(())
+    } else {
+        Err(Refusal::api(100, TOKEN_INVALID))
+    }
 }
 
 /// Injected faults, for requests that passed authentication: 502 first, then a spurious 199
