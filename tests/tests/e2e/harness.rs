@@ -89,3 +89,40 @@ where
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
+
+/// How often each io_id was stored in the raw-orders stream (empty if it does not exist yet).
+pub async fn published_io_ids(nats_url: &str) -> std::collections::HashMap<i64, usize> {
+    let mut counts = std::collections::HashMap::new();
+    let Ok(client) = async_nats::connect(nats_url).await else {
+        return counts;
+    };
+    let js = async_nats::jetstream::new(client);
+    let Ok(mut stream) = js.get_stream(j2t_topology::names::ORDERS_STREAM).await else {
+        return counts;
+    };
+    let Ok(info) = stream.info().await else {
+        return counts;
+    };
+    let (first, last) = (info.state.first_sequence, info.state.last_sequence);
+    for seq in first..=last {
+        if let Ok(message) = stream.get_raw_message(seq).await
+            && let Ok(order) = serde_json::from_slice::<serde_json::Value>(&message.payload)
+            && let Some(io_id) = order["io_id"].as_i64()
+        {
+            *counts.entry(io_id).or_default() += 1;
+        }
+    }
+    counts
+}
+
+/// Messages in a stream (0 if it does not exist yet).
+pub async fn stream_messages(nats_url: &str, stream: &str) -> u64 {
+    let Ok(client) = async_nats::connect(nats_url).await else {
+        return 0;
+    };
+    let js = async_nats::jetstream::new(client);
+    match js.get_stream(stream).await {
+        Ok(mut stream) => stream.info().await.map_or(0, |i| i.state.messages),
+        Err(_) => 0,
+    }
+}

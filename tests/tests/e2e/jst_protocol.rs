@@ -47,6 +47,16 @@ async fn jst_client_pages_through_the_simulator_and_errors_are_typed() {
         .filter(|o| o["status"] == "Confirmed")
         .count();
 
+    // This test is about the protocol, not pacing: lift the simulator's rate limits.
+    stack
+        .admin
+        .set_jst_faults(&j2t_simulator::JstFaults {
+            per_second: Some(10_000),
+            per_minute: Some(100_000),
+            ..Default::default()
+        })
+        .await
+        .expect("faults");
     let jst = client(&stack, None);
     let mut seen = Vec::new();
     let mut page_index = 1;

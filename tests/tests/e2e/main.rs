@@ -3,6 +3,7 @@
 //! first (`cargo build --bins`); the README's test command does.
 
 mod dead_letters;
+mod fetcher;
 mod harness;
 mod jst_protocol;
 mod pipeline;

@@ -1,6 +1,6 @@
-//! Data changing under a client while it pages: before answering a request that continues a
-//! paging run, the simulator may (fault `drift_probability`) modify one order the request
-//! selects, or insert a newly shipped one. Every mutation is recorded for the tests.
+//! Data changing under a client while it pages: before answering any query request, the
+//! simulator may (fault `drift_probability`) modify one order the request selects, or insert
+//! a newly shipped one. Every mutation is recorded for the tests.
 
 use chrono::{Duration, Utc};
 use j2t_domain::JST_TIME_FORMAT;

@@ -16,8 +16,8 @@ pub struct JstFaults {
     pub http_5xx_probability: f64,
     /// Added latency per JST request, in milliseconds.
     pub latency_ms: u64,
-    /// Per query request that continues a paging run (page_index > 1, or start_ts > 0):
-    /// probability of one drift mutation applied *before* answering.
+    /// Per query request: probability of one drift mutation applied *before* answering
+    /// (a sync is many requests; data may change between any two of them).
     pub drift_probability: f64,
     /// Access tokens expire this long after they are issued (None = never).
     pub token_ttl_secs: Option<u64>,

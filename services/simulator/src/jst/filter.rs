@@ -54,12 +54,6 @@ impl OutboundQuery {
         })
     }
 
-    /// A later request of a paging run (a later page, or a cursor past the start): the
-    /// moment data drifting under the client hurts.
-    pub fn continues_run(&self) -> bool {
-        self.page_index > 1 || self.start_ts.is_some_and(|ts| ts > 0)
-    }
-
     pub fn matches(&self, order: &Value) -> bool {
         self.filter.matches(order)
             && self
@@ -217,21 +211,6 @@ mod tests {
         let q = parse(json!({"start_ts": "7", "o_ids": [1], "is_get_total": "false"}))
             .expect("ids suffice");
         assert_eq!((q.start_ts, q.get_total), (Some(7), false));
-    }
-
-    #[test]
-    fn continuing_a_run_means_a_later_page_or_a_cursor_past_zero() {
-        let w = |extra: Value| {
-            let mut biz = json!({"modified_begin": DAY.0, "modified_end": DAY.1});
-            if let (Some(b), Some(e)) = (biz.as_object_mut(), extra.as_object()) {
-                b.extend(e.clone());
-            }
-            parse(biz).map(|q| q.continues_run())
-        };
-        assert_eq!(w(json!({})), Ok(false));
-        assert_eq!(w(json!({"start_ts": 0})), Ok(false));
-        assert_eq!(w(json!({"page_index": 2})), Ok(true));
-        assert_eq!(w(json!({"start_ts": 5})), Ok(true));
     }
 
     #[test]

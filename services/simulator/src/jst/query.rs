@@ -45,9 +45,8 @@ async fn answer(store: &Store, fields: &Fields, received: Instant) -> Outcome {
         _ => return Err(Refusal::invalid("biz must be a JSON object")),
     };
     let query = OutboundQuery::parse(&biz).map_err(|detail| Refusal::invalid(&detail))?;
-    if query.continues_run() {
-        drift::maybe_drift(store, &query.filter);
-    }
+    // Data may change between any two requests of a sync: every query may drift first.
+    drift::maybe_drift(store, &query.filter);
     Ok(store.with(|d| page(d.book.iter().filter(|o| query.matches(o)).collect(), &query)))
 }
 
