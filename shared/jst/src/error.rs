@@ -5,9 +5,14 @@ pub enum ApiCode {
     BadSignature,
     /// 100: access token invalid or expired — refresh it.
     TokenExpired,
+    /// 110: the caller's IP is not on the app's whitelist.
+    IpNotWhitelisted,
     /// 140: bad timestamp or invalid parameters.
     InvalidParameters,
-    /// 199 (per second) or 200 (per minute): rate limited — wait and retry the same page.
+    /// 190: the app has no permission for this endpoint.
+    NoPermission,
+    /// 199 (more than 5 per second) or 200 (more than 100 per minute): rate limited — wait
+    /// and retry the same request.
     Throttled,
     Other(i64),
 }
@@ -17,7 +22,9 @@ impl ApiCode {
         match code {
             10 => Self::BadSignature,
             100 => Self::TokenExpired,
+            110 => Self::IpNotWhitelisted,
             140 => Self::InvalidParameters,
+            190 => Self::NoPermission,
             199 | 200 => Self::Throttled,
             other => Self::Other(other),
         }
@@ -72,5 +79,51 @@ impl JstError {
             Self::Api { code, .. } => Some(ApiCode::from_code(*code)),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(code: i64) -> JstError {
+        JstError::Api {
+            endpoint: "/x",
+            code,
+            msg: String::new(),
+        }
+    }
+
+    #[test]
+    fn every_documented_code_has_its_meaning() {
+        let cases = [
+            (10, ApiCode::BadSignature, false),
+            (100, ApiCode::TokenExpired, false),
+            (110, ApiCode::IpNotWhitelisted, false),
+            (140, ApiCode::InvalidParameters, false),
+            (190, ApiCode::NoPermission, false),
+            (199, ApiCode::Throttled, true),
+            (200, ApiCode::Throttled, true),
+            (12345, ApiCode::Other(12345), false),
+        ];
+        for (code, meaning, transient) in cases {
+            assert_eq!(api(code).api_code(), Some(meaning), "code {code}");
+            assert_eq!(api(code).is_transient(), transient, "code {code}");
+        }
+    }
+
+    #[test]
+    fn gateway_errors_are_transient_and_bad_bodies_are_not() {
+        let gateway = JstError::HttpStatus {
+            endpoint: "/x",
+            status: 502,
+        };
+        assert!(gateway.is_transient());
+        assert_eq!(gateway.api_code(), None);
+        let unreadable = JstError::Decode {
+            endpoint: "/x",
+            reason: "not JSON".into(),
+        };
+        assert!(!unreadable.is_transient());
     }
 }

@@ -11,7 +11,9 @@ use j2t_simulator::{DemoSpec, JstFaults, Stats};
 use j2t_topology::names;
 use serde_json::Value;
 
-use crate::harness::{Stack, eventually, published_io_ids, stream_messages};
+use j2t_testkit::free_port;
+
+use crate::harness::{Stack, eventually, metric, published_io_ids, stream_messages};
 
 pub const UTC_OFFSET: i32 = 480;
 

@@ -126,3 +126,16 @@ pub async fn stream_messages(nats_url: &str, stream: &str) -> u64 {
         Err(_) => 0,
     }
 }
+
+/// Scrapes `/metrics` on `port` and returns the value of the sample `series` (the metric name
+/// with its labels exactly as rendered, e.g. `x_total{task="default"}`).
+pub async fn metric(port: u16, series: &str) -> Option<f64> {
+    let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+}
