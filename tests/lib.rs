@@ -1,1 +1,4 @@
-//! End-to-end tests live in `tests/`; this crate has no code of its own.
+//! Shared by the end-to-end tests (`tests/e2e`) and the benchmarks (`benches/`): a stack of
+//! real processes (nats-server, the simulator) and ways to look inside it.
+
+pub mod harness;

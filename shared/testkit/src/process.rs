@@ -8,16 +8,20 @@ pub fn free_port() -> io::Result<u16> {
     Ok(TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
 }
 
-/// A binary of this workspace, next to the running test or program (`target/<profile>/`).
+/// A binary of this workspace, next to the running test or program (`target/<profile>/`),
+/// else the debug build (benchmarks run from `target/release/` but are rate-limit bound).
 /// Build them first: `cargo build --bins`.
 pub fn workspace_bin(name: &str) -> io::Result<PathBuf> {
     let exe = std::env::current_exe()?;
-    let candidates = exe
+    let mut candidates = exe
         .ancestors()
         .skip(1)
         .take(2)
         .map(|dir| dir.join(name))
         .collect::<Vec<_>>();
+    if let Some(target) = exe.ancestors().nth(3) {
+        candidates.push(target.join("debug").join(name));
+    }
     candidates
         .iter()
         .find(|p| p.is_file())

@@ -7,7 +7,7 @@ use j2t_topology::names;
 use jst2tplus::reconcile;
 use serde_json::{Value, json};
 
-use crate::harness::{Stack, eventually};
+use j2t_e2e::harness::{Stack, eventually};
 
 async fn dead_letter(js: &async_nats::jetstream::Context, subject: &str) -> Option<DeadLetter> {
     let stream = js.get_stream(names::DLQ_STREAM).await.ok()?;

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use j2t_testkit::free_port;
 
-use crate::harness::{Stack, eventually, metric, published_io_ids, stream_messages};
+use j2t_e2e::harness::{Stack, eventually, metric, published_io_ids, stream_messages};
 
 pub const UTC_OFFSET: i32 = 480;
 

@@ -8,7 +8,7 @@ use j2t_topology::names;
 use serde_json::json;
 
 use crate::fetcher::{Scenario, UTC_OFFSET, assert_all_published_once};
-use crate::harness::{Stack, eventually, published_io_ids};
+use j2t_e2e::harness::{Stack, eventually, published_io_ids};
 
 /// The pid of the fetcher holding the app's lease (holder ids start with the pid).
 async fn lease_holder(nats_url: &str) -> Option<u32> {

@@ -1,7 +1,7 @@
 use j2t_config::{Config, SecretString};
 use j2t_jst::{ApiCode, JstClient, OutboundQuery};
 
-use crate::harness::Stack;
+use j2t_e2e::harness::Stack;
 
 fn client(stack: &Stack, secret: Option<&str>) -> JstClient {
     let mut cfg = Config::load_with_env(None, Some(Default::default())).expect("defaults");

@@ -5,6 +5,5 @@
 mod dead_letters;
 mod fetcher;
 mod fetcher_replicas;
-mod harness;
 mod jst_protocol;
 mod pipeline;

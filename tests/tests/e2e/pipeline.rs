@@ -6,7 +6,7 @@ use j2t_simulator::DemoSpec;
 use jst2tplus::reconcile;
 use serde_json::Value;
 
-use crate::harness::{Stack, eventually};
+use j2t_e2e::harness::{Stack, eventually};
 
 fn distinct(orders: &[Value], f: impl Fn(&Value) -> Vec<String>) -> usize {
     orders.iter().flat_map(f).collect::<BTreeSet<_>>().len()
