@@ -173,19 +173,59 @@ async fn a_fifth_of_requests_throttled_misses_nothing() {
     );
 }
 
+/// Also: windows overlap by an hour (orders fetched twice, published once), and the
+/// fetcher's /metrics agree with what happened.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tenth_of_requests_failing_with_502_misses_nothing() {
     let stack = Stack::start().await;
     let mut scenario = Scenario::new(200, 3);
     scenario.faults.http_5xx_probability = 0.1;
     scenario.faults.seed = 11;
+    let port = free_port().expect("port");
+    scenario
+        .env
+        .push(("J2T__FETCHER__OVERLAP_SECS", "3600".into()));
+    scenario
+        .env
+        .push(("J2T__ADMIN__LISTEN", format!("127.0.0.1:{port}")));
     let env = scenario.prepare(&stack).await;
     let _fetcher = stack.spawn("jst2tplus-fetcher", &env);
     let stats = assert_all_published_once(&stack, &scenario).await;
-    assert!(
-        answered(&stats, "http502") > 0,
-        "502s were injected: {stats:?}"
+    let failed = answered(&stats, "http502");
+    assert!(failed > 0, "502s were injected: {stats:?}");
+
+    let published = published_io_ids(&stack.nats_url()).await.len() as f64;
+    let series = |name: &str, labels: &str| format!("{name}{{task=\"default\"{labels}}}");
+    assert_eq!(
+        metric(port, &series("j2t_fetcher_orders_published_total", "")).await,
+        Some(published)
     );
+    let skipped = metric(
+        port,
+        &series(
+            "j2t_fetcher_orders_skipped_total",
+            ",reason=\"already_synced\"",
+        ),
+    )
+    .await;
+    assert!(
+        skipped.is_some_and(|n| n > 0.0),
+        "the overlap re-fetched orders: {skipped:?}"
+    );
+    let bad_gateway = metric(
+        port,
+        "j2t_jst_requests_total{endpoint=\"/open/orders/out/simple/query\",code=\"http_502\"}",
+    )
+    .await;
+    assert_eq!(bad_gateway, Some(failed as f64));
+    let retries = metric(
+        port,
+        &series("j2t_fetcher_retries_total", ",reason=\"transient\""),
+    )
+    .await;
+    assert!(retries.is_some_and(|n| n >= failed as f64), "{retries:?}");
+    let lag = metric(port, &series("j2t_fetcher_cursor_lag_seconds", "")).await;
+    assert!(lag.is_some_and(|s| s < 60.0), "caught up: {lag:?}");
 }
 
 /// Orders are inserted and modified between requests. Windows on `modified`: a modified
