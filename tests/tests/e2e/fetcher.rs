@@ -11,7 +11,7 @@ use j2t_simulator::{DemoSpec, JstFaults, Stats};
 use j2t_topology::names;
 use serde_json::Value;
 
-use j2t_testkit::free_port;
+use j2t_testkit::{Service, free_port};
 
 use j2t_e2e::harness::{Stack, eventually, metric, published_io_ids, stream_messages};
 
@@ -154,19 +154,26 @@ pub async fn assert_all_published_once(stack: &Stack, scenario: &Scenario) -> St
     stats
 }
 
+/// A fresh stack, one fetcher (still running when this returns), and
+/// [`assert_all_published_once`].
+async fn fetch_all(scenario: &Scenario) -> (Stack, Service, Stats) {
+    let stack = Stack::start().await;
+    let env = scenario.prepare(&stack).await;
+    let fetcher = stack.spawn("jst2tplus-fetcher", &env);
+    let stats = assert_all_published_once(&stack, scenario).await;
+    (stack, fetcher, stats)
+}
+
 fn answered(stats: &Stats, code: &str) -> u64 {
     stats.jst_requests_by_code.get(code).copied().unwrap_or(0)
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_fifth_of_requests_throttled_misses_nothing() {
-    let stack = Stack::start().await;
     let mut scenario = Scenario::new(200, 3);
     scenario.faults.throttle_probability = 0.2;
     scenario.faults.seed = 7;
-    let env = scenario.prepare(&stack).await;
-    let _fetcher = stack.spawn("jst2tplus-fetcher", &env);
-    let stats = assert_all_published_once(&stack, &scenario).await;
+    let (_stack, _fetcher, stats) = fetch_all(&scenario).await;
     assert!(
         answered(&stats, "199") > 0,
         "throttling was injected: {stats:?}"
@@ -177,7 +184,6 @@ async fn a_fifth_of_requests_throttled_misses_nothing() {
 /// fetcher's /metrics agree with what happened.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tenth_of_requests_failing_with_502_misses_nothing() {
-    let stack = Stack::start().await;
     let mut scenario = Scenario::new(200, 3);
     scenario.faults.http_5xx_probability = 0.1;
     scenario.faults.seed = 11;
@@ -188,9 +194,7 @@ async fn a_tenth_of_requests_failing_with_502_misses_nothing() {
     scenario
         .env
         .push(("J2T__ADMIN__LISTEN", format!("127.0.0.1:{port}")));
-    let env = scenario.prepare(&stack).await;
-    let _fetcher = stack.spawn("jst2tplus-fetcher", &env);
-    let stats = assert_all_published_once(&stack, &scenario).await;
+    let (stack, _fetcher, stats) = fetch_all(&scenario).await;
     let failed = answered(&stats, "http502");
     assert!(failed > 0, "502s were injected: {stats:?}");
 
@@ -232,44 +236,35 @@ async fn a_tenth_of_requests_failing_with_502_misses_nothing() {
 /// order leaves its window for a later one, where it must not be published again.
 #[tokio::test(flavor = "multi_thread")]
 async fn orders_changing_during_snapshot_paging_are_neither_missed_nor_doubled() {
-    let stack = Stack::start().await;
     let mut scenario = Scenario::new(300, 3);
     scenario.date_type = 0;
     scenario.faults.drift_probability = 0.4;
     scenario.faults.seed = 3;
-    let env = scenario.prepare(&stack).await;
-    let _fetcher = stack.spawn("jst2tplus-fetcher", &env);
-    let stats = assert_all_published_once(&stack, &scenario).await;
+    let (_stack, _fetcher, stats) = fetch_all(&scenario).await;
     assert!(stats.drift_events.len() >= 3, "drift happened: {stats:?}");
 }
 
 /// The same with JST's start_ts (rowversion) cursor and windows on `io_date`.
 #[tokio::test(flavor = "multi_thread")]
 async fn orders_changing_during_start_ts_paging_are_neither_missed_nor_doubled() {
-    let stack = Stack::start().await;
     let mut scenario = Scenario::new(300, 3);
     scenario.faults.drift_probability = 0.4;
     scenario.faults.seed = 5;
     scenario
         .env
         .push(("J2T__FETCHER__PAGING", "start_ts".into()));
-    let env = scenario.prepare(&stack).await;
-    let _fetcher = stack.spawn("jst2tplus-fetcher", &env);
-    let stats = assert_all_published_once(&stack, &scenario).await;
+    let (_stack, _fetcher, stats) = fetch_all(&scenario).await;
     assert!(stats.drift_events.len() >= 3, "drift happened: {stats:?}");
 }
 
 /// 30 days in windows of 7 days: at least five windows, every order once.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_thirty_day_backfill_in_week_windows() {
-    let stack = Stack::start().await;
     let mut scenario = Scenario::new(400, 30);
     scenario
         .env
         .push(("J2T__FETCHER__WINDOW_SECS", (7 * 86_400).to_string()));
-    let env = scenario.prepare(&stack).await;
-    let _fetcher = stack.spawn("jst2tplus-fetcher", &env);
-    assert_all_published_once(&stack, &scenario).await;
+    let (stack, _fetcher, _) = fetch_all(&scenario).await;
     let windows = stream_messages(&stack.nats_url(), names::WINDOWS_STREAM).await;
     assert!(windows >= 5, "only {windows} windows closed");
 }
