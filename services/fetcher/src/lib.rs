@@ -7,13 +7,11 @@
 //! `Nats-Msg-Id = task:window:io_id` and the close event with `task:window`, so a re-fetch
 //! inside the stream's duplicate window stores nothing twice. How windows are read without
 //! missing rows: `pager`. Why an io_id is never published by two windows: `seen`. Rate
-//! limits: `rate_gate`. Replicas: `lease`.
+//! limits: `j2t_topology::KvRateGate`. Replicas: `lease`.
 
 mod cursor;
-mod kv_tokens;
 mod lease;
 mod pager;
-mod rate_gate;
 mod seen;
 mod sync;
 mod windows;
@@ -25,17 +23,14 @@ use anyhow::Context;
 use j2t_config::Config;
 use j2t_jst::JstClient;
 use j2t_telemetry::ServiceContext;
-use j2t_topology::{Topology, names};
+use j2t_topology::{KvRateGate, KvTokenStore, Topology, names};
 use tokio_util::sync::CancellationToken;
 
 pub use cursor::{CursorState, CursorStore};
 pub use pager::Range;
-pub use rate_gate::spacing;
 pub use windows::next_window;
 
-use crate::kv_tokens::KvTokenStore;
 use crate::lease::Lease;
-use crate::rate_gate::KvRateGate;
 use crate::sync::TaskSync;
 
 /// Runs the fetcher until `ctx.shutdown`: stands by until it holds the app's lease, then

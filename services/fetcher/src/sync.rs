@@ -371,17 +371,13 @@ impl TaskSync {
 
     /// An order without an io_id cannot be deduplicated or traced: park it for a person.
     async fn dead_letter(&self, subject: &str, msg_id: &str, order: Value) -> anyhow::Result<()> {
-        let now = Utc::now();
-        let letter = DeadLetter {
-            stage: Stage::Fetcher,
-            reason: "bad_order".into(),
-            error: "order has no usable io_id".into(),
-            original_subject: subject.to_string(),
-            attempts: 1,
-            first_failure: now,
-            last_failure: now,
-            payload: order,
-        };
+        let letter = DeadLetter::first_attempt(
+            Stage::Fetcher,
+            "bad_order",
+            "order has no usable io_id".into(),
+            subject.to_string(),
+            order,
+        );
         j2t_topology::publish_dead_letter(&self.js, &letter, msg_id).await?;
         tracing::warn!(subject, "order without io_id dead-lettered");
         Ok(())

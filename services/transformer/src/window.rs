@@ -1,6 +1,5 @@
 use anyhow::Context;
 use async_nats::jetstream::{self, consumer};
-use chrono::Utc;
 use futures::StreamExt;
 use j2t_domain::{DeadLetter, Stage, WindowClosed};
 use j2t_mapping::{Mapping, map_orders};
@@ -143,17 +142,7 @@ fn dead_letter(
     original_subject: String,
     payload: Value,
 ) -> DeadLetter {
-    let now = Utc::now();
-    DeadLetter {
-        stage: Stage::Transformer,
-        reason: reason.into(),
-        error,
-        original_subject,
-        attempts: 1,
-        first_failure: now,
-        last_failure: now,
-        payload,
-    }
+    DeadLetter::first_attempt(Stage::Transformer, reason, error, original_subject, payload)
 }
 
 /// A body as JSON if it is JSON, else as text.

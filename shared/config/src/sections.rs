@@ -54,6 +54,8 @@ pub struct TplusConfig {
     pub duplicate_code: String,
     /// Text in the error message that marks a duplicate ExternalCode.
     pub duplicate_message_contains: String,
+    /// Client-side limit on T+ calls per second, shared by all writer replicas (0 = none).
+    pub requests_per_second: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -191,6 +193,9 @@ pub struct WriterConfig {
     pub quick_retries: usize,
     pub retry_base_secs: u64,
     pub max_retry_delay_secs: u64,
+    /// While T+ reports the monthly quota exhausted (50112), wait this long between tries
+    /// (holding the voucher: no delivery is used up).
+    pub quota_pause_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

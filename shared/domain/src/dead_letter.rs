@@ -1,3 +1,6 @@
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,8 +33,52 @@ pub struct DeadLetter {
     /// Subject the original message was published to (replay target).
     pub original_subject: String,
     pub attempts: u64,
-    pub first_failure: chrono::DateTime<chrono::Utc>,
-    pub last_failure: chrono::DateTime<chrono::Utc>,
+    pub first_failure: DateTime<Utc>,
+    pub last_failure: DateTime<Utc>,
     /// The original message body (JSON when it was JSON, else a string).
     pub payload: serde_json::Value,
+    /// Headers of the original message.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Every failed attempt, oldest first (stages that try once have none).
+    #[serde(default)]
+    pub history: Vec<Attempt>,
+    /// The trace the failed message belonged to, when it carried one.
+    #[serde(default)]
+    pub trace_id: Option<String>,
+}
+
+/// One failed attempt to process a message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attempt {
+    pub at: DateTime<Utc>,
+    /// JetStream delivery number of the message at this attempt.
+    pub delivery: u64,
+    pub error: String,
+}
+
+impl DeadLetter {
+    /// A failure found on the first and only attempt.
+    pub fn first_attempt(
+        stage: Stage,
+        reason: &str,
+        error: String,
+        original_subject: String,
+        payload: serde_json::Value,
+    ) -> Self {
+        let now = Utc::now();
+        Self {
+            stage,
+            reason: reason.to_string(),
+            error,
+            original_subject,
+            attempts: 1,
+            first_failure: now,
+            last_failure: now,
+            payload,
+            headers: BTreeMap::new(),
+            history: Vec::new(),
+            trace_id: None,
+        }
+    }
 }

@@ -19,11 +19,22 @@ impl Window {
     pub fn id(&self) -> String {
         format!(
             "{}-{}",
-            self.start.format("%Y%m%d%H%M%S"),
-            self.end.format("%Y%m%d%H%M%S")
+            self.start.format(ID_TIME_FORMAT),
+            self.end.format(ID_TIME_FORMAT)
         )
     }
+
+    /// The window an [`id`](Window::id) names.
+    pub fn from_id(id: &str) -> Option<Window> {
+        let (start, end) = id.split_once('-')?;
+        Some(Window {
+            start: NaiveDateTime::parse_from_str(start, ID_TIME_FORMAT).ok()?,
+            end: NaiveDateTime::parse_from_str(end, ID_TIME_FORMAT).ok()?,
+        })
+    }
 }
+
+const ID_TIME_FORMAT: &str = "%Y%m%d%H%M%S";
 
 /// Published by the fetcher after every order of a window has been stored (PubAcked): the
 /// signal that the window's merge groups are complete.
@@ -70,5 +81,7 @@ mod tests {
             r#"{"start":"2026-11-25 00:00:00","end":"2026-11-25 23:59:59"}"#
         );
         assert_eq!(serde_json::from_str::<Window>(&json).expect("parses"), w);
+        assert_eq!(Window::from_id(&w.id()), Some(w));
+        assert_eq!(Window::from_id("20261125000000"), None);
     }
 }

@@ -29,6 +29,8 @@ pub struct Topology {
     pub tokens: kv::Store,
     pub leases: kv::Store,
     pub rate: kv::Store,
+    pub attempts: kv::Store,
+    pub dlq_replayed: kv::Store,
 }
 
 type PullConsumer = consumer::Consumer<consumer::pull::Config>;
@@ -174,6 +176,18 @@ pub async fn ensure(js: jetstream::Context, cfg: &Config) -> Result<Topology, To
             1,
             Duration::ZERO,
         ),
+        bucket(
+            ATTEMPTS_BUCKET,
+            "failed write attempts per voucher",
+            1,
+            30 * DAY,
+        ),
+        bucket(
+            DLQ_REPLAYED_BUCKET,
+            "dead letters already replayed",
+            1,
+            90 * DAY,
+        ),
     ];
     let mut stores = Vec::with_capacity(buckets.len());
     for config in buckets {
@@ -184,8 +198,8 @@ pub async fn ensure(js: jetstream::Context, cfg: &Config) -> Result<Topology, To
                 .map_err(|e| error(what)(e.into()))?,
         );
     }
-    let [cursors, seen, tokens, leases, rate] =
-        <[kv::Store; 5]>::try_from(stores).map_err(|_| error("buckets")("bucket count".into()))?;
+    let [cursors, seen, tokens, leases, rate, attempts, dlq_replayed] =
+        <[kv::Store; 7]>::try_from(stores).map_err(|_| error("buckets")("bucket count".into()))?;
     Ok(Topology {
         js,
         cursors,
@@ -193,5 +207,7 @@ pub async fn ensure(js: jetstream::Context, cfg: &Config) -> Result<Topology, To
         tokens,
         leases,
         rate,
+        attempts,
+        dlq_replayed,
     })
 }

@@ -2,13 +2,21 @@
 //! configuration, and `ensure`, which creates or updates them idempotently. Whichever service
 //! starts first sets them up; the others find them in place.
 
+mod attempts;
 mod connect;
 mod consume;
+mod dead_letters;
 mod ensure;
+mod kv_tokens;
 pub mod names;
 mod publish;
+mod rate_gate;
 
+pub use attempts::{AttemptLog, AttemptsError};
 pub use connect::connect;
 pub use consume::consume;
+pub use dead_letters::{DeadLetters, DlqEntry, DlqError, DlqFilter, Replayed};
 pub use ensure::{Topology, TopologyError, ensure, open};
+pub use kv_tokens::KvTokenStore;
 pub use publish::{PublishJsonError, publish_dead_letter, publish_json};
+pub use rate_gate::{KvRateGate, spacing};

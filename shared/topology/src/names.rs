@@ -56,6 +56,10 @@ pub fn jst_tokens_key(app_key: &str) -> String {
     format!("jst.{}", kv_token(app_key))
 }
 
+pub fn tplus_tokens_key(app_key: &str) -> String {
+    format!("tplus.{}", kv_token(app_key))
+}
+
 /// Leases: which process is the active fetcher of a JST app. Entries expire (bucket max age).
 pub const LEASES_BUCKET: &str = "j2t_leases";
 pub fn fetcher_lease_key(app_key: &str) -> String {
@@ -66,6 +70,26 @@ pub fn fetcher_lease_key(app_key: &str) -> String {
 pub const RATE_BUCKET: &str = "j2t_rate";
 pub fn jst_rate_key(app_key: &str) -> String {
     format!("jst.{}", kv_token(app_key))
+}
+
+/// Failed write attempts per voucher (key: ExternalCode), kept until it is written or
+/// dead-lettered, so the dead letter carries the whole history whichever replica tried.
+pub const ATTEMPTS_BUCKET: &str = "j2t_attempts";
+pub fn attempts_key(external_code: &str) -> String {
+    kv_token(external_code)
+}
+
+/// Dead letters already replayed (key: the letter's sequence in the DLQ stream).
+pub const DLQ_REPLAYED_BUCKET: &str = "j2t_dlq_replayed";
+
+/// Subject of a raw order replayed from the dead-letter stream: its own one-order window,
+/// because the window it came from was merged already.
+pub fn replay_orders_subject(original_subject: &str, dlq_id: u64) -> String {
+    format!("{original_subject}_replay{dlq_id}")
+}
+
+pub fn tplus_rate_key(app_key: &str) -> String {
+    format!("tplus.{}", kv_token(app_key))
 }
 
 /// KV keys allow `[-_=A-Za-z0-9]` between dots; anything else becomes `_`.

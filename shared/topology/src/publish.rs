@@ -51,5 +51,9 @@ pub async fn publish_dead_letter(
     msg_id: &str,
 ) -> Result<jetstream::publish::PublishAck, PublishJsonError> {
     let subject = crate::names::dlq_subject(letter.stage.as_str(), &letter.reason);
-    publish_json(js, &subject, msg_id, letter).await
+    let ack = publish_json(js, &subject, msg_id, letter).await?;
+    // Reasons are a small fixed set of subject tokens, so the labels stay bounded.
+    metrics::counter!("j2t_dead_letters_total", "stage" => letter.stage.as_str(), "reason" => letter.reason.clone())
+        .increment(1);
+    Ok(ack)
 }

@@ -65,6 +65,28 @@ fn message_of(body: &Value) -> String {
         .to_string()
 }
 
+/// The answer's JSON body (a non-JSON body becomes a string), and its business code.
+fn parse(body: &str) -> (Value, String) {
+    let json: Value = if body.trim().is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(body).unwrap_or_else(|_| Value::String(body.to_string()))
+    };
+    let code = code_of(&json).unwrap_or_default();
+    (json, code)
+}
+
+/// The credentials were refused (HTTP 401/403 other than the quota code 50112): refreshing
+/// the token may help.
+pub fn is_auth_failure(answer: &Answer) -> bool {
+    match answer {
+        Answer::Http { status, body, .. } => {
+            matches!(status, 401 | 403) && parse(body).1 != "50112"
+        }
+        _ => false,
+    }
+}
+
 pub fn classify(answer: &Answer, duplicate: &DuplicateRule) -> Outcome {
     let (status, body, retry_after) = match answer {
         Answer::Timeout => {
@@ -85,12 +107,7 @@ pub fn classify(answer: &Answer, duplicate: &DuplicateRule) -> Outcome {
             retry_after,
         } => (*status, body, *retry_after),
     };
-    let json: Value = if body.trim().is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(body).unwrap_or_else(|_| Value::String(body.clone()))
-    };
-    let code = code_of(&json).unwrap_or_default();
+    let (json, code) = parse(body);
     let message = message_of(&json);
     let described = || {
         if code.is_empty() {
@@ -110,7 +127,7 @@ pub fn classify(answer: &Answer, duplicate: &DuplicateRule) -> Outcome {
             retry_after,
         },
         401 if code == "50112" => Outcome::QuotaExhausted(described()),
-        401 | 403 if code != "50112" => Outcome::AuthExpired(described()),
+        _ if is_auth_failure(answer) => Outcome::AuthExpired(described()),
         _ if duplicate.matches(&code, &message) => Outcome::AlreadyExists(json),
         _ => Outcome::Permanent(described()),
     }

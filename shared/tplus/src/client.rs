@@ -1,47 +1,221 @@
-use std::time::Duration;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
+use futures::lock::Mutex;
+use j2t_access::{RequestGate, TokenStore, Tokens};
 use j2t_config::{ExposeSecret, TplusConfig};
+use serde::Deserialize;
 use serde_json::Value;
 
-use crate::Answer;
+use crate::{Answer, is_auth_failure};
 
 pub const OTHER_DISPATCH_CREATE_PATH: &str = "/tplus/api/v2/otherDispatch/Create";
+pub const REFRESH_TOKEN_PATH: &str = "/auth/v2/refreshToken";
 
-/// One T+ app. Cheap to clone. Returns raw [`Answer`]s; `classify` interprets them.
+/// One T+ app. Cheap to clone; clones share tokens, token store and request gate. Returns
+/// raw [`Answer`]s; `classify` interprets them.
 #[derive(Clone)]
 pub struct TplusClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     http: reqwest::Client,
     cfg: TplusConfig,
+    tokens: RwLock<Tokens>,
+    /// One refresh at a time in this process; the others wait and use its result.
+    refreshing: Mutex<()>,
+    store: Option<Arc<dyn TokenStore>>,
+    gate: Option<Arc<dyn RequestGate>>,
+}
+
+/// `GET /auth/v2/refreshToken`: `code` "200" is success.
+#[derive(Deserialize)]
+struct RefreshEnvelope {
+    code: Value,
+    #[serde(default)]
+    message: String,
+    result: Option<RefreshedTokens>,
+}
+
+#[derive(Deserialize)]
+struct RefreshedTokens {
+    access_token: String,
+    refresh_token: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum RefreshError {
+    #[error("T+ token refresh: {0}")]
+    Failed(String),
+    #[error("T+ token store: {0}")]
+    Store(j2t_access::BoxError),
 }
 
 impl TplusClient {
+    /// A client with the configured tokens, no shared token store and no rate limit.
     pub fn new(cfg: &TplusConfig) -> Result<Self, reqwest::Error> {
+        Self::with_parts(cfg, None, None)
+    }
+
+    /// `store` keeps refreshed tokens for other replicas and restarts; every request waits
+    /// for `gate` first.
+    pub fn with_parts(
+        cfg: &TplusConfig,
+        store: Option<Arc<dyn TokenStore>>,
+        gate: Option<Arc<dyn RequestGate>>,
+    ) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(cfg.timeout_secs))
             .build()?;
+        let tokens = Tokens {
+            access_token: cfg.open_token.clone(),
+            refresh_token: cfg.refresh_token.clone(),
+        };
         Ok(Self {
-            http,
-            cfg: cfg.clone(),
+            inner: Arc::new(Inner {
+                http,
+                cfg: cfg.clone(),
+                tokens: RwLock::new(tokens),
+                refreshing: Mutex::new(()),
+                store,
+                gate,
+            }),
         })
     }
 
-    /// `POST otherDispatch/Create` with a `{"dto": …}` body.
-    pub async fn create_other_dispatch(&self, payload: &Value) -> Answer {
-        self.post(OTHER_DISPATCH_CREATE_PATH, payload).await
+    fn tokens(&self) -> Tokens {
+        self.inner
+            .tokens
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
-    async fn post(&self, endpoint: &'static str, body: &Value) -> Answer {
-        let url = match self.cfg.base_url.join(endpoint) {
+    fn set_tokens(&self, tokens: Tokens) {
+        *self.inner.tokens.write().unwrap_or_else(|e| e.into_inner()) = tokens;
+    }
+
+    /// Adopts the stored tokens, if any. Returns whether it did.
+    pub async fn load_stored_tokens(&self) -> Result<bool, j2t_access::BoxError> {
+        let Some(store) = &self.inner.store else {
+            return Ok(false);
+        };
+        Ok(store.load().await?.map(|t| self.set_tokens(t)).is_some())
+    }
+
+    /// `POST otherDispatch/Create` with a `{"dto": …}` body. When the token is refused, it
+    /// is refreshed once and the call repeated; if that fails the refusal is returned.
+    pub async fn create_other_dispatch(&self, payload: &Value) -> Answer {
+        let used = self.tokens();
+        let answer = self.post(OTHER_DISPATCH_CREATE_PATH, payload, &used).await;
+        if !is_auth_failure(&answer) {
+            return answer;
+        }
+        match self.refresh_after(&used).await {
+            Ok(()) => {
+                self.post(OTHER_DISPATCH_CREATE_PATH, payload, &self.tokens())
+                    .await
+            }
+            Err(error) => {
+                tracing::warn!(%error, "T+ token refresh failed");
+                answer
+            }
+        }
+    }
+
+    /// Replaces `stale` with newer tokens: ones another task or replica already obtained,
+    /// or else fresh ones from the refresh endpoint, saved to the store.
+    async fn refresh_after(&self, stale: &Tokens) -> Result<(), RefreshError> {
+        let _one_at_a_time = self.inner.refreshing.lock().await;
+        if !self.tokens().same_access(stale) {
+            return Ok(());
+        }
+        if let Some(store) = &self.inner.store
+            && let Some(stored) = store.load().await.map_err(RefreshError::Store)?
+            && !stored.same_access(stale)
+        {
+            self.set_tokens(stored);
+            return Ok(());
+        }
+        let refresh_token = stale.refresh_token.expose_secret().to_string();
+        let fresh = self.call_refresh(&refresh_token).await?;
+        metrics::counter!("j2t_tplus_token_refreshes_total").increment(1);
+        tracing::info!("T+ open token refreshed");
+        self.set_tokens(fresh.clone());
+        if let Some(store) = &self.inner.store {
+            store.save(&fresh).await.map_err(RefreshError::Store)?;
+        }
+        Ok(())
+    }
+
+    async fn call_refresh(&self, refresh_token: &str) -> Result<Tokens, RefreshError> {
+        let failed = |reason: String| RefreshError::Failed(reason);
+        let mut url = self
+            .inner
+            .cfg
+            .base_url
+            .join(REFRESH_TOKEN_PATH)
+            .map_err(|e| failed(format!("building URL: {e}")))?;
+        url.query_pairs_mut()
+            .append_pair("grantType", "refresh_token")
+            .append_pair("refreshToken", refresh_token);
+        self.admit().await.map_err(|e| failed(e.to_string()))?;
+        let started = Instant::now();
+        let response = self
+            .inner
+            .http
+            .get(url)
+            .header("appKey", &self.inner.cfg.app_key)
+            .header("appSecret", self.inner.cfg.app_secret.expose_secret())
+            .send()
+            .await
+            .map_err(|e| failed(e.without_url().to_string()))?;
+        let status = response.status().as_u16();
+        record(REFRESH_TOKEN_PATH, &status.to_string(), started.elapsed());
+        let envelope: RefreshEnvelope = response
+            .json()
+            .await
+            .map_err(|e| failed(format!("HTTP {status}: {}", e.without_url())))?;
+        let code = match &envelope.code {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        match envelope.result {
+            Some(tokens) if code == "200" => Ok(Tokens::new(
+                &tokens.access_token,
+                tokens.refresh_token.as_deref().unwrap_or(refresh_token),
+            )),
+            _ => Err(failed(format!(
+                "HTTP {status}, code {code}: {}",
+                envelope.message
+            ))),
+        }
+    }
+
+    async fn admit(&self) -> Result<(), j2t_access::BoxError> {
+        if let Some(gate) = &self.inner.gate {
+            gate.admit().await?;
+        }
+        Ok(())
+    }
+
+    async fn post(&self, endpoint: &'static str, body: &Value, tokens: &Tokens) -> Answer {
+        let url = match self.inner.cfg.base_url.join(endpoint) {
             Ok(url) => url,
             Err(e) => return Answer::Transport(format!("building URL: {e}")),
         };
-        let started = std::time::Instant::now();
+        if let Err(e) = self.admit().await {
+            return Answer::Transport(format!("rate-limit gate: {e}"));
+        }
+        let started = Instant::now();
         let sent = self
+            .inner
             .http
             .post(url)
-            .header("appKey", &self.cfg.app_key)
-            .header("appSecret", self.cfg.app_secret.expose_secret())
-            .header("openToken", self.cfg.open_token.expose_secret())
+            .header("appKey", &self.inner.cfg.app_key)
+            .header("appSecret", self.inner.cfg.app_secret.expose_secret())
+            .header("openToken", tokens.access_token.expose_secret())
             .json(body)
             .send()
             .await;
@@ -68,15 +242,33 @@ impl TplusClient {
             }
         };
         let status = match &answer {
-            Answer::Http { status, .. } => *status,
-            _ => 0,
+            Answer::Http { status, .. } => status.to_string(),
+            Answer::Timeout => "timeout".to_string(),
+            Answer::Transport(_) => "transport".to_string(),
         };
-        tracing::info!(
-            endpoint,
-            status,
-            latency_ms = started.elapsed().as_millis() as u64,
-            "T+ call"
-        );
+        record(endpoint, &status, started.elapsed());
         answer
+    }
+}
+
+/// One log line and one metric sample per call; credentials are never logged.
+fn record(endpoint: &'static str, status: &str, latency: Duration) {
+    metrics::counter!("j2t_tplus_requests_total", "endpoint" => endpoint, "status" => status.to_string())
+        .increment(1);
+    metrics::histogram!("j2t_tplus_request_duration_seconds", "endpoint" => endpoint)
+        .record(latency.as_secs_f64());
+    tracing::info!(
+        endpoint,
+        status,
+        latency_ms = latency.as_millis() as u64,
+        "T+ call"
+    );
+}
+
+impl std::fmt::Debug for TplusClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TplusClient")
+            .field("base_url", &self.inner.cfg.base_url.as_str())
+            .finish_non_exhaustive()
     }
 }

@@ -4,7 +4,7 @@ use futures::future::BoxFuture;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use crate::BoxError;
 
 /// The current token pair. `Debug` prints `[REDACTED]` for both.
 #[derive(Debug, Clone)]
@@ -42,7 +42,7 @@ impl Tokens {
         Some(Self::new(&stored.access_token, &stored.refresh_token))
     }
 
-    pub(crate) fn same_access(&self, other: &Tokens) -> bool {
+    pub fn same_access(&self, other: &Tokens) -> bool {
         self.access_token.expose_secret() == other.access_token.expose_secret()
     }
 }

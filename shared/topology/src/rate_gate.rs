@@ -1,4 +1,5 @@
-//! JST's rate limits, kept by construction for every task, replica and restart of a fetcher.
+//! API rate limits (JST's 5/s and 100/min; optionally T+'s), kept by construction for every
+//! task, replica and restart.
 //!
 //! An in-process limiter (e.g. `governor`) forgets its state when the process restarts or a
 //! standby takes over, and the next minute could then exceed 100 requests. So the schedule
@@ -11,9 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_nats::jetstream::kv;
 use futures::future::BoxFuture;
-use j2t_jst::RequestGate;
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use j2t_access::{BoxError, RequestGate};
 
 /// Requests leave this much later than the limits strictly allow (network jitter).
 const MARGIN: f64 = 1.05;

@@ -2,7 +2,7 @@
 
 use futures::future::BoxFuture;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use crate::BoxError;
 
 /// Admits one request to the API; waits as long as the app's rate limits require.
 pub trait RequestGate: Send + Sync {

@@ -1,10 +1,8 @@
-//! JST tokens in NATS KV: a refresh by any replica is seen by all, and survives restarts.
+//! API tokens in NATS KV: a refresh by any replica is seen by all, and survives restarts.
 
 use async_nats::jetstream::kv;
 use futures::future::BoxFuture;
-use j2t_jst::{TokenStore, Tokens};
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use j2t_access::{BoxError, TokenStore, Tokens};
 
 pub struct KvTokenStore {
     kv: kv::Store,

@@ -1,0 +1,210 @@
+//! One voucher message: post it, then ack, NAK, hold (quota) or dead-letter by the outcome.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, AckKind, Message};
+use chrono::Utc;
+use j2t_config::WriterConfig;
+use j2t_domain::{Attempt, DeadLetter, Stage, VoucherEnvelope, WriteOutcome, WriteResult};
+use j2t_topology::{AttemptLog, names};
+use j2t_tplus::{DuplicateRule, Outcome, TplusClient};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::{nak_delay, post_with_quick_retries};
+
+pub struct Writer {
+    pub js: jetstream::Context,
+    pub attempts: AttemptLog,
+    pub tplus: TplusClient,
+    pub duplicate: DuplicateRule,
+    pub cfg: WriterConfig,
+    pub shutdown: CancellationToken,
+}
+
+/// Why a message is dead-lettered, and what went before.
+struct Failure {
+    reason: &'static str,
+    error: String,
+    history: Vec<Attempt>,
+}
+
+impl Writer {
+    pub async fn handle(&self, msg: Message) {
+        if let Err(error) = self.try_handle(&msg).await {
+            // NATS trouble while recording the outcome: leave the message unacked, it comes
+            // back after ack_wait and the ExternalCode check makes the repeat harmless.
+            tracing::error!(error = format!("{error:#}"), "voucher handling failed");
+        }
+    }
+
+    async fn try_handle(&self, msg: &Message) -> anyhow::Result<()> {
+        let info = msg
+            .info()
+            .map_err(|e| anyhow::anyhow!("message info: {e}"))?;
+        let (delivered, seq) = (info.delivered, info.stream_sequence);
+        let envelope: VoucherEnvelope = match serde_json::from_slice(&msg.payload) {
+            Ok(envelope) => envelope,
+            Err(error) => {
+                let payload = String::from_utf8_lossy(&msg.payload).into_owned().into();
+                let failure = Failure {
+                    reason: "bad_payload",
+                    error: error.to_string(),
+                    history: Vec::new(),
+                };
+                return self
+                    .dead_letter(msg, seq, failure, delivered, payload)
+                    .await;
+            }
+        };
+        let code = envelope.external_code.as_str();
+        let outcome = loop {
+            let (outcome, calls) = post_with_quick_retries(
+                &self.tplus,
+                &self.duplicate,
+                &envelope.payload,
+                self.cfg.quick_retries,
+            )
+            .await;
+            let Outcome::QuotaExhausted(reason) = outcome else {
+                break (outcome, calls);
+            };
+            // Retrying burns nothing but time: hold the voucher (Progress keeps it ours)
+            // and try again after a pause.
+            metrics::counter!("j2t_writer_quota_pauses_total").increment(1);
+            tracing::warn!(external_code = code, %reason, "T+ quota exhausted; pausing");
+            msg.ack_with(AckKind::Progress)
+                .await
+                .map_err(|e| anyhow::anyhow!("progress: {e}"))?;
+            let pause = Duration::from_secs(self.cfg.quota_pause_secs)
+                .min(Duration::from_secs(self.cfg.ack_wait_secs) / 2)
+                .max(Duration::from_secs(1));
+            tokio::select! {
+                // Left unacked: redelivered after ack_wait, to this or another replica.
+                _ = self.shutdown.cancelled() => return Ok(()),
+                _ = tokio::time::sleep(pause) => {}
+            }
+        };
+        let (outcome, calls) = outcome;
+        let written = |outcome, response| WriteResult {
+            external_code: code.to_string(),
+            outcome,
+            io_ids: envelope.io_ids.clone(),
+            response,
+            attempts: delivered as u64,
+            written_at: Utc::now(),
+        };
+        let result = match outcome {
+            Outcome::Created(body) => written(WriteOutcome::Created, body),
+            Outcome::AlreadyExists(body) => written(WriteOutcome::AlreadyExists, body),
+            Outcome::Permanent(reason) => {
+                tracing::warn!(external_code = code, %reason, "T+ rejected voucher; dead-lettering");
+                let history = self
+                    .attempts
+                    .record(code, delivered as u64, &reason)
+                    .await?;
+                let failure = Failure {
+                    reason: "rejected",
+                    error: reason,
+                    history,
+                };
+                let payload = serde_json::to_value(&envelope)?;
+                return self
+                    .dead_letter(msg, seq, failure, delivered, payload)
+                    .await;
+            }
+            Outcome::Transient { reason, .. }
+            | Outcome::AuthExpired(reason)
+            | Outcome::QuotaExhausted(reason) => {
+                let error = format!("{reason} ({calls} calls)");
+                let history = self.attempts.record(code, delivered as u64, &error).await?;
+                if delivered >= self.cfg.max_deliver {
+                    let failure = Failure {
+                        reason: "retries_exhausted",
+                        error: format!("{delivered} deliveries; last error: {reason}"),
+                        history,
+                    };
+                    let payload = serde_json::to_value(&envelope)?;
+                    return self
+                        .dead_letter(msg, seq, failure, delivered, payload)
+                        .await;
+                }
+                let delay = nak_delay(&self.cfg, delivered);
+                metrics::counter!("j2t_writer_retries_total").increment(1);
+                tracing::warn!(external_code = code, %reason, delivered, ?delay, "T+ write failed; will retry");
+                msg.ack_with(AckKind::Nak(Some(delay)))
+                    .await
+                    .map_err(|e| anyhow::anyhow!("nak: {e}"))?;
+                return Ok(());
+            }
+        };
+        let outcome = match result.outcome {
+            WriteOutcome::Created => "created",
+            WriteOutcome::AlreadyExists => "already_exists",
+        };
+        j2t_topology::publish_json(
+            &self.js,
+            &names::results_subject(outcome),
+            &format!("result:{code}"),
+            &result,
+        )
+        .await?;
+        msg.double_ack()
+            .await
+            .map_err(|e| anyhow::anyhow!("ack: {e}"))?;
+        metrics::counter!("j2t_writer_vouchers_total", "outcome" => outcome).increment(1);
+        tracing::info!(external_code = code, outcome, "voucher written");
+        if let Err(error) = self.attempts.clear(code).await {
+            tracing::warn!(%error, "could not clear the attempt history");
+        }
+        Ok(())
+    }
+
+    /// Stores the dead letter with the original headers and history, then TERMs the message
+    /// (TERM stops redelivery).
+    async fn dead_letter(
+        &self,
+        msg: &Message,
+        seq: u64,
+        failure: Failure,
+        delivered: i64,
+        payload: Value,
+    ) -> anyhow::Result<()> {
+        let headers: BTreeMap<String, String> = msg
+            .headers
+            .iter()
+            .flat_map(|h| h.iter())
+            .filter_map(|(k, v)| Some((k.to_string(), v.first()?.to_string())))
+            .collect();
+        let trace_id = headers
+            .get("traceparent")
+            .and_then(|t| t.split('-').nth(1))
+            .map(str::to_string);
+        let mut letter = DeadLetter::first_attempt(
+            Stage::Writer,
+            failure.reason,
+            failure.error,
+            msg.subject.to_string(),
+            payload,
+        );
+        letter.attempts = delivered as u64;
+        if let Some(first) = failure.history.first() {
+            letter.first_failure = first.at;
+        }
+        letter.history = failure.history;
+        letter.headers = headers;
+        letter.trace_id = trace_id;
+        j2t_topology::publish_dead_letter(&self.js, &letter, &format!("writer:{seq}")).await?;
+        msg.double_ack_with(AckKind::Term)
+            .await
+            .map_err(|e| anyhow::anyhow!("term: {e}"))?;
+        metrics::counter!("j2t_writer_vouchers_total", "outcome" => "dead_lettered").increment(1);
+        if let Some(code) = letter.payload["external_code"].as_str()
+            && let Err(error) = self.attempts.clear(code).await
+        {
+            tracing::warn!(%error, "could not clear the attempt history");
+        }
+        Ok(())
+    }
+}

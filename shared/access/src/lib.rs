@@ -1,0 +1,12 @@
+//! What the JST and T+ clients share about access: the token pair, the store that keeps the
+//! newest pair for every replica and restart (a refresh invalidates the old pair in both
+//! APIs), and the gate every request passes (rate limits).
+
+mod gate;
+mod tokens;
+
+pub use gate::RequestGate;
+pub use tokens::{TokenStore, Tokens};
+
+/// Errors of stores and gates (NATS in practice).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
