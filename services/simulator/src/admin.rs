@@ -1,5 +1,5 @@
-//! Admin API for tests and the demo: seed orders, read what the simulated systems hold, set
-//! the JST faults.
+//! Admin API for tests and the demo: seed orders, read what the simulated systems hold, and
+//! (through the JST and T+ admin routes) set faults, expire tokens and edit T+ master data.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -17,6 +17,7 @@ pub fn routes() -> Router<Store> {
         .route("/admin/tplus/vouchers", get(list_vouchers))
         .route("/admin/stats", get(stats))
         .merge(crate::jst::admin_routes())
+        .merge(crate::tplus::admin_routes())
 }
 
 async fn list_orders(State(store): State<Store>) -> Json<Vec<Value>> {

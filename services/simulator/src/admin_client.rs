@@ -2,7 +2,11 @@
 
 use serde_json::Value;
 
-use crate::{DemoSpec, EXPIRE_TOKEN_PATH, FAULTS_PATH, JstFaults, Stats};
+use crate::{
+    DemoSpec, EXPIRE_TOKEN_PATH, FAULTS_PATH, JstFaults, MasterData, Stats,
+    TPLUS_EXPIRE_TOKEN_PATH, TPLUS_FAULTS_PATH, TPLUS_INVENTORIES_PATH, TPLUS_MASTER_DATA_PATH,
+    TPLUS_WAREHOUSES_PATH, TplusFaults,
+};
 
 #[derive(Clone)]
 pub struct AdminClient {
@@ -40,6 +44,26 @@ impl AdminClient {
             .await
     }
 
+    async fn put(&self, path: &str, body: &impl serde::Serialize) -> reqwest::Result<()> {
+        self.http
+            .put(format!("{}{path}", self.base))
+            .json(body)
+            .send()
+            .await?
+            .error_for_status()?;
+        Ok(())
+    }
+
+    /// POSTs without a body, expecting a success status.
+    async fn trigger(&self, path: &str) -> reqwest::Result<()> {
+        self.http
+            .post(format!("{}{path}", self.base))
+            .send()
+            .await?
+            .error_for_status()?;
+        Ok(())
+    }
+
     /// Generates demo orders in the simulated JST; returns how many were stored.
     pub async fn seed(&self, spec: &DemoSpec) -> reqwest::Result<u64> {
         Ok(self.post("/admin/jst/seed", spec).await?["stored"]
@@ -69,13 +93,7 @@ impl AdminClient {
 
     /// Replaces all JST fault knobs (and reseeds the fault RNG).
     pub async fn set_jst_faults(&self, faults: &JstFaults) -> reqwest::Result<()> {
-        self.http
-            .put(format!("{}{FAULTS_PATH}", self.base))
-            .json(faults)
-            .send()
-            .await?
-            .error_for_status()?;
-        Ok(())
+        self.put(FAULTS_PATH, faults).await
     }
 
     pub async fn jst_faults(&self) -> reqwest::Result<JstFaults> {
@@ -84,18 +102,96 @@ impl AdminClient {
 
     /// The current JST access token is refused (code 100) until a client refreshes it.
     pub async fn expire_jst_token(&self) -> reqwest::Result<()> {
-        self.http
-            .post(format!("{}{EXPIRE_TOKEN_PATH}", self.base))
-            .send()
-            .await?
-            .error_for_status()?;
-        Ok(())
+        self.trigger(EXPIRE_TOKEN_PATH).await
     }
+
+    /// Replaces all T+ fault knobs (and reseeds the fault RNG).
+    pub async fn set_tplus_faults(&self, faults: &TplusFaults) -> reqwest::Result<()> {
+        self.put(TPLUS_FAULTS_PATH, faults).await
+    }
+
+    pub async fn tplus_faults(&self) -> reqwest::Result<TplusFaults> {
+        self.get(TPLUS_FAULTS_PATH).await
+    }
+
+    /// The current T+ openToken is refused (HTTP 401, code 50000) until a client refreshes it.
+    pub async fn expire_tplus_token(&self) -> reqwest::Result<()> {
+        self.trigger(TPLUS_EXPIRE_TOKEN_PATH).await
+    }
+
+    /// The warehouse and inventory codes the simulated T+ knows, sorted.
+    pub async fn tplus_master_data(&self) -> reqwest::Result<MasterData> {
+        self.get(TPLUS_MASTER_DATA_PATH).await
+    }
+
+    /// Adds T+ inventory codes; returns how many were new.
+    pub async fn add_inventories(&self, codes: &[&str]) -> reqwest::Result<u64> {
+        Ok(self.post(TPLUS_INVENTORIES_PATH, &codes).await?["added"]
+            .as_u64()
+            .unwrap_or(0))
+    }
+
+    /// Adds T+ warehouse codes; returns how many were new.
+    pub async fn add_warehouses(&self, codes: &[&str]) -> reqwest::Result<u64> {
+        Ok(self.post(TPLUS_WAREHOUSES_PATH, &codes).await?["added"]
+            .as_u64()
+            .unwrap_or(0))
+    }
+
+    /// Removes a T+ inventory code; `false` if it was not there.
+    pub async fn remove_inventory(&self, code: &str) -> reqwest::Result<bool> {
+        self.delete(TPLUS_INVENTORIES_PATH, code).await
+    }
+
+    /// Removes a T+ warehouse code; `false` if it was not there.
+    pub async fn remove_warehouse(&self, code: &str) -> reqwest::Result<bool> {
+        self.delete(TPLUS_WAREHOUSES_PATH, code).await
+    }
+
+    /// DELETE `{path}/{code}`: `true` on success, `false` on 404.
+    async fn delete(&self, path: &str, code: &str) -> reqwest::Result<bool> {
+        let response = self
+            .http
+            .delete(format!("{}{path}/{}", self.base, encode_segment(code)))
+            .send()
+            .await?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(false);
+        }
+        response.error_for_status()?;
+        Ok(true)
+    }
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters, so any code (with `/`,
+/// spaces or Chinese) stays one path segment.
+fn encode_segment(segment: &str) -> String {
+    segment
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 fn array(v: Value) -> Vec<Value> {
     match v {
         Value::Array(items) => items,
         _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_keep_unreserved_characters_and_encode_the_rest() {
+        assert_eq!(encode_segment("SKU-TEA_001.a~"), "SKU-TEA_001.a~");
+        assert_eq!(encode_segment("a/b c"), "a%2Fb%20c");
+        assert_eq!(encode_segment("茶"), "%E8%8C%B6");
     }
 }

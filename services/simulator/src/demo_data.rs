@@ -53,6 +53,17 @@ const STATUSES: [(&str, u32); 4] = [
     ("Delete", 6),
 ];
 
+/// The demo warehouses as T+ knows them: the default mapping turns JST's `wms_co_id` into
+/// the T+ warehouse code, so the simulated T+ starts out knowing every demo `wms_co_id`.
+pub fn warehouse_codes() -> impl Iterator<Item = String> {
+    WAREHOUSES.iter().map(i64::to_string)
+}
+
+/// The demo SKUs as T+ inventory codes (the default mapping uses `sku_id` unchanged).
+pub fn inventory_codes() -> impl Iterator<Item = &'static str> {
+    SKUS.iter().map(|(sku_id, _, _)| *sku_id)
+}
+
 /// JST local date today.
 pub fn jst_today(utc_offset_minutes: i32) -> NaiveDate {
     (chrono::Utc::now() + Duration::minutes(utc_offset_minutes.into()))
@@ -154,6 +165,28 @@ fn order(rng: &mut StdRng, io_id: i64, io_date: NaiveDateTime) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn generated_orders_only_use_the_exposed_catalog() {
+        let spec = DemoSpec {
+            orders: 200,
+            days: 2,
+            seed: 3,
+            end_date: NaiveDate::from_ymd_opt(2026, 11, 27),
+        };
+        let warehouses: Vec<String> = warehouse_codes().collect();
+        let skus: Vec<&str> = inventory_codes().collect();
+        assert_eq!((warehouses.len(), skus.len()), (2, 12));
+        for order in demo_orders(&spec, 480) {
+            assert!(
+                warehouses.contains(&order["wms_co_id"].to_string()),
+                "{order}"
+            );
+            for item in order["items"].as_array().expect("items") {
+                assert!(skus.contains(&item["sku_id"].as_str().expect("sku_id")));
+            }
+        }
+    }
 
     #[test]
     fn same_spec_same_orders_spread_over_days_shops_and_statuses() {

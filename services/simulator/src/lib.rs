@@ -1,16 +1,20 @@
 //! Jushuitan and T+ simulators in one process, for tests, benchmarks and the demo. They speak
-//! the documented protocols over real HTTP (signatures, tokens, paging, rate limits, error
-//! codes, duplicate ExternalCode) and keep their data in memory. The JST side can inject
-//! faults (throttling, 502s, latency, token expiry, data drift while a client pages), set
-//! through the admin API. Each API has its own port; the admin API (seed orders, list
-//! vouchers, faults, stats) is served on both.
+//! the documented protocols over real HTTP (signatures, tokens and their refresh, paging,
+//! rate limits, error codes, master data, duplicate ExternalCode) and keep their data in
+//! memory. Both sides inject faults set through the admin API: JST throttling, 502s,
+//! latency, token expiry and data drift while a client pages; T+ 503s, 409 throttling,
+//! timeouts after commit, latency, an exhausted quota and token expiry. Each API has its own
+//! port; the admin API (seed orders, list vouchers, master data, faults, stats) is served on
+//! both.
 
 mod admin;
 mod admin_client;
 mod demo_data;
 mod jst;
 mod orders;
+mod random;
 mod state;
+mod tokens;
 mod tplus;
 
 use std::net::SocketAddr;
@@ -25,6 +29,11 @@ pub use jst::{
     JstFaults, REFRESH_TOKEN_PATH,
 };
 pub use state::{Stats, Store};
+pub use tplus::{
+    DEFAULT_TIMEOUT_AFTER_COMMIT_MS, MasterData, OPEN_TOKEN_EXPIRES_IN_SECS,
+    REFRESH_EXPIRES_IN_SECS, TPLUS_EXPIRE_TOKEN_PATH, TPLUS_FAULTS_PATH, TPLUS_INVENTORIES_PATH,
+    TPLUS_MASTER_DATA_PATH, TPLUS_REFRESH_TOKEN_PATH, TPLUS_WAREHOUSES_PATH, TplusFaults,
+};
 
 /// Addresses the simulator is listening on.
 #[derive(Debug, Clone, Copy)]

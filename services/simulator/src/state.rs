@@ -7,16 +7,17 @@ use serde_json::Value;
 
 use crate::jst::{DriftEvent, JstState};
 use crate::orders::OrderBook;
+use crate::tplus::TplusState;
 
 /// Fixed credentials the simulated apps accept (taken from the same config the services
-/// use). JST's tokens change at run time and live in [`JstState`]. No `Debug`: secrets.
+/// use). The tokens change at run time and live in [`JstState`] and [`TplusState`]. No
+/// `Debug`: secrets.
 #[derive(Clone)]
 pub struct Credentials {
     pub jst_app_key: String,
     pub jst_app_secret: String,
     pub tplus_app_key: String,
     pub tplus_app_secret: String,
-    pub tplus_open_token: String,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -37,10 +38,25 @@ pub(crate) struct Data {
     /// JST outbound orders by io_id.
     pub book: OrderBook,
     pub jst: JstState,
+    pub tplus: TplusState,
     vouchers: Vec<StoredVoucher>,
     codes: HashSet<String>,
     jst_requests: u64,
     tplus_requests: u64,
+}
+
+impl Data {
+    /// Stores a voucher unless its ExternalCode exists; `false` means duplicate.
+    pub fn insert_voucher(&mut self, code: &str, dto: Value) -> bool {
+        if !self.codes.insert(code.to_string()) {
+            return false;
+        }
+        self.vouchers.push(StoredVoucher {
+            received_at: chrono::Utc::now(),
+            dto,
+        });
+        true
+    }
 }
 
 /// Shared simulator state. Cheap to clone.
@@ -67,6 +83,17 @@ pub struct Stats {
     /// Token pairs issued (getInitToken or refreshToken).
     pub jst_token_refreshes: u64,
     pub drift_events: Vec<DriftEvent>,
+    /// T+ answers (Create and refreshToken) by key: an HTTP 200 answer by its T+ code, a
+    /// success without code as "200" (Create's `null`, refreshToken's code "200"), a failed
+    /// refresh as "40001"; any other status as `http<status>_<code>` ("http400_999",
+    /// "http401_50000", "http401_50112"), or `http<status>` when the body has no code
+    /// ("http409", "http503"). A timeout-after-commit Create counts as "200" when stored.
+    pub tplus_requests_by_code: BTreeMap<String, u64>,
+    /// openToken pairs issued by refreshToken.
+    pub tplus_token_refreshes: u64,
+    /// Vouchers stored under the timeout-after-commit fault (the client most likely saw a
+    /// timeout for them).
+    pub tplus_committed_late: u64,
 }
 
 impl Store {
@@ -75,18 +102,22 @@ impl Store {
             cfg.jst.access_token.expose_secret().to_string(),
             cfg.jst.refresh_token.expose_secret().to_string(),
         );
+        let tplus = TplusState::new(
+            cfg.tplus.open_token.expose_secret().to_string(),
+            cfg.tplus.refresh_token.expose_secret().to_string(),
+        );
         Self {
             credentials: Arc::new(Credentials {
                 jst_app_key: cfg.jst.app_key.clone(),
                 jst_app_secret: cfg.jst.app_secret.expose_secret().to_string(),
                 tplus_app_key: cfg.tplus.app_key.clone(),
                 tplus_app_secret: cfg.tplus.app_secret.expose_secret().to_string(),
-                tplus_open_token: cfg.tplus.open_token.expose_secret().to_string(),
             }),
             utc_offset_minutes: cfg.jst.utc_offset_minutes,
             data: Arc::new(Mutex::new(Data {
                 book: OrderBook::default(),
                 jst,
+                tplus,
                 vouchers: Vec::new(),
                 codes: HashSet::new(),
                 jst_requests: 0,
@@ -122,15 +153,7 @@ impl Store {
 
     /// Stores a voucher unless its ExternalCode exists; `false` means duplicate.
     pub fn insert_voucher(&self, code: &str, dto: Value) -> bool {
-        let mut data = self.lock();
-        if !data.codes.insert(code.to_string()) {
-            return false;
-        }
-        data.vouchers.push(StoredVoucher {
-            received_at: chrono::Utc::now(),
-            dto,
-        });
-        true
+        self.lock().insert_voucher(code, dto)
     }
 
     /// Counts every request an API receives, whatever its answer.
@@ -157,6 +180,9 @@ impl Store {
             jst_requests_by_code: data.jst.requests_by_code.clone(),
             jst_token_refreshes: data.jst.token_refreshes,
             drift_events: data.jst.drift_events.clone(),
+            tplus_requests_by_code: data.tplus.requests_by_code.clone(),
+            tplus_token_refreshes: data.tplus.token_refreshes,
+            tplus_committed_late: data.tplus.committed_late,
         }
     }
 }

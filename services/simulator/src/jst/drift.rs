@@ -9,9 +9,9 @@ use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::faults::roll;
 use super::filter::OrderFilter;
 use crate::orders::OrderBook;
+use crate::random::roll;
 use crate::state::Store;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

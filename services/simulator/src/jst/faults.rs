@@ -1,8 +1,8 @@
 //! Fault knobs of the simulated JST, set through the admin API (all off by default), and the
 //! seeded random source that decides when they fire.
 
+use rand::SeedableRng;
 use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::limits::{Limits, PER_MINUTE, PER_SECOND};
@@ -55,12 +55,6 @@ impl JstFaults {
     }
 }
 
-/// `true` with probability `p`. Always draws exactly one number, whatever `p`, so the sequence
-/// of decisions for a given seed does not depend on which knobs are zero.
-pub fn roll(rng: &mut StdRng, p: f64) -> bool {
-    rng.random::<f64>() < p
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,22 +85,5 @@ mod tests {
             }
         );
         assert!(serde_json::from_str::<JstFaults>(r#"{"latency": 5}"#).is_err());
-    }
-
-    #[test]
-    fn rolls_are_certain_at_the_bounds_and_repeat_with_the_seed() {
-        let mut rng = JstFaults::default().rng();
-        assert!((0..100).all(|_| roll(&mut rng, 1.0)));
-        assert!((0..100).all(|_| !roll(&mut rng, 0.0)));
-        let sequence = |seed| {
-            let mut rng = JstFaults {
-                seed,
-                ..Default::default()
-            }
-            .rng();
-            (0..32).map(|_| roll(&mut rng, 0.5)).collect::<Vec<_>>()
-        };
-        assert_eq!(sequence(7), sequence(7));
-        assert_ne!(sequence(7), sequence(8));
     }
 }

@@ -22,6 +22,7 @@ pub use drift::{DriftEvent, DriftKind};
 pub use faults::JstFaults;
 
 use crate::state::Store;
+use crate::tokens::TokenPair;
 
 /// The JST API endpoints.
 pub fn routes() -> Router<Store> {
@@ -37,7 +38,7 @@ pub fn admin_routes() -> Router<Store> {
 /// mutation draws from the fault RNG and changes orders in one step. No `Debug`: it holds
 /// the tokens.
 pub struct JstState {
-    pub tokens: auth::Tokens,
+    pub tokens: TokenPair,
     pub limiter: limits::RateLimiter,
     pub faults: JstFaults,
     /// Decides every injected fault; reseeded from `faults.seed` when the faults are set.
@@ -55,7 +56,7 @@ impl JstState {
     pub fn new(access_token: String, refresh_token: String) -> Self {
         let faults = JstFaults::default();
         Self {
-            tokens: auth::Tokens::new(access_token, refresh_token),
+            tokens: TokenPair::new(access_token, refresh_token),
             limiter: limits::RateLimiter::default(),
             rng: faults.rng(),
             faults,

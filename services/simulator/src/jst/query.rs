@@ -15,10 +15,10 @@ use axum::routing::post;
 use serde_json::{Value, json};
 
 use super::drift;
-use super::faults::roll;
 use super::filter::OutboundQuery;
 use super::gate::{self, Fields, Outcome, Refusal, TOKEN_INVALID, field};
 use super::limits::Exceeded;
+use crate::random::roll;
 use crate::state::{Api, Store};
 
 pub fn routes() -> Router<Store> {

@@ -1,0 +1,103 @@
+//! Admin endpoints of the simulated T+: fault knobs, openToken expiry, master data.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde_json::json;
+
+use super::faults::TplusFaults;
+use super::master_data::{Kind, MasterData, validate_codes};
+use crate::state::Store;
+
+pub const TPLUS_FAULTS_PATH: &str = "/admin/tplus/faults";
+pub const TPLUS_EXPIRE_TOKEN_PATH: &str = "/admin/tplus/token/expire";
+pub const TPLUS_MASTER_DATA_PATH: &str = "/admin/tplus/master-data";
+/// POST a JSON array of codes to add; DELETE `…/{code}` to remove one.
+pub const TPLUS_INVENTORIES_PATH: &str = "/admin/tplus/inventories";
+pub const TPLUS_WAREHOUSES_PATH: &str = "/admin/tplus/warehouses";
+
+pub fn routes() -> Router<Store> {
+    Router::new()
+        .route(TPLUS_FAULTS_PATH, get(faults).put(set_faults))
+        .route(TPLUS_EXPIRE_TOKEN_PATH, post(expire_token))
+        .route(TPLUS_MASTER_DATA_PATH, get(master_data))
+        .route(TPLUS_INVENTORIES_PATH, post(add_inventories))
+        .route(TPLUS_WAREHOUSES_PATH, post(add_warehouses))
+        .route("/admin/tplus/inventories/{code}", delete(remove_inventory))
+        .route("/admin/tplus/warehouses/{code}", delete(remove_warehouse))
+}
+
+async fn faults(State(store): State<Store>) -> Json<TplusFaults> {
+    Json(store.with(|d| d.tplus.faults.clone()))
+}
+
+/// Replaces all knobs (missing fields are off) and reseeds the fault RNG. The body is parsed
+/// here rather than by axum's `Json` so every bad body is a 400 with serde's reason.
+async fn set_faults(State(store): State<Store>, body: Bytes) -> Response {
+    let faults = match serde_json::from_slice::<TplusFaults>(&body) {
+        Ok(faults) => faults,
+        Err(e) => return bad_request(format!("invalid TplusFaults JSON: {e}")),
+    };
+    if let Err(reason) = faults.validate() {
+        return bad_request(reason);
+    }
+    tracing::info!(?faults, "T+ faults set");
+    store.with(|d| d.tplus.set_faults(faults.clone()));
+    Json(faults).into_response()
+}
+
+fn bad_request(error: String) -> Response {
+    (StatusCode::BAD_REQUEST, Json(json!({"error": error}))).into_response()
+}
+
+/// The current openToken is refused (401, 50000) until a client refreshes it.
+async fn expire_token(State(store): State<Store>) -> StatusCode {
+    store.with(|d| d.tplus.tokens.revoke());
+    StatusCode::NO_CONTENT
+}
+
+async fn master_data(State(store): State<Store>) -> Json<MasterData> {
+    Json(store.with(|d| d.tplus.master.clone()))
+}
+
+async fn add_inventories(State(store): State<Store>, body: Bytes) -> Response {
+    add(&store, Kind::Inventory, &body)
+}
+
+async fn add_warehouses(State(store): State<Store>, body: Bytes) -> Response {
+    add(&store, Kind::Warehouse, &body)
+}
+
+/// Body: a JSON array of codes. Answers `{"added": n}`, n counting only new codes.
+fn add(store: &Store, kind: Kind, body: &[u8]) -> Response {
+    let codes = match serde_json::from_slice::<Vec<String>>(body) {
+        Ok(codes) => codes,
+        Err(e) => return bad_request(format!("expected a JSON array of codes: {e}")),
+    };
+    if let Err(reason) = validate_codes(&codes) {
+        return bad_request(reason);
+    }
+    let added = store.with(|d| d.tplus.master.add(kind, codes));
+    tracing::info!(?kind, added, "T+ master data added");
+    Json(json!({"added": added})).into_response()
+}
+
+async fn remove_inventory(State(store): State<Store>, Path(code): Path<String>) -> StatusCode {
+    remove(&store, Kind::Inventory, &code)
+}
+
+async fn remove_warehouse(State(store): State<Store>, Path(code): Path<String>) -> StatusCode {
+    remove(&store, Kind::Warehouse, &code)
+}
+
+/// 204 when removed, 404 when the code was not there.
+fn remove(store: &Store, kind: Kind, code: &str) -> StatusCode {
+    if store.with(|d| d.tplus.master.remove(kind, code)) {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::NOT_FOUND
+    }
+}

@@ -1,0 +1,161 @@
+//! `POST /tplus/api/v2/otherDispatch/Create`, as documented in tplus-api.md. Checks in order:
+//! latency → appKey/appSecret/openToken (401, 50000) → quota (401, 50112) → injected 503 →
+//! injected 409 → body and dto (400, 999) → master data (400, 999) → duplicate ExternalCode
+//! (400, 999 "已存在") → store. Success is HTTP 200 with body `null`. Under the
+//! timeout-after-commit fault the voucher is stored and the answer held back, so a client
+//! that gives up first saw a timeout for a voucher that exists.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::post;
+use serde_json::Value;
+
+use super::TplusState;
+use super::dto;
+use super::gate::{self, Refusal};
+use crate::random::roll;
+use crate::state::{Api, Store};
+
+pub fn routes() -> Router<Store> {
+    Router::new().route(j2t_tplus::OTHER_DISPATCH_CREATE_PATH, post(create))
+}
+
+/// The body is taken as bytes so that even a non-UTF-8 body gets T+'s answers (auth first).
+async fn create(State(store): State<Store>, headers: HeaderMap, body: Bytes) -> Response {
+    store.count_request(Api::Tplus);
+    gate::delay(&store).await;
+    let (outcome, hold) = match answer(&store, &headers, &body) {
+        Ok(hold) => (Ok(Value::Null), hold),
+        Err(refusal) => (Err(refusal), None),
+    };
+    // Counted before the answer is held back: a client that gives up closes the connection,
+    // and the server then drops this handler mid-sleep.
+    let response = gate::finish(&store, outcome);
+    if let Some(hold) = hold {
+        tokio::time::sleep(hold).await;
+    }
+    response
+}
+
+/// `Ok` holds how long to hold the success answer back (timeout after commit), if at all.
+fn answer(store: &Store, headers: &HeaderMap, body: &[u8]) -> Result<Option<Duration>, Refusal> {
+    gate::check_app(store, headers)?;
+    gate::check_open_token(store, headers)?;
+    let hold = store.with(|d| inject_faults(&mut d.tplus))?;
+    let dto = dto::parse(body).map_err(Refusal::rejected)?;
+    let code = dto::external_code(&dto).to_string();
+    // One lock for master data, duplicate check and insert: an admin change or a concurrent
+    // resubmission cannot slip in between.
+    store.with(|d| {
+        d.tplus.master.check(&dto).map_err(Refusal::rejected)?;
+        if !d.insert_voucher(&code, dto) {
+            return Err(Refusal::rejected(format!("外部单据号[{code}]已存在")));
+        }
+        if hold.is_some() {
+            d.tplus.committed_late += 1;
+        }
+        Ok(hold)
+    })
+}
+
+/// For calls that passed authentication: the exhausted quota, then the injected faults. All
+/// three rolls are drawn on every call, so the fault sequence for a seed does not depend on
+/// which knobs are zero or on what the bodies contain. `Ok` holds the timeout-after-commit
+/// delay when that fault fired (it only applies if the voucher is then stored).
+fn inject_faults(tplus: &mut TplusState) -> Result<Option<Duration>, Refusal> {
+    let faults = &tplus.faults;
+    if faults.quota_exhausted {
+        return Err(Refusal::unauthorized("50112", "调用次数已用完"));
+    }
+    let unavailable = roll(&mut tplus.rng, faults.http_5xx_probability);
+    let throttled = roll(&mut tplus.rng, faults.throttle_409_probability);
+    let late = roll(&mut tplus.rng, faults.timeout_after_commit_probability);
+    if unavailable {
+        Err(Refusal::Unavailable)
+    } else if throttled {
+        Err(Refusal::Throttled)
+    } else {
+        Ok(late.then(|| faults.commit_delay()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tplus::TplusFaults;
+
+    fn state(faults: TplusFaults) -> TplusState {
+        let mut state = TplusState::new("t".into(), "r".into());
+        state.set_faults(faults);
+        state
+    }
+
+    #[test]
+    fn quota_comes_before_the_injected_faults_and_503_before_409() {
+        let mut tplus = state(TplusFaults {
+            quota_exhausted: true,
+            http_5xx_probability: 1.0,
+            ..Default::default()
+        });
+        assert!(matches!(
+            inject_faults(&mut tplus),
+            Err(Refusal::Api { code: "50112", .. })
+        ));
+        let mut tplus = state(TplusFaults {
+            http_5xx_probability: 1.0,
+            throttle_409_probability: 1.0,
+            ..Default::default()
+        });
+        assert!(matches!(
+            inject_faults(&mut tplus),
+            Err(Refusal::Unavailable)
+        ));
+        let mut tplus = state(TplusFaults {
+            throttle_409_probability: 1.0,
+            ..Default::default()
+        });
+        assert!(matches!(inject_faults(&mut tplus), Err(Refusal::Throttled)));
+    }
+
+    #[test]
+    fn timeout_after_commit_yields_the_configured_hold() {
+        let mut tplus = state(TplusFaults {
+            timeout_after_commit_probability: 1.0,
+            timeout_after_commit_ms: 250,
+            ..Default::default()
+        });
+        assert_eq!(
+            inject_faults(&mut tplus).expect("no refusal"),
+            Some(Duration::from_millis(250))
+        );
+        let mut tplus = state(TplusFaults::default());
+        assert_eq!(inject_faults(&mut tplus).expect("no refusal"), None);
+    }
+
+    #[test]
+    fn the_fault_sequence_repeats_with_the_seed() {
+        let run = |seed| {
+            let mut tplus = state(TplusFaults {
+                http_5xx_probability: 0.3,
+                throttle_409_probability: 0.3,
+                seed,
+                ..Default::default()
+            });
+            (0..40)
+                .map(|_| match inject_faults(&mut tplus) {
+                    Ok(_) => 'o',
+                    Err(Refusal::Unavailable) => '5',
+                    Err(_) => '4',
+                })
+                .collect::<String>()
+        };
+        assert_eq!(run(5), run(5));
+        assert_ne!(run(5), run(6));
+        assert!(run(5).contains('o') && run(5).contains('5') && run(5).contains('4'));
+    }
+}

@@ -1,0 +1,110 @@
+//! Fault knobs of the simulated T+, set through the admin API (all off by default). The
+//! seeded RNG that decides when they fire lives in [`super::TplusState`].
+
+use std::time::Duration;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use serde::{Deserialize, Serialize};
+
+/// How long a timeout-after-commit answer is held back when `timeout_after_commit_ms` is 0:
+/// longer than any sane client timeout, so the client gives up first.
+pub const DEFAULT_TIMEOUT_AFTER_COMMIT_MS: u64 = 30_000;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TplusFaults {
+    /// Fraction of Create calls answered HTTP 503 (plain-text body), nothing stored.
+    pub http_5xx_probability: f64,
+    /// Fraction answered HTTP 409 `{"error":"请求过于频繁，请稍后再试"}` (protective
+    /// throttling), nothing stored.
+    pub throttle_409_probability: f64,
+    /// Fraction of Create calls that store the voucher and then answer only after
+    /// `timeout_after_commit_ms` (the client gives up first: the voucher exists but the
+    /// client saw a timeout).
+    pub timeout_after_commit_probability: f64,
+    /// 0 means [`DEFAULT_TIMEOUT_AFTER_COMMIT_MS`].
+    pub timeout_after_commit_ms: u64,
+    /// Added latency per T+ call (Create and refreshToken), in milliseconds.
+    pub latency_ms: u64,
+    /// Every business call (Create) answers HTTP 401 `{"code":"50112","message":"调用次数已用完"}`
+    /// (monthly quota exhausted). The token endpoint still works.
+    pub quota_exhausted: bool,
+    /// openTokens expire this long after issue (None = never).
+    pub token_ttl_secs: Option<u64>,
+    /// Seed of the fault RNG (same seed, same fault sequence for the same request sequence).
+    pub seed: u64,
+}
+
+impl TplusFaults {
+    /// Rejects probabilities outside 0..=1 (NaN included).
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, p) in [
+            ("http_5xx_probability", self.http_5xx_probability),
+            ("throttle_409_probability", self.throttle_409_probability),
+            (
+                "timeout_after_commit_probability",
+                self.timeout_after_commit_probability,
+            ),
+        ] {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(format!("{name} must be between 0 and 1, got {p}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// How long a timeout-after-commit answer is held back.
+    pub fn commit_delay(&self) -> Duration {
+        Duration::from_millis(match self.timeout_after_commit_ms {
+            0 => DEFAULT_TIMEOUT_AFTER_COMMIT_MS,
+            ms => ms,
+        })
+    }
+
+    pub fn rng(&self) -> StdRng {
+        StdRng::seed_from_u64(self.seed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probabilities_outside_zero_to_one_are_rejected() {
+        assert!(TplusFaults::default().validate().is_ok());
+        let bad = |f: fn(&mut TplusFaults)| {
+            let mut faults = TplusFaults::default();
+            f(&mut faults);
+            faults.validate()
+        };
+        assert!(bad(|f| f.http_5xx_probability = 1.5).is_err());
+        assert!(bad(|f| f.throttle_409_probability = -0.1).is_err());
+        assert!(bad(|f| f.timeout_after_commit_probability = f64::NAN).is_err());
+        assert!(bad(|f| f.timeout_after_commit_probability = 1.0).is_ok());
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected_and_missing_ones_default() {
+        let parsed: TplusFaults =
+            serde_json::from_str(r#"{"latency_ms": 5, "quota_exhausted": true}"#).expect("parses");
+        assert_eq!(
+            parsed,
+            TplusFaults {
+                latency_ms: 5,
+                quota_exhausted: true,
+                ..Default::default()
+            }
+        );
+        assert!(serde_json::from_str::<TplusFaults>(r#"{"latency": 5}"#).is_err());
+    }
+
+    #[test]
+    fn commit_delay_zero_means_the_default() {
+        let mut faults = TplusFaults::default();
+        assert_eq!(faults.commit_delay(), Duration::from_secs(30));
+        faults.timeout_after_commit_ms = 1_500;
+        assert_eq!(faults.commit_delay(), Duration::from_millis(1_500));
+    }
+}

@@ -1,0 +1,158 @@
+//! What every T+ endpoint shares: the added latency, the gateway's header checks, and how
+//! answers are sent and counted in the stats.
+
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::state::Store;
+
+pub const TOKEN_INVALID: &str = "openToken 无效或已过期";
+const APP_INVALID: &str = "认证失败: appKey/appSecret 无效";
+
+/// Why a call was not answered with success.
+#[derive(Debug)]
+pub enum Refusal {
+    /// A T+ error object `{"code","message"}` under an HTTP status: 400 for business errors,
+    /// 401 for the gateway's auth and quota errors, 200 for a failed token refresh.
+    Api {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+    },
+    /// Injected protective throttling: HTTP 409 with `{"error": …}` (no `code`).
+    Throttled,
+    /// An injected gateway failure: HTTP 503 with a plain-text body.
+    Unavailable,
+}
+
+impl Refusal {
+    /// A business validation error: HTTP 400, code 999.
+    pub fn rejected(message: impl Into<String>) -> Self {
+        Self::Api {
+            status: StatusCode::BAD_REQUEST,
+            code: "999",
+            message: message.into(),
+        }
+    }
+
+    /// A gateway error: HTTP 401 with `code` (50000 auth, 50112 quota).
+    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Api {
+            status: StatusCode::UNAUTHORIZED,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// `Ok` holds the body of an HTTP 200 success (`null` for Create).
+pub type Outcome = Result<Value, Refusal>;
+
+/// The `latency_ms` fault, before anything else.
+pub async fn delay(store: &Store) {
+    let latency = store.with(|d| d.tplus.faults.latency_ms);
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
+}
+
+/// A request header, `""` when absent or not text.
+pub fn header<'a>(headers: &'a HeaderMap, key: &str) -> &'a str {
+    headers
+        .get(key)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+}
+
+/// The `appKey` and `appSecret` headers name the configured app.
+pub fn check_app(store: &Store, headers: &HeaderMap) -> Result<(), Refusal> {
+    let creds = &store.credentials;
+    if header(headers, "appKey") == creds.tplus_app_key
+        && header(headers, "appSecret") == creds.tplus_app_secret
+    {
+        Ok(())
+    } else {
+        Err(Refusal::unauthorized("50000", APP_INVALID))
+    }
+}
+
+/// The `openToken` header is the current token, not revoked and not older than
+/// `token_ttl_secs`.
+pub fn check_open_token(store: &Store, headers: &HeaderMap) -> Result<(), Refusal> {
+    let token = header(headers, "openToken");
+    let valid = store.with(|d| {
+        let ttl = d.tplus.faults.token_ttl_secs;
+        d.tplus.tokens.accepts(token, ttl, Instant::now())
+    });
+    if valid {
+        Ok(())
+    } else {
+        Err(Refusal::unauthorized("50000", TOKEN_INVALID))
+    }
+}
+
+/// Turns an outcome into the HTTP answer and counts it under its stats key.
+pub fn finish(store: &Store, outcome: Outcome) -> Response {
+    let (key, response) = match outcome {
+        Ok(body) => (stats_key(StatusCode::OK, None), Json(body).into_response()),
+        Err(Refusal::Api {
+            status,
+            code,
+            message,
+        }) => (
+            stats_key(status, Some(code)),
+            (status, Json(json!({"code": code, "message": message}))).into_response(),
+        ),
+        Err(Refusal::Throttled) => {
+            let status = StatusCode::CONFLICT;
+            let body = json!({"error": "请求过于频繁，请稍后再试"});
+            (
+                stats_key(status, None),
+                (status, Json(body)).into_response(),
+            )
+        }
+        Err(Refusal::Unavailable) => {
+            let status = StatusCode::SERVICE_UNAVAILABLE;
+            let body = "503 Service Unavailable";
+            (stats_key(status, None), (status, body).into_response())
+        }
+    };
+    store.with(|d| *d.tplus.requests_by_code.entry(key).or_default() += 1);
+    response
+}
+
+/// The key an answer is counted under (documented on `Stats::tplus_requests_by_code`): an
+/// HTTP 200 answer by its T+ code (a success, which has no code, as `"200"`), any other
+/// status as `http<status>_<code>`, or `http<status>` when the body carries no code.
+fn stats_key(status: StatusCode, code: Option<&str>) -> String {
+    match (status, code) {
+        (StatusCode::OK, code) => code.unwrap_or("200").to_string(),
+        (status, Some(code)) => format!("http{}_{code}", status.as_u16()),
+        (status, None) => format!("http{}", status.as_u16()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_keys_name_the_code_and_any_status_but_200() {
+        assert_eq!(stats_key(StatusCode::OK, None), "200");
+        assert_eq!(stats_key(StatusCode::OK, Some("40001")), "40001");
+        assert_eq!(
+            stats_key(StatusCode::BAD_REQUEST, Some("999")),
+            "http400_999"
+        );
+        assert_eq!(
+            stats_key(StatusCode::UNAUTHORIZED, Some("50112")),
+            "http401_50112"
+        );
+        assert_eq!(stats_key(StatusCode::CONFLICT, None), "http409");
+        assert_eq!(stats_key(StatusCode::SERVICE_UNAVAILABLE, None), "http503");
+    }
+}
