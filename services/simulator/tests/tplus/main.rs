@@ -1,0 +1,7 @@
+//! The simulated T+ over real HTTP: Create, token refresh, master data and faults.
+
+mod create;
+mod faults;
+mod harness;
+mod master_data;
+mod tokens;
