@@ -2,4 +2,5 @@
 //! comparison of JST orders with T+ vouchers that the demo and the tests share.
 
 pub mod demo;
+pub mod dlq;
 pub mod reconcile;

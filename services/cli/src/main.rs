@@ -18,6 +18,11 @@ enum Command {
     /// Run the whole pipeline locally against the simulator, with demo orders, and show what
     /// T+ received.
     Demo(jst2tplus::demo::DemoArgs),
+    /// Dead letters: list, show, replay, purge.
+    Dlq {
+        #[command(subcommand)]
+        command: jst2tplus::dlq::DlqCommand,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -28,5 +33,6 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     match cli.command {
         Command::Demo(args) => runtime.block_on(jst2tplus::demo::run(config, args)),
+        Command::Dlq { command } => runtime.block_on(jst2tplus::dlq::run(config, command)),
     }
 }

@@ -7,3 +7,4 @@ mod fetcher;
 mod fetcher_replicas;
 mod jst_protocol;
 mod pipeline;
+mod writer;

@@ -1,0 +1,257 @@
+//! The writer against a misbehaving T+: every voucher lands exactly once whatever T+ does —
+//! 5xx, protective 409s, timeouts after it committed, an expired token, a replica killed
+//! mid-batch — and what T+ rejects is dead-lettered and replayable once fixed.
+
+use std::process::Command;
+use std::time::Duration;
+
+use j2t_e2e::harness::{Stack, eventually, stream_messages};
+use j2t_simulator::{DemoSpec, TplusFaults};
+use j2t_testkit::{Service, workspace_bin};
+use j2t_topology::names;
+use jst2tplus::reconcile::{self, QtyBySku};
+use serde_json::{Value, json};
+
+/// Seeds `days` days of orders ending the day before yesterday (clear of the fetcher's lag);
+/// returns the expected Σ qty per (date, SKU) and the fetcher's start time.
+async fn seed(stack: &Stack, orders: u32, days: u32, extra: &[Value]) -> (QtyBySku, String) {
+    let end = j2t_simulator::jst_today(480) - chrono::Duration::days(2);
+    stack
+        .admin
+        .seed(&DemoSpec {
+            orders,
+            days,
+            seed: u64::from(days),
+            end_date: Some(end),
+        })
+        .await
+        .expect("seeding");
+    if !extra.is_empty() {
+        stack.admin.add_orders(extra).await.expect("extra orders");
+    }
+    let source = stack.admin.orders().await.expect("orders");
+    let first = end - chrono::Duration::days(i64::from(days) - 1);
+    (
+        reconcile::expected(&source, "Confirmed"),
+        format!("{first} 00:00:00"),
+    )
+}
+
+/// Settings every process of a test shares: quick retries, short ack wait.
+fn writer_env() -> Vec<(&'static str, String)> {
+    vec![
+        ("J2T__TPLUS__TIMEOUT_SECS", "1".into()),
+        ("J2T__WRITER__RETRY_BASE_SECS", "1".into()),
+        ("J2T__WRITER__MAX_RETRY_DELAY_SECS", "2".into()),
+        ("J2T__WRITER__MAX_DELIVER", "30".into()),
+        ("J2T__WRITER__ACK_WAIT_SECS", "5".into()),
+    ]
+}
+
+/// Fetcher and transformer for `start_time`, with the writer settings above.
+fn upstream(stack: &Stack, start_time: &str) -> Vec<Service> {
+    let mut env = writer_env();
+    env.push(("J2T__FETCHER__START_TIME", start_time.to_string()));
+    env.push(("J2T__FETCHER__POLL_INTERVAL_SECS", "1".into()));
+    env.push(("J2T__FETCHER__WINDOW_SECS", (7 * 86_400).to_string()));
+    vec![
+        stack.spawn("jst2tplus-fetcher", &env),
+        stack.spawn("jst2tplus-transformer", &env),
+    ]
+}
+
+/// Waits until T+ holds exactly the expected sums, then checks nothing more arrives and no
+/// ExternalCode is there twice. Returns the vouchers.
+async fn assert_written_exactly_once(stack: &Stack, expected: &QtyBySku) -> Vec<Value> {
+    let admin = &stack.admin;
+    let dtos = eventually(Duration::from_secs(180), "T+ sums to match JST", || async {
+        let dtos = admin.voucher_dtos().await.ok()?;
+        let rows = reconcile::by_day(expected, &dtos);
+        (!rows.is_empty() && rows.iter().all(|r| r.matches)).then_some(dtos)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let settled = admin.voucher_dtos().await.expect("vouchers");
+    assert_eq!(
+        settled.len(),
+        dtos.len(),
+        "vouchers arrived after the sums matched"
+    );
+    assert!(reconcile::duplicate_codes(&settled).is_empty());
+    settled
+}
+
+fn answered(stats: &j2t_simulator::Stats, code: &str) -> u64 {
+    stats.tplus_requests_by_code.get(code).copied().unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn five_hundreds_timeouts_after_commit_and_409s_still_write_each_voucher_once() {
+    let stack = Stack::start().await;
+    let (expected, start) = seed(&stack, 600, 30, &[]).await;
+    stack
+        .admin
+        .set_tplus_faults(&TplusFaults {
+            http_5xx_probability: 0.2,
+            timeout_after_commit_probability: 0.1,
+            timeout_after_commit_ms: 1_500,
+            throttle_409_probability: 0.05,
+            seed: 9,
+            ..Default::default()
+        })
+        .await
+        .expect("faults");
+    let _upstream = upstream(&stack, &start);
+    let _writer = stack.spawn("jst2tplus-writer", &writer_env());
+    let vouchers = assert_written_exactly_once(&stack, &expected).await;
+    assert!(vouchers.len() >= 50, "{} vouchers", vouchers.len());
+    let stats = stack.admin.stats().await.expect("stats");
+    println!("T+ answers: {:?}", stats.tplus_requests_by_code);
+    assert!(
+        stats.tplus_committed_late > 0,
+        "timeouts after commit happened"
+    );
+    assert!(
+        stats
+            .tplus_requests_by_code
+            .keys()
+            .any(|k| k.contains("503")),
+        "5xx happened"
+    );
+    assert_eq!(
+        stream_messages(&stack.nats_url(), names::DLQ_STREAM).await,
+        0,
+        "nothing dead-lettered"
+    );
+}
+
+/// Runs the CLI with the stack's environment; returns stdout (panics on failure).
+fn cli(stack: &Stack, args: &[&str]) -> String {
+    let output = Command::new(workspace_bin("jst2tplus").expect("cli binary"))
+        .args(args)
+        .envs(stack.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .output()
+        .expect("cli runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "jst2tplus {args:?} failed: {stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_sku_is_dead_lettered_and_replayed_once_after_the_fix() {
+    let stack = Stack::start().await;
+    let day = j2t_simulator::jst_today(480) - chrono::Duration::days(2);
+    let novel = json!({
+        "io_id": 7_000_001, "so_id": "SO-NEW", "o_id": 1, "shop_id": 10001,
+        "shop_name": "天猫旗舰店", "is_offline_shop": false, "status": "Confirmed",
+        "io_date": format!("{day} 12:00:00"), "modified": format!("{day} 12:00:00"),
+        "created": format!("{day} 11:00:00"), "wms_co_id": 1, "remark": "new product",
+        "items": [{"ioi_id": 1, "sku_id": "SKU-NEW-001", "name": "新品", "qty": 3,
+                   "sale_price": 10.0, "sale_amount": 30.0, "is_gift": false}]
+    });
+    let (expected, start) = seed(&stack, 60, 2, &[novel]).await;
+    let _upstream = upstream(&stack, &start);
+    let _writer = stack.spawn("jst2tplus-writer", &writer_env());
+
+    let nats = stack.nats_url();
+    eventually(Duration::from_secs(90), "a dead letter", || async {
+        (stream_messages(&nats, names::DLQ_STREAM).await > 0).then_some(())
+    })
+    .await;
+    let listed = cli(&stack, &["dlq", "list", "--stage", "writer"]);
+    assert!(listed.contains("rejected"), "{listed}");
+    assert!(
+        listed.contains("SKU-NEW-001"),
+        "the reason names the SKU: {listed}"
+    );
+    // The voucher holding the new SKU is missing; everything else arrived.
+    let dtos = stack.admin.voucher_dtos().await.expect("vouchers");
+    assert!(
+        !reconcile::by_day(&expected, &dtos)
+            .iter()
+            .all(|r| r.matches)
+    );
+
+    stack
+        .admin
+        .add_inventories(&["SKU-NEW-001"])
+        .await
+        .expect("master data");
+    let dry = cli(&stack, &["dlq", "replay", "--dry-run"]);
+    assert!(dry.contains("1 dead letters would be replayed"), "{dry}");
+    let replayed = cli(&stack, &["dlq", "replay"]);
+    assert!(replayed.contains("1 replayed, 0 failed"), "{replayed}");
+
+    assert_written_exactly_once(&stack, &expected).await;
+    let listed = cli(&stack, &["dlq", "list"]);
+    assert!(listed.contains("no dead letters"), "{listed}");
+    // Replaying again changes nothing: the entry is marked replayed.
+    let again = cli(&stack, &["dlq", "replay"]);
+    assert!(again.contains("0 replayed"), "{again}");
+    let shown = cli(&stack, &["dlq", "list", "--all"]);
+    assert!(shown.contains("SKU-NEW-001"), "{shown}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn three_writers_one_killed_mid_batch_write_each_voucher_once() {
+    let stack = Stack::start().await;
+    let (expected, start) = seed(&stack, 400, 12, &[]).await;
+    stack
+        .admin
+        .set_tplus_faults(&TplusFaults {
+            latency_ms: 300,
+            ..Default::default()
+        })
+        .await
+        .expect("faults");
+    let _upstream = upstream(&stack, &start);
+    let mut writers: Vec<Service> = (0..3)
+        .map(|_| stack.spawn("jst2tplus-writer", &writer_env()))
+        .collect();
+    let admin = &stack.admin;
+    eventually(Duration::from_secs(90), "some vouchers written", || async {
+        (admin.voucher_dtos().await.ok()?.len() >= 4).then_some(())
+    })
+    .await;
+    writers[0].kill();
+    let vouchers = assert_written_exactly_once(&stack, &expected).await;
+    assert!(vouchers.len() >= 20, "{} vouchers", vouchers.len());
+    assert_eq!(
+        stream_messages(&stack.nats_url(), names::DLQ_STREAM).await,
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_tplus_token_is_refreshed_and_nothing_is_dead_lettered() {
+    let stack = Stack::start().await;
+    let (expected, start) = seed(&stack, 400, 12, &[]).await;
+    stack
+        .admin
+        .set_tplus_faults(&TplusFaults {
+            latency_ms: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("faults");
+    let _upstream = upstream(&stack, &start);
+    let _writer = stack.spawn("jst2tplus-writer", &writer_env());
+    let admin = &stack.admin;
+    eventually(Duration::from_secs(90), "some vouchers written", || async {
+        (admin.voucher_dtos().await.ok()?.len() >= 3).then_some(())
+    })
+    .await;
+    admin.expire_tplus_token().await.expect("expire");
+    assert_written_exactly_once(&stack, &expected).await;
+    let stats = admin.stats().await.expect("stats");
+    assert_eq!(stats.tplus_token_refreshes, 1, "{stats:?}");
+    assert!(answered(&stats, "http401_50000") >= 1, "{stats:?}");
+    assert_eq!(
+        stream_messages(&stack.nats_url(), names::DLQ_STREAM).await,
+        0
+    );
+}
