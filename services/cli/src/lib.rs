@@ -4,3 +4,4 @@
 pub mod demo;
 pub mod dlq;
 pub mod reconcile;
+pub mod whereis;

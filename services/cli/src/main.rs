@@ -18,6 +18,8 @@ enum Command {
     /// Run the whole pipeline locally against the simulator, with demo orders, and show what
     /// T+ received.
     Demo(jst2tplus::demo::DemoArgs),
+    /// Where one JST order is: fetched, merged into which voucher, written to T+ or not.
+    Whereis(jst2tplus::whereis::WhereisArgs),
     /// Dead letters: list, show, replay, purge.
     Dlq {
         #[command(subcommand)]
@@ -34,5 +36,6 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Demo(args) => runtime.block_on(jst2tplus::demo::run(config, args)),
         Command::Dlq { command } => runtime.block_on(jst2tplus::dlq::run(config, command)),
+        Command::Whereis(args) => runtime.block_on(jst2tplus::whereis::run(config, args)),
     }
 }

@@ -4,7 +4,9 @@
 //! A window is a merge scope: the fetcher closes it only after all its orders are stored, so
 //! every merge group in it is complete. Replicas share one durable consumer on the window
 //! events; a window redelivered after a crash is merged again into byte-identical vouchers
-//! with the same `Nats-Msg-Id` (= ExternalCode), so nothing is emitted twice.
+//! with the same `Nats-Msg-Id` (= ExternalCode), so nothing is emitted twice. Each merged
+//! io_id is claimed for its voucher in the lineage bucket before the voucher is published, so
+//! an order that reaches two windows is merged once (and `whereis` can find it).
 
 mod window;
 
@@ -39,17 +41,19 @@ pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
     ctx.readiness.set(true);
     tracing::info!("transformer running");
     let js = &topology.js;
+    let lineage = &j2t_topology::Lineage::new(&topology);
     j2t_topology::consume(&consumer, 1, &ctx.shutdown, |msg| {
         let mapping = mapping.clone();
         async move {
             let seq = msg.info().map(|i| i.stream_sequence).unwrap_or_default();
-            match process_window(js, &mapping, &msg.payload, seq).await {
+            match process_window(js, lineage, &mapping, &msg.payload, seq).await {
                 Ok(outcome) => {
                     tracing::info!(
                         window = %outcome.window,
                         orders = outcome.orders,
                         vouchers = outcome.vouchers,
                         rejected = outcome.rejected,
+                        already_merged = outcome.already_merged,
                         "window merged"
                     );
                     if let Err(error) = msg.double_ack().await {

@@ -1,9 +1,9 @@
 use anyhow::Context;
 use async_nats::jetstream::{self, consumer};
 use futures::StreamExt;
-use j2t_domain::{DeadLetter, Stage, WindowClosed};
+use j2t_domain::{DeadLetter, Stage, WindowClosed, io_id_of};
 use j2t_mapping::{Mapping, map_orders};
-use j2t_topology::names;
+use j2t_topology::{Claim, Lineage, names};
 use serde_json::Value;
 
 /// What merging one window produced.
@@ -13,12 +13,15 @@ pub struct WindowOutcome {
     pub orders: usize,
     pub vouchers: usize,
     pub rejected: usize,
+    /// Orders skipped because a voucher from another window already holds them.
+    pub already_merged: usize,
 }
 
 /// Merges one closed window: reads its orders, publishes vouchers and dead letters, and
 /// returns once all are stored. Safe to repeat.
 pub async fn process_window(
     js: &jetstream::Context,
+    lineage: &Lineage,
     mapping: &Mapping,
     event: &[u8],
     event_seq: u64,
@@ -40,6 +43,7 @@ pub async fn process_window(
                 orders: 0,
                 vouchers: 0,
                 rejected: 1,
+                already_merged: 0,
             });
         }
     };
@@ -55,6 +59,18 @@ pub async fn process_window(
         j2t_topology::publish_dead_letter(js, &letter, &format!("bad_json:{window}:{seq}")).await?;
     }
     let count = orders.len();
+    // An order already merged from another window (the fetcher's guard failed, or a
+    // replay) is not merged twice.
+    let ids: Vec<i64> = orders.iter().filter_map(io_id_of).collect();
+    let held = lineage.claims(&ids).await?;
+    let (orders, elsewhere): (Vec<Value>, Vec<Value>) = orders.into_iter().partition(|o| {
+        io_id_of(o)
+            .and_then(|id| held.get(&id))
+            .is_none_or(|claim| claim.orders_subject == closed.orders_subject)
+    });
+    for order in &elsewhere {
+        tracing::warn!(io_id = ?io_id_of(order), "order already merged from another window; skipped");
+    }
     let out = map_orders(mapping, orders, &window);
     for (i, rejected) in out.rejected.iter().enumerate() {
         let letter = dead_letter(
@@ -68,6 +84,24 @@ pub async fn process_window(
             .map_or_else(|| format!("noid{i}"), |id| id.to_string());
         j2t_topology::publish_dead_letter(js, &letter, &format!("bad_order:{window}:{id}")).await?;
         tracing::warn!(io_id = ?rejected.io_id, reason = %rejected.reason, "order dead-lettered");
+    }
+    // Claim every merged io_id for its voucher before anyone can see the voucher.
+    let claims: Vec<(i64, Claim)> = out
+        .vouchers
+        .iter()
+        .flat_map(|v| {
+            v.io_ids.iter().map(|id| {
+                let claim = Claim {
+                    orders_subject: closed.orders_subject.clone(),
+                    external_code: v.external_code.clone(),
+                };
+                (*id, claim)
+            })
+        })
+        .collect();
+    let lost = lineage.claim(&claims).await?;
+    if !lost.is_empty() {
+        anyhow::bail!("orders {lost:?} were merged from another window meanwhile; merging again");
     }
     // Publish every voucher, then wait for all PubAcks: only then is the window done.
     let mut acks = Vec::with_capacity(out.vouchers.len());
@@ -93,6 +127,7 @@ pub async fn process_window(
         orders: count,
         vouchers: out.vouchers.len(),
         rejected: out.rejected.len() + unreadable.len(),
+        already_merged: elsewhere.len(),
     })
 }
 

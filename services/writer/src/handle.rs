@@ -7,7 +7,7 @@ use async_nats::jetstream::{self, AckKind, Message};
 use chrono::Utc;
 use j2t_config::WriterConfig;
 use j2t_domain::{Attempt, DeadLetter, Stage, VoucherEnvelope, WriteOutcome, WriteResult};
-use j2t_topology::{AttemptLog, names};
+use j2t_topology::{AttemptLog, Lineage, VoucherState, names};
 use j2t_tplus::{DuplicateRule, Outcome, TplusClient};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -17,6 +17,7 @@ use crate::{nak_delay, post_with_quick_retries};
 pub struct Writer {
     pub js: jetstream::Context,
     pub attempts: AttemptLog,
+    pub lineage: Lineage,
     pub tplus: TplusClient,
     pub duplicate: DuplicateRule,
     pub cfg: WriterConfig,
@@ -155,10 +156,24 @@ impl Writer {
             .map_err(|e| anyhow::anyhow!("ack: {e}"))?;
         metrics::counter!("j2t_writer_vouchers_total", "outcome" => outcome).increment(1);
         tracing::info!(external_code = code, outcome, "voucher written");
+        self.settled(code, outcome, String::new()).await;
+        Ok(())
+    }
+
+    /// Records what became of the voucher (for `whereis`) and forgets its attempts. Both are
+    /// bookkeeping: a failure is logged, never fails the voucher.
+    async fn settled(&self, code: &str, state: &str, detail: String) {
+        let state = VoucherState {
+            state: state.to_string(),
+            detail,
+            at: Utc::now(),
+        };
+        if let Err(error) = self.lineage.set_state(code, &state).await {
+            tracing::warn!(%error, "could not record the voucher's state");
+        }
         if let Err(error) = self.attempts.clear(code).await {
             tracing::warn!(%error, "could not clear the attempt history");
         }
-        Ok(())
     }
 
     /// Stores the dead letter with the original headers and history, then TERMs the message
@@ -200,10 +215,9 @@ impl Writer {
             .await
             .map_err(|e| anyhow::anyhow!("term: {e}"))?;
         metrics::counter!("j2t_writer_vouchers_total", "outcome" => "dead_lettered").increment(1);
-        if let Some(code) = letter.payload["external_code"].as_str()
-            && let Err(error) = self.attempts.clear(code).await
-        {
-            tracing::warn!(%error, "could not clear the attempt history");
+        if let Some(code) = letter.payload["external_code"].as_str() {
+            let detail = format!("{}: {}", letter.reason, letter.error);
+            self.settled(code, "dead_lettered", detail).await;
         }
         Ok(())
     }

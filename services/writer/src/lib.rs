@@ -29,6 +29,7 @@ pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
     let writer = Writer {
         js: topology.js.clone(),
         attempts: AttemptLog::new(topology.attempts.clone()),
+        lineage: j2t_topology::Lineage::new(&topology),
         tplus,
         duplicate: DuplicateRule {
             code: cfg.tplus.duplicate_code.clone(),

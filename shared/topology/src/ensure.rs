@@ -31,6 +31,8 @@ pub struct Topology {
     pub rate: kv::Store,
     pub attempts: kv::Store,
     pub dlq_replayed: kv::Store,
+    pub lineage: kv::Store,
+    pub voucher_state: kv::Store,
 }
 
 type PullConsumer = consumer::Consumer<consumer::pull::Config>;
@@ -188,6 +190,18 @@ pub async fn ensure(js: jetstream::Context, cfg: &Config) -> Result<Topology, To
             1,
             90 * DAY,
         ),
+        bucket(
+            LINEAGE_BUCKET,
+            "voucher holding each io_id",
+            1,
+            DAY * f.dedup_retention_days.try_into().unwrap_or(u32::MAX),
+        ),
+        bucket(
+            VOUCHER_STATE_BUCKET,
+            "final state of each voucher",
+            1,
+            DAY * f.dedup_retention_days.try_into().unwrap_or(u32::MAX),
+        ),
     ];
     let mut stores = Vec::with_capacity(buckets.len());
     for config in buckets {
@@ -198,8 +212,17 @@ pub async fn ensure(js: jetstream::Context, cfg: &Config) -> Result<Topology, To
                 .map_err(|e| error(what)(e.into()))?,
         );
     }
-    let [cursors, seen, tokens, leases, rate, attempts, dlq_replayed] =
-        <[kv::Store; 7]>::try_from(stores).map_err(|_| error("buckets")("bucket count".into()))?;
+    let [
+        cursors,
+        seen,
+        tokens,
+        leases,
+        rate,
+        attempts,
+        dlq_replayed,
+        lineage,
+        voucher_state,
+    ] = <[kv::Store; 9]>::try_from(stores).map_err(|_| error("buckets")("bucket count".into()))?;
     Ok(Topology {
         js,
         cursors,
@@ -209,5 +232,7 @@ pub async fn ensure(js: jetstream::Context, cfg: &Config) -> Result<Topology, To
         rate,
         attempts,
         dlq_replayed,
+        lineage,
+        voucher_state,
     })
 }

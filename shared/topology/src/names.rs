@@ -72,6 +72,16 @@ pub fn jst_rate_key(app_key: &str) -> String {
     format!("jst.{}", kv_token(app_key))
 }
 
+/// Lineage: which voucher holds each io_id (key: io_id). Claimed with `create` by the
+/// transformer, so an io_id is merged into one voucher only, whatever window brought it.
+pub const LINEAGE_BUCKET: &str = "j2t_lineage";
+
+/// Final state of each voucher (key: ExternalCode): written, or dead-lettered.
+pub const VOUCHER_STATE_BUCKET: &str = "j2t_voucher_state";
+pub fn voucher_state_key(external_code: &str) -> String {
+    kv_token(external_code)
+}
+
 /// Failed write attempts per voucher (key: ExternalCode), kept until it is written or
 /// dead-lettered, so the dead letter carries the whole history whichever replica tried.
 pub const ATTEMPTS_BUCKET: &str = "j2t_attempts";

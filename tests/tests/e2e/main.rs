@@ -7,4 +7,5 @@ mod fetcher;
 mod fetcher_replicas;
 mod jst_protocol;
 mod pipeline;
+mod transformer;
 mod writer;
