@@ -1,6 +1,7 @@
 //! One voucher message: post it, then ack, NAK, hold (quota) or dead-letter by the outcome.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_nats::jetstream::{self, AckKind, Message};
@@ -18,6 +19,9 @@ pub struct Writer {
     pub js: jetstream::Context,
     pub attempts: AttemptLog,
     pub lineage: Lineage,
+    pub signals: async_nats::jetstream::kv::Store,
+    /// Set while T+ refuses our credentials, so the first success clears the signal.
+    pub auth_failing: AtomicBool,
     pub tplus: TplusClient,
     pub duplicate: DuplicateRule,
     pub cfg: WriterConfig,
@@ -75,6 +79,8 @@ impl Writer {
             // and try again after a pause.
             metrics::counter!("j2t_writer_quota_pauses_total").increment(1);
             tracing::warn!(external_code = code, %reason, "T+ quota exhausted; pausing");
+            self.signal(|s| s.quota_exhausted_at = Some(Utc::now()))
+                .await;
             msg.ack_with(AckKind::Progress)
                 .await
                 .map_err(|e| anyhow::anyhow!("progress: {e}"))?;
@@ -115,31 +121,67 @@ impl Writer {
                     .dead_letter(msg, seq, failure, delivered, payload)
                     .await;
             }
-            Outcome::Transient { reason, .. }
-            | Outcome::AuthExpired(reason)
-            | Outcome::QuotaExhausted(reason) => {
-                let error = format!("{reason} ({calls} calls)");
-                let history = self.attempts.record(code, delivered as u64, &error).await?;
-                if delivered >= self.cfg.max_deliver {
-                    let failure = Failure {
-                        reason: "retries_exhausted",
-                        error: format!("{delivered} deliveries; last error: {reason}"),
-                        history,
-                    };
-                    let payload = serde_json::to_value(&envelope)?;
-                    return self
-                        .dead_letter(msg, seq, failure, delivered, payload)
-                        .await;
-                }
-                let delay = nak_delay(&self.cfg, delivered);
-                metrics::counter!("j2t_writer_retries_total").increment(1);
-                tracing::warn!(external_code = code, %reason, delivered, ?delay, "T+ write failed; will retry");
-                msg.ack_with(AckKind::Nak(Some(delay)))
-                    .await
-                    .map_err(|e| anyhow::anyhow!("nak: {e}"))?;
-                return Ok(());
+            Outcome::AuthExpired(reason) => {
+                // The client already tried a refresh: tell the monitor, then retry later.
+                self.auth_failing.store(true, Ordering::Relaxed);
+                self.signal(|s| {
+                    s.auth_failures += 1;
+                    s.auth_failed_at = Some(Utc::now());
+                })
+                .await;
+                return self
+                    .retry_or_give_up(msg, seq, &envelope, delivered, reason, calls)
+                    .await;
+            }
+            Outcome::Transient { reason, .. } | Outcome::QuotaExhausted(reason) => {
+                return self
+                    .retry_or_give_up(msg, seq, &envelope, delivered, reason, calls)
+                    .await;
             }
         };
+        self.written(msg, result).await
+    }
+
+    /// Records the failed attempt, then NAKs with a delay, or dead-letters after
+    /// `max_deliver` deliveries.
+    async fn retry_or_give_up(
+        &self,
+        msg: &Message,
+        seq: u64,
+        envelope: &VoucherEnvelope,
+        delivered: i64,
+        reason: String,
+        calls: usize,
+    ) -> anyhow::Result<()> {
+        let code = envelope.external_code.as_str();
+        let error = format!("{reason} ({calls} calls)");
+        let history = self.attempts.record(code, delivered as u64, &error).await?;
+        if delivered >= self.cfg.max_deliver {
+            let failure = Failure {
+                reason: "retries_exhausted",
+                error: format!("{delivered} deliveries; last error: {reason}"),
+                history,
+            };
+            let payload = serde_json::to_value(envelope)?;
+            return self
+                .dead_letter(msg, seq, failure, delivered, payload)
+                .await;
+        }
+        let delay = nak_delay(&self.cfg, delivered);
+        metrics::counter!("j2t_writer_retries_total").increment(1);
+        tracing::warn!(external_code = code, %reason, delivered, ?delay, "T+ write failed; will retry");
+        msg.ack_with(AckKind::Nak(Some(delay)))
+            .await
+            .map_err(|e| anyhow::anyhow!("nak: {e}"))?;
+        Ok(())
+    }
+
+    /// T+ has the voucher: record the result, ack, settle.
+    async fn written(&self, msg: &Message, result: WriteResult) -> anyhow::Result<()> {
+        let code = result.external_code.as_str();
+        if self.auth_failing.swap(false, Ordering::Relaxed) {
+            self.signal(|s| s.auth_failures = 0).await;
+        }
         let outcome = match result.outcome {
             WriteOutcome::Created => "created",
             WriteOutcome::AlreadyExists => "already_exists",
@@ -158,6 +200,13 @@ impl Writer {
         tracing::info!(external_code = code, outcome, "voucher written");
         self.settled(code, outcome, String::new()).await;
         Ok(())
+    }
+
+    /// Tells the monitor something only the writer sees; bookkeeping, never fails a voucher.
+    async fn signal(&self, change: impl Fn(&mut j2t_topology::Signals)) {
+        if let Err(error) = j2t_topology::update_signals(&self.signals, change).await {
+            tracing::warn!(%error, "could not record a signal for the monitor");
+        }
     }
 
     /// Records what became of the voucher (for `whereis`) and forgets its attempts. Both are

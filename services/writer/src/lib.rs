@@ -30,6 +30,8 @@ pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
         js: topology.js.clone(),
         attempts: AttemptLog::new(topology.attempts.clone()),
         lineage: j2t_topology::Lineage::new(&topology),
+        signals: topology.signals.clone(),
+        auth_failing: Default::default(),
         tplus,
         duplicate: DuplicateRule {
             code: cfg.tplus.duplicate_code.clone(),

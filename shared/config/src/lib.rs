@@ -103,6 +103,17 @@ impl Config {
         if self.writer.max_deliver < 1 {
             return invalid("writer.max_deliver", "must be at least 1");
         }
+        if !matches!(self.monitor.language.as_str(), "zh" | "en") {
+            return invalid("monitor.language", "must be zh or en");
+        }
+        for (name, hook) in &self.monitor.webhooks {
+            if !matches!(hook.format.as_str(), "generic" | "dingtalk" | "wecom") {
+                return invalid(
+                    &format!("monitor.webhooks.{name}.format"),
+                    "must be generic, dingtalk or wecom",
+                );
+            }
+        }
         if self.nats.url.trim().is_empty() {
             return invalid("nats.url", "must not be empty");
         }

@@ -18,6 +18,7 @@ pub struct Config {
     pub fetcher: FetcherConfig,
     pub transformer: TransformerConfig,
     pub writer: WriterConfig,
+    pub monitor: MonitorConfig,
     pub simulator: SimulatorConfig,
 }
 
@@ -196,6 +197,40 @@ pub struct WriterConfig {
     /// While T+ reports the monthly quota exhausted (50112), wait this long between tries
     /// (holding the voucher: no delivery is used up).
     pub quota_pause_secs: u64,
+}
+
+/// The monitor service: alert rules and the operator console.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonitorConfig {
+    /// Address of the operator console (web page and its API).
+    pub console_listen: SocketAddr,
+    /// Token the console asks for (Bearer header or login form). Empty disables the console.
+    pub console_token: SecretString,
+    /// How often the alert rules are evaluated.
+    pub evaluate_every_secs: u64,
+    /// Alert when nothing was written for this long while vouchers wait.
+    pub no_write_minutes: u64,
+    /// Alert when a sync task's cursor is this far behind now.
+    pub cursor_lag_alert_secs: u64,
+    /// Alert after this many consecutive T+ auth failures.
+    pub auth_failures_alert: u64,
+    /// While an alert keeps firing, repeat it at most this often.
+    pub renotify_secs: u64,
+    /// Language of alert messages: `zh` or `en`.
+    pub language: String,
+    /// Alert receivers by name.
+    #[serde(default)]
+    pub webhooks: std::collections::BTreeMap<String, WebhookConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Receiver URL (it may embed a robot's access token, so it is treated as a secret).
+    pub url: SecretString,
+    /// `generic` (JSON), `dingtalk` (DingTalk robot) or `wecom` (WeCom robot).
+    pub format: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -33,6 +33,7 @@ pub struct Topology {
     pub dlq_replayed: kv::Store,
     pub lineage: kv::Store,
     pub voucher_state: kv::Store,
+    pub signals: kv::Store,
 }
 
 type PullConsumer = consumer::Consumer<consumer::pull::Config>;
@@ -202,6 +203,12 @@ pub async fn ensure(js: jetstream::Context, cfg: &Config) -> Result<Topology, To
             1,
             DAY * f.dedup_retention_days.try_into().unwrap_or(u32::MAX),
         ),
+        bucket(
+            SIGNALS_BUCKET,
+            "what services observe, for monitors",
+            1,
+            Duration::ZERO,
+        ),
     ];
     let mut stores = Vec::with_capacity(buckets.len());
     for config in buckets {
@@ -222,7 +229,8 @@ pub async fn ensure(js: jetstream::Context, cfg: &Config) -> Result<Topology, To
         dlq_replayed,
         lineage,
         voucher_state,
-    ] = <[kv::Store; 9]>::try_from(stores).map_err(|_| error("buckets")("bucket count".into()))?;
+        signals,
+    ] = <[kv::Store; 10]>::try_from(stores).map_err(|_| error("buckets")("bucket count".into()))?;
     Ok(Topology {
         js,
         cursors,
@@ -234,5 +242,6 @@ pub async fn ensure(js: jetstream::Context, cfg: &Config) -> Result<Topology, To
         dlq_replayed,
         lineage,
         voucher_state,
+        signals,
     })
 }

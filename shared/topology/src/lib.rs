@@ -12,6 +12,7 @@ mod lineage;
 pub mod names;
 mod publish;
 mod rate_gate;
+mod status;
 
 pub use attempts::{AttemptLog, AttemptsError};
 pub use connect::connect;
@@ -22,3 +23,7 @@ pub use kv_tokens::KvTokenStore;
 pub use lineage::{Claim, Lineage, LineageError, VoucherState};
 pub use publish::{PublishJsonError, publish_dead_letter, publish_json};
 pub use rate_gate::{KvRateGate, spacing};
+pub use status::{
+    CursorStatus, PipelineStatus, Signals, StageStatus, StatusError, pipeline_status,
+    update_signals,
+};

@@ -82,6 +82,9 @@ pub fn voucher_state_key(external_code: &str) -> String {
     kv_token(external_code)
 }
 
+/// What only the services observe (quota exhausted, auth failures), for monitors.
+pub const SIGNALS_BUCKET: &str = "j2t_signals";
+
 /// Failed write attempts per voucher (key: ExternalCode), kept until it is written or
 /// dead-lettered, so the dead letter carries the whole history whichever replica tried.
 pub const ATTEMPTS_BUCKET: &str = "j2t_attempts";

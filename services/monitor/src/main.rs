@@ -1,0 +1,3 @@
+fn main() -> anyhow::Result<()> {
+    j2t_telemetry::service_main("monitor", j2t_monitor::run)
+}

@@ -1,0 +1,209 @@
+//! A snapshot of the whole pipeline read from NATS: what the console shows and what the
+//! alert rules evaluate. Read-only; every service's state it needs is in streams and KV.
+
+use std::collections::BTreeMap;
+
+use async_nats::jetstream::{self, kv};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use futures::TryStreamExt;
+use serde::{Deserialize, Serialize};
+
+use crate::names;
+
+#[derive(Debug, thiserror::Error)]
+#[error("pipeline status: {0}")]
+pub struct StatusError(Box<dyn std::error::Error + Send + Sync>);
+
+fn error(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> StatusError {
+    StatusError(e.into())
+}
+
+/// One stage of the flow: the stream feeding it and its consumer's backlog.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StageStatus {
+    /// Messages stored in the stage's input stream.
+    pub stored: u64,
+    /// Messages not yet delivered to the stage's consumer.
+    pub backlog: u64,
+    /// Delivered but not yet acknowledged (in flight).
+    pub in_flight: u64,
+    /// Newest message in the stream.
+    pub last_at: Option<DateTime<Utc>>,
+}
+
+/// The sync position of one fetcher task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CursorStatus {
+    pub task: String,
+    /// Everything before this JST-local time is synced.
+    pub next_start: String,
+    /// The window being fetched, if any (its id).
+    pub pending: Option<String>,
+    /// Seconds between `next_start` and now (JST local).
+    pub lag_secs: i64,
+}
+
+/// Things only the services see, recorded in KV (`j2t_signals`) so monitors can see them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Signals {
+    /// Last time T+ answered "quota exhausted" (50112).
+    pub quota_exhausted_at: Option<DateTime<Utc>>,
+    /// Consecutive T+ auth failures after a refresh attempt, and when the last one was.
+    pub auth_failures: u64,
+    pub auth_failed_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PipelineStatus {
+    pub at: DateTime<Utc>,
+    /// Raw orders fetched (stored in J2T_ORDERS).
+    pub orders: StageStatus,
+    /// Closed windows waiting for the transformer.
+    pub windows: StageStatus,
+    /// Vouchers built, waiting for the writer.
+    pub vouchers: StageStatus,
+    /// Vouchers written (J2T_RESULTS); `last_at` is the last successful write.
+    pub written: StageStatus,
+    /// Dead letters not yet replayed, by `stage.reason`.
+    pub dead_letters: BTreeMap<String, u64>,
+    pub cursors: Vec<CursorStatus>,
+    pub signals: Signals,
+}
+
+impl PipelineStatus {
+    pub fn dead_letters_total(&self) -> u64 {
+        self.dead_letters.values().sum()
+    }
+}
+
+/// Reads the snapshot. `utc_offset_minutes`: JST local time's offset (for cursor lag).
+pub async fn pipeline_status(
+    topology: &crate::Topology,
+    utc_offset_minutes: i32,
+) -> Result<PipelineStatus, StatusError> {
+    let js = &topology.js;
+    let mut status = PipelineStatus {
+        at: Utc::now(),
+        orders: stage(js, names::ORDERS_STREAM, None).await?,
+        windows: stage(js, names::WINDOWS_STREAM, Some(names::TRANSFORMER_CONSUMER)).await?,
+        vouchers: stage(js, names::VOUCHERS_STREAM, Some(names::WRITER_CONSUMER)).await?,
+        written: stage(js, names::RESULTS_STREAM, None).await?,
+        signals: signals(&topology.signals).await?,
+        ..Default::default()
+    };
+    let entries = crate::DeadLetters::new(topology)
+        .list(&crate::DlqFilter::default())
+        .await
+        .map_err(error)?;
+    for entry in entries {
+        let key = format!("{}.{}", entry.letter.stage.as_str(), entry.letter.reason);
+        *status.dead_letters.entry(key).or_default() += 1;
+    }
+    let now_local = Utc::now().naive_utc() + chrono::Duration::minutes(utc_offset_minutes.into());
+    status.cursors = cursors(&topology.cursors, now_local).await?;
+    Ok(status)
+}
+
+async fn stage(
+    js: &jetstream::Context,
+    stream_name: &str,
+    consumer: Option<&str>,
+) -> Result<StageStatus, StatusError> {
+    let Ok(mut stream) = js.get_stream(stream_name).await else {
+        return Ok(StageStatus::default());
+    };
+    let info = stream.info().await.map_err(error)?;
+    let mut status = StageStatus {
+        stored: info.state.messages,
+        last_at: (info.state.messages > 0)
+            .then(|| DateTime::<Utc>::from_timestamp(info.state.last_timestamp.unix_timestamp(), 0))
+            .flatten(),
+        ..Default::default()
+    };
+    if let Some(name) = consumer
+        && let Ok(mut consumer) = stream
+            .get_consumer::<jetstream::consumer::pull::Config>(name)
+            .await
+    {
+        let info = consumer.info().await.map_err(error)?;
+        status.backlog = info.num_pending;
+        status.in_flight = info.num_ack_pending as u64;
+    }
+    Ok(status)
+}
+
+async fn cursors(
+    kv: &kv::Store,
+    now_local: NaiveDateTime,
+) -> Result<Vec<CursorStatus>, StatusError> {
+    let keys: Vec<String> = kv
+        .keys()
+        .await
+        .map_err(error)?
+        .try_collect()
+        .await
+        .map_err(error)?;
+    let mut cursors = Vec::new();
+    for task in keys {
+        let Some(bytes) = kv.get(&task).await.map_err(error)? else {
+            continue;
+        };
+        let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+            continue;
+        };
+        let next_start = value["next_start"].as_str().unwrap_or_default().to_string();
+        let lag_secs = NaiveDateTime::parse_from_str(&next_start, j2t_domain::JST_TIME_FORMAT)
+            .map(|t| (now_local - t).num_seconds().max(0))
+            .unwrap_or_default();
+        let pending = value["pending"].as_object().and_then(|w| {
+            let window: j2t_domain::Window =
+                serde_json::from_value(serde_json::Value::Object(w.clone())).ok()?;
+            Some(window.id())
+        });
+        cursors.push(CursorStatus {
+            task,
+            next_start,
+            pending,
+            lag_secs,
+        });
+    }
+    Ok(cursors)
+}
+
+const SIGNALS_KEY: &str = "signals";
+
+async fn signals(kv: &kv::Store) -> Result<Signals, StatusError> {
+    let stored = kv.get(SIGNALS_KEY).await.map_err(error)?;
+    Ok(stored
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default())
+}
+
+/// Updates the shared signals (read-modify-write with optimistic concurrency).
+pub async fn update_signals(
+    kv: &kv::Store,
+    change: impl Fn(&mut Signals),
+) -> Result<(), StatusError> {
+    for _ in 0..5 {
+        let entry = kv.entry(SIGNALS_KEY).await.map_err(error)?;
+        let (mut signals, revision) = match entry.filter(|e| e.operation == kv::Operation::Put) {
+            Some(e) => (
+                serde_json::from_slice(&e.value).unwrap_or_default(),
+                Some(e.revision),
+            ),
+            None => (Signals::default(), None),
+        };
+        change(&mut signals);
+        let value = serde_json::to_vec(&signals).map_err(error)?.into();
+        let written = match revision {
+            Some(r) => kv.update(SIGNALS_KEY, value, r).await.is_ok(),
+            None => kv.create(SIGNALS_KEY, value).await.is_ok(),
+        };
+        if written {
+            return Ok(());
+        }
+    }
+    Err(error(
+        "signals kept changing underneath; gave up after 5 tries",
+    ))
+}
