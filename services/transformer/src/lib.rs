@@ -48,6 +48,10 @@ pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
             let seq = msg.info().map(|i| i.stream_sequence).unwrap_or_default();
             match process_window(js, lineage, &mapping, &msg.payload, seq).await {
                 Ok(outcome) => {
+                    metrics::counter!("j2t_transformer_windows_total").increment(1);
+                    metrics::counter!("j2t_transformer_orders_total").increment(outcome.orders as u64);
+                    metrics::counter!("j2t_transformer_vouchers_total").increment(outcome.vouchers as u64);
+                    metrics::counter!("j2t_transformer_rejected_total").increment(outcome.rejected as u64);
                     tracing::info!(
                         window = %outcome.window,
                         orders = outcome.orders,

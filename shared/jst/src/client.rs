@@ -216,7 +216,7 @@ impl JstClient {
         };
         metrics::counter!("j2t_jst_requests_total", "endpoint" => endpoint, "code" => code.clone())
             .increment(1);
-        metrics::histogram!("j2t_jst_request_duration_seconds", "endpoint" => endpoint)
+        metrics::histogram!("j2t_jst_request_duration_seconds", "endpoint" => endpoint, "code" => code.clone())
             .record(latency.as_secs_f64());
         tracing::info!(
             endpoint,

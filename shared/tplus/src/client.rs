@@ -255,7 +255,7 @@ impl TplusClient {
 fn record(endpoint: &'static str, status: &str, latency: Duration) {
     metrics::counter!("j2t_tplus_requests_total", "endpoint" => endpoint, "status" => status.to_string())
         .increment(1);
-    metrics::histogram!("j2t_tplus_request_duration_seconds", "endpoint" => endpoint)
+    metrics::histogram!("j2t_tplus_request_duration_seconds", "endpoint" => endpoint, "status" => status.to_string())
         .record(latency.as_secs_f64());
     tracing::info!(
         endpoint,
