@@ -1,221 +1,148 @@
+//! The merge (the article's `operation: merge`): prepared orders grouped by the header keys,
+//! their lines merged by the line keys with `$sum`s, split at `body_max_line`, each part
+//! rendered through the field rows with its own ExternalCode.
+
 use std::collections::BTreeMap;
 
-use j2t_domain::{VoucherEnvelope, io_id_of};
+use j2t_domain::VoucherEnvelope;
 use serde_json::Value;
 
 use crate::code::external_code;
 use crate::decimal::Fixed;
-use crate::format;
-use crate::render::{render_header, render_line, render_voucher};
-use crate::spec::Mapping;
-use crate::template::{Path, scalar_text};
+use crate::output::{MapOutput, RejectedOrder, SkippedOrder};
+use crate::prepare::{Prepared, dedupe, prepare};
+use crate::render::render_voucher;
+use crate::spec::{Mapping, MergeSpec};
+use crate::template::Path;
 
-/// Vouchers built from a set of orders, and the orders that could not be used.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MapOutput {
-    pub vouchers: Vec<VoucherEnvelope>,
-    pub rejected: Vec<RejectedOrder>,
-}
+/// Most parts one group may be split into: the part number is at most 3 digits of the
+/// ExternalCode (≤ 30 characters).
+const MAX_PARTS: usize = 999;
 
-/// An order left out whole, with why.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RejectedOrder {
-    pub io_id: Option<i64>,
-    pub reason: String,
-    pub order: Value,
-}
-
-/// One order, checked: its key, its lines' keys and summed values.
-struct Checked {
-    order: Value,
-    group: Vec<String>,
-    lines: Vec<(Vec<String>, Vec<Fixed>, Value)>,
+/// An order in a group.
+struct Member {
+    io_id: i64,
+    /// As JST sent it, for the dead-letter stream.
+    original: Value,
+    /// After `format_response`, for the header.
+    formatted: Value,
 }
 
 #[derive(Default)]
 struct Group {
-    orders: Vec<(i64, Value)>,
+    /// Ascending by io_id.
+    orders: Vec<Member>,
     /// Line key → (first line seen, sums in `merge.sum` order).
     lines: BTreeMap<Vec<String>, (Value, Vec<Fixed>)>,
-}
-
-fn key_text(path: &Path, order: &Value, line: Option<&Value>) -> Result<String, String> {
-    match path.get(order, line).map(scalar_text) {
-        Some(text) if !text.is_empty() => Ok(text),
-        _ => Err(format!("group field `{}` is missing", path.name())),
-    }
-}
-
-fn check(mapping: &Mapping, mut order: Value) -> Result<Checked, (String, Value)> {
-    let original = order.clone();
-    let fail = |reason: String| (reason, original.clone());
-    format::apply(&mapping.format_response, &mut order).map_err(fail)?;
-    let m = &mapping.merge;
-    let group = m
-        .header_group
-        .iter()
-        .map(|p| key_text(p, &order, None))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(fail)?;
-    render_header(mapping, &order).map_err(fail)?;
-    let items = order
-        .get(&mapping.target.body_source)
-        .and_then(Value::as_array)
-        .filter(|items| !items.is_empty())
-        .ok_or_else(|| {
-            fail(format!(
-                "`{}` is missing or empty",
-                mapping.target.body_source
-            ))
-        })?;
-    let mut lines = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
-        let at = |e: String| fail(format!("line {}: {e}", i + 1));
-        let key = m
-            .line_group
-            .iter()
-            .map(|p| key_text(p, &order, Some(item)))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(at)?;
-        let sums = m
-            .sum
-            .iter()
-            .map(|p| {
-                let v = p.get(&order, Some(item));
-                v.and_then(Fixed::from_json).ok_or_else(|| {
-                    format!(
-                        "`{}` = {} is not a number",
-                        p.name(),
-                        v.map_or("nothing".to_string(), Value::to_string)
-                    )
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(at)?;
-        render_line(mapping, &order, item).map_err(at)?;
-        lines.push((key, sums, item.clone()));
-    }
-    Ok(Checked {
-        order,
-        group,
-        lines,
-    })
-}
-
-/// Keeps one version per io_id: the newest `ts`, ties broken by content, so the choice does
-/// not depend on arrival order.
-fn dedupe(orders: Vec<Value>, rejected: &mut Vec<RejectedOrder>) -> BTreeMap<i64, Value> {
-    let mut by_id: BTreeMap<i64, Value> = BTreeMap::new();
-    let rank = |o: &Value| {
-        (
-            o.get("ts").and_then(Value::as_i64).unwrap_or(0),
-            o.to_string(),
-        )
-    };
-    for order in orders {
-        let Some(io_id) = io_id_of(&order) else {
-            rejected.push(RejectedOrder {
-                io_id: None,
-                reason: "`io_id` is missing or not a number".into(),
-                order,
-            });
-            continue;
-        };
-        match by_id.get(&io_id) {
-            Some(kept) if rank(kept) >= rank(&order) => {}
-            _ => {
-                by_id.insert(io_id, order);
-            }
-        }
-    }
-    by_id
 }
 
 /// Merges `orders` (one window's worth) into vouchers. Deterministic: the same set of orders
 /// gives byte-identical vouchers, whatever their order or duplication.
 pub fn map_orders(mapping: &Mapping, orders: Vec<Value>, window: &str) -> MapOutput {
-    let mut rejected = Vec::new();
+    let mut out = MapOutput::default();
     let mut groups: BTreeMap<Vec<String>, Group> = BTreeMap::new();
-    for (io_id, order) in dedupe(orders, &mut rejected) {
-        match check(mapping, order) {
-            Err((reason, order)) => rejected.push(RejectedOrder {
+    for (io_id, original) in dedupe(orders, &mut out.rejected) {
+        match prepare(mapping, io_id, original.clone()) {
+            Prepared::Rejected(reason) => out.rejected.push(RejectedOrder {
                 io_id: Some(io_id),
-                reason,
-                order,
+                reason: format!("order {io_id}: {reason}"),
+                order: original,
             }),
-            Ok(checked) => {
-                let group = groups.entry(checked.group).or_default();
-                for (key, sums, item) in checked.lines {
+            Prepared::Skipped(reason) => out.skipped_orders.push(SkippedOrder { io_id, reason }),
+            Prepared::Ready(ready) => {
+                let group = groups.entry(ready.group).or_default();
+                for line in ready.lines {
                     let entry = group
                         .lines
-                        .entry(key)
-                        .or_insert_with(|| (item, vec![Fixed::ZERO; sums.len()]));
-                    for (total, s) in entry.1.iter_mut().zip(sums) {
+                        .entry(line.key)
+                        .or_insert_with(|| (line.item, vec![Fixed::ZERO; line.sums.len()]));
+                    for (total, s) in entry.1.iter_mut().zip(line.sums) {
                         *total = total.add(s);
                     }
                 }
-                group.orders.push((io_id, checked.order));
+                out.skipped_lines.extend(ready.skipped_lines);
+                group.orders.push(Member {
+                    io_id,
+                    original,
+                    formatted: ready.order,
+                });
             }
         }
     }
 
-    let mut vouchers = Vec::new();
     for (key, group) in groups {
-        match build_group(mapping, &key, group, window) {
-            Ok(mut built) => vouchers.append(&mut built),
-            // Every order was checked alone; a merged group failing is a mapping bug, so the
-            // orders are kept (rejected with the reason), not dropped.
-            Err((reason, orders)) => {
-                rejected.extend(orders.into_iter().map(|(io_id, order)| RejectedOrder {
-                    io_id: Some(io_id),
-                    reason: reason.clone(),
-                    order,
-                }))
-            }
+        match build_group(mapping, &key, &group, window) {
+            Ok(mut built) => out.vouchers.append(&mut built),
+            // Every order was checked alone; a merged group failing is a mapping bug or an
+            // oversized group, so the orders are kept (rejected with the reason), not dropped.
+            Err(reason) => out
+                .rejected
+                .extend(group.orders.into_iter().map(|o| RejectedOrder {
+                    io_id: Some(o.io_id),
+                    reason: format!("order {}: {reason}", o.io_id),
+                    order: o.original,
+                })),
         }
     }
-    MapOutput { vouchers, rejected }
+    out
 }
 
-type GroupFailure = (String, Vec<(i64, Value)>);
+/// A merged line: the first line seen with its sums written in, and the price derived.
+fn merged_line(m: &MergeSpec, mut line: Value, sums: &[Fixed]) -> Value {
+    let Some(obj) = line.as_object_mut() else {
+        return line;
+    };
+    for (path, total) in m.sum.iter().zip(sums) {
+        obj.insert(path.name().to_string(), total.to_json());
+    }
+    if let Some(d) = &m.derive_price {
+        let get = |p: &Path| {
+            m.sum
+                .iter()
+                .position(|s| s == p)
+                .map(|i| sums[i])
+                .or_else(|| obj.get(p.name()).and_then(Fixed::from_json))
+        };
+        if let (Some(amount), Some(qty)) = (get(&d.amount), get(&d.quantity))
+            && let Some(price) = amount.div(qty, d.decimals)
+        {
+            obj.insert(d.price.name().to_string(), price.to_json());
+        }
+    }
+    line
+}
 
 fn build_group(
     mapping: &Mapping,
     key: &[String],
-    group: Group,
+    group: &Group,
     window: &str,
-) -> Result<Vec<VoucherEnvelope>, GroupFailure> {
+) -> Result<Vec<VoucherEnvelope>, String> {
     let m = &mapping.merge;
-    let io_ids: Vec<i64> = group.orders.iter().map(|(id, _)| *id).collect();
+    let io_ids: Vec<i64> = group.orders.iter().map(|o| o.io_id).collect();
     let lines: Vec<Value> = group
         .lines
-        .into_values()
-        .map(|(mut line, sums)| {
-            if let Some(obj) = line.as_object_mut() {
-                for (path, total) in m.sum.iter().zip(&sums) {
-                    obj.insert(path.name().to_string(), total.to_json());
-                }
-                if let Some(d) = &m.derive_price {
-                    let get = |p: &Path| {
-                        m.sum
-                            .iter()
-                            .position(|s| s == p)
-                            .map(|i| sums[i])
-                            .or_else(|| obj.get(p.name()).and_then(Fixed::from_json))
-                    };
-                    if let (Some(amount), Some(qty)) = (get(&d.amount), get(&d.quantity))
-                        && let Some(price) = amount.div(qty, d.decimals)
-                    {
-                        obj.insert(d.price.name().to_string(), price.to_json());
-                    }
-                }
-            }
-            line
-        })
+        .values()
+        .map(|(line, sums)| merged_line(m, line.clone(), sums))
         .collect();
     let chunks: Vec<&[Value]> = lines.chunks(m.body_max_line).collect();
+    if chunks.len() > MAX_PARTS {
+        return Err(format!(
+            "the group {key:?} needs {} vouchers of {} lines; at most {MAX_PARTS} get distinct \
+             ExternalCodes (raise merge.body_max_line)",
+            chunks.len(),
+            m.body_max_line
+        ));
+    }
     let parts = chunks.len() as u32;
-    let first = &group.orders[0].1;
+    // The header comes from the group's first order (lowest io_id): any order would do for
+    // the group keys, the lowest makes the other fields (e.g. Memo) deterministic.
+    let first = group
+        .orders
+        .first()
+        .map(|o| &o.formatted)
+        .ok_or("empty group")?;
+    let ids: Vec<String> = io_ids.iter().map(i64::to_string).collect();
     let mut out = Vec::with_capacity(chunks.len());
     for (i, chunk) in chunks.into_iter().enumerate() {
         let part = i as u32 + 1;
@@ -224,21 +151,16 @@ fn build_group(
         if let Some(obj) = header.as_object_mut() {
             obj.insert("merge_code".into(), Value::String(code.clone()));
             obj.insert("merge_count".into(), Value::from(io_ids.len()));
-            let ids: Vec<String> = io_ids.iter().map(i64::to_string).collect();
             obj.insert("merge_io_ids".into(), Value::String(ids.join(",")));
         }
-        let payload = match render_voucher(mapping, &header, chunk) {
-            Ok(p) => p,
-            Err(reason) => return Err((reason, group.orders)),
-        };
         out.push(VoucherEnvelope {
+            payload: render_voucher(mapping, &header, chunk)?,
             external_code: code,
             group: key.to_vec(),
             part,
             parts,
             io_ids: io_ids.clone(),
             window: window.to_string(),
-            payload,
         });
     }
     Ok(out)

@@ -3,50 +3,43 @@ use serde_json::{Map, Value};
 use crate::decimal::Fixed;
 use crate::spec::{FieldRow, FieldType, Mapping};
 use crate::template::scalar_text;
+use crate::value_map::ValueMaps;
 
 /// The value of one row for one order (and line). `Ok(None)`: nothing to write.
 pub fn render_row(
     row: &FieldRow,
+    maps: &ValueMaps,
     order: &Value,
     line: Option<&Value>,
 ) -> Result<Option<Value>, String> {
+    let name = || format!("`{}` ({})", row.field.join("."), row.label);
     let missing = || {
         if row.required {
-            Err(format!(
-                "`{}` ({}) has no value",
-                row.field.join("."),
-                row.label
-            ))
+            Err(format!("{} has no value", name()))
         } else {
             Ok(None)
         }
     };
-    let single = row.value.single().map(|p| p.get(order, line));
+    let value = row
+        .value
+        .value(order, line, maps)
+        .map_err(|e| format!("{}: {e}", name()))?;
     match row.kind {
         FieldType::String => {
-            let text = match single {
-                Some(v) => v.map(scalar_text).unwrap_or_default(),
-                None => row.value.render(order, line),
-            };
+            let text = value.as_ref().map(scalar_text).unwrap_or_default();
             if text.is_empty() && row.required {
                 return missing();
             }
             Ok(Some(Value::String(text)))
         }
         FieldType::Number => {
-            let raw = match single {
-                Some(Some(v)) => v.clone(),
-                Some(None) => return missing(),
-                None => Value::String(row.value.render(order, line)),
+            let Some(raw) = value else {
+                return missing();
             };
             match Fixed::from_json(&raw) {
                 Some(n) => Ok(Some(n.to_json())),
                 None if raw.as_str().is_some_and(str::is_empty) => missing(),
-                None => Err(format!(
-                    "`{}` ({}) = {raw} is not a number",
-                    row.field.join("."),
-                    row.label
-                )),
+                None => Err(format!("{} = {raw} is not a number", name())),
             }
         }
     }
@@ -76,7 +69,7 @@ fn insert(obj: &mut Map<String, Value>, path: &[String], value: Value) {
 pub fn render_header(mapping: &Mapping, order: &Value) -> Result<Map<String, Value>, String> {
     let mut out = Map::new();
     for row in &mapping.header {
-        if let Some(v) = render_row(row, order, None)? {
+        if let Some(v) = render_row(row, &mapping.value_maps, order, None)? {
             insert(&mut out, &row.field, v);
         }
     }
@@ -87,7 +80,7 @@ pub fn render_header(mapping: &Mapping, order: &Value) -> Result<Map<String, Val
 pub fn render_line(mapping: &Mapping, order: &Value, line: &Value) -> Result<Value, String> {
     let mut out = Map::new();
     for row in &mapping.body {
-        if let Some(v) = render_row(row, order, Some(line))? {
+        if let Some(v) = render_row(row, &mapping.value_maps, order, Some(line))? {
             insert(&mut out, &row.field, v);
         }
     }

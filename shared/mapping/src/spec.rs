@@ -1,32 +1,41 @@
-use serde::Deserialize;
-
+use crate::build;
+use crate::condition::Condition;
+use crate::error::{MappingError, MappingProblem};
 use crate::template::{Path, Template};
+use crate::value_map::ValueMaps;
 
-/// A mapping file, parsed and checked.
+/// A mapping file, parsed and checked: every path in it names a known field, every template
+/// parses, every value map it uses exists.
 #[derive(Debug, Clone)]
 pub struct Mapping {
     pub format_response: Vec<FormatRule>,
+    pub value_maps: ValueMaps,
+    pub conditions: Vec<Condition>,
     pub merge: MergeSpec,
     pub target: TargetSpec,
     pub header: Vec<FieldRow>,
     pub body: Vec<FieldRow>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// One `formatResponse` rule: reads `old`, writes the reformatted value to `new`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FormatRule {
-    /// Only `date` for now: `yyyy-MM-dd[ HH:mm:ss]` → `yyyy-MM-dd`.
     pub format: FormatKind,
     pub old: String,
     pub new: String,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FormatKind {
+    /// `yyyy-MM-dd[ HH:mm:ss]` → `yyyy-MM-dd`.
     Date,
 }
 
+impl FormatKind {
+    pub const NAMES: &[(&str, FormatKind)] = &[("date", FormatKind::Date)];
+}
+
+/// The article's `operation: merge` / the iPaaS's `groupCalculate`.
 #[derive(Debug, Clone)]
 pub struct MergeSpec {
     pub header_group: Vec<Path>,
@@ -37,6 +46,7 @@ pub struct MergeSpec {
     pub derive_price: Option<DerivePrice>,
 }
 
+/// Price of a merged line = Σ amount / Σ quantity, rounded to `decimals`.
 #[derive(Debug, Clone)]
 pub struct DerivePrice {
     pub price: Path,
@@ -45,19 +55,22 @@ pub struct DerivePrice {
     pub decimals: u32,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetSpec {
     pub wrapper: String,
     pub body_field: String,
     pub body_source: String,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FieldType {
     String,
     Number,
+}
+
+impl FieldType {
+    pub const NAMES: &[(&str, FieldType)] =
+        &[("string", FieldType::String), ("number", FieldType::Number)];
 }
 
 /// One `{field, label, type, value}` row of the article's metadata.
@@ -66,202 +79,53 @@ pub struct FieldRow {
     /// Dotted T+ path, e.g. `Inventory.Code`.
     pub field: Vec<String>,
     pub label: String,
+    /// Free text for people (the article's `describe`).
+    pub describe: String,
     pub kind: FieldType,
     pub value: Template,
     /// Missing or empty source values reject the order instead of rendering as empty.
     pub required: bool,
 }
 
-#[derive(Debug, thiserror::Error, PartialEq)]
-pub enum MappingError {
-    #[error("mapping is not valid TOML: {0}")]
-    Toml(String),
-    #[error("mapping {row}: {problem}")]
-    Row { row: String, problem: String },
-}
-
-// The file as written; converted into the checked types above.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct File {
-    #[serde(default)]
-    format_response: Vec<FormatRule>,
-    merge: MergeFile,
-    target: TargetSpec,
-    header: Vec<RowFile>,
-    body: Vec<RowFile>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MergeFile {
-    method: String,
-    header_group: Vec<String>,
-    line_group: Vec<String>,
-    #[serde(default)]
-    sum: Vec<String>,
-    body_max_line: usize,
-    code_prefix: String,
-    derive_price: Option<DeriveFile>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DeriveFile {
-    price: String,
-    amount: String,
-    quantity: String,
-    decimals: u32,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RowFile {
-    field: String,
-    #[serde(default)]
-    label: String,
-    #[serde(rename = "type")]
-    kind: FieldType,
-    value: String,
-    #[serde(default)]
-    required: bool,
-}
-
-fn row_error(row: impl Into<String>, problem: impl Into<String>) -> MappingError {
-    MappingError::Row {
-        row: row.into(),
-        problem: problem.into(),
-    }
-}
-
 impl Mapping {
+    /// Parses and checks a mapping; the error lists every problem, each with its row.
     pub fn from_toml(text: &str) -> Result<Self, MappingError> {
-        let file: File = toml::from_str(text).map_err(|e| MappingError::Toml(e.to_string()))?;
-        let m = file.merge;
-        if m.method != "merge" {
-            return Err(row_error(
-                "merge.method",
-                format!("unknown operation `{}` (expected `merge`)", m.method),
-            ));
-        }
-        if m.body_max_line == 0 {
-            return Err(row_error("merge.body_max_line", "must be at least 1"));
-        }
-        if m.code_prefix.len() > 4 || !m.code_prefix.chars().all(|c| c.is_ascii_alphanumeric()) {
-            return Err(row_error(
-                "merge.code_prefix",
-                "must be at most 4 ASCII letters or digits (ExternalCode ≤ 30 characters)",
-            ));
-        }
-        let source = file.target.body_source.as_str();
-        let paths = |key: &str, list: Vec<String>| -> Result<Vec<Path>, MappingError> {
-            list.iter()
-                .enumerate()
-                .map(|(i, p)| {
-                    Path::parse(p, source).map_err(|e| row_error(format!("{key}[{i}]"), e))
-                })
-                .collect()
-        };
-        let header_group = paths("merge.header_group", m.header_group)?;
-        if header_group.iter().any(Path::is_line) {
-            return Err(row_error(
-                "merge.header_group",
-                format!("header keys cannot address `{source}.…`"),
-            ));
-        }
-        let line_group = paths("merge.line_group", m.line_group)?;
-        let sum = paths("merge.sum", m.sum)?;
-        if let Some(p) = line_group.iter().chain(&sum).find(|p| !p.is_line()) {
-            return Err(row_error(
-                "merge.line_group / merge.sum",
-                format!("`{p}` must address a line field (`{source}.…`)"),
-            ));
-        }
-        let derive_price = match m.derive_price {
-            None => None,
-            Some(d) => {
-                let one = |key: &str, p: &str| {
-                    Path::parse(p, source)
-                        .map_err(|e| row_error(format!("merge.derive_price.{key}"), e))
-                };
-                Some(DerivePrice {
-                    price: one("price", &d.price)?,
-                    amount: one("amount", &d.amount)?,
-                    quantity: one("quantity", &d.quantity)?,
-                    decimals: d.decimals.min(8),
-                })
-            }
-        };
-        let rows = |section: &str, rows: Vec<RowFile>, line: bool| {
-            rows.into_iter()
-                .enumerate()
-                .map(|(i, r)| {
-                    let name = format!("{section}[{i}] ({})", r.field);
-                    if r.field.trim().is_empty() || r.field.split('.').any(str::is_empty) {
-                        return Err(row_error(
-                            name,
-                            "field must be a dotted name like `Inventory.Code`",
-                        ));
-                    }
-                    let value =
-                        Template::parse(&r.value, source).map_err(|e| row_error(&name, e))?;
-                    if !line && value.paths().any(Path::is_line) {
-                        return Err(row_error(
-                            name,
-                            format!("header rows cannot read `{source}.…` fields"),
-                        ));
-                    }
-                    Ok(FieldRow {
-                        field: r.field.split('.').map(str::to_string).collect(),
-                        label: r.label,
-                        kind: r.kind,
-                        value,
-                        required: r.required,
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()
-        };
-        let header = rows("header", file.header, false)?;
-        let body = rows("body", file.body, true)?;
-        if body.is_empty() {
-            return Err(row_error("body", "at least one line field is needed"));
-        }
-        Ok(Self {
-            format_response: file.format_response,
-            merge: MergeSpec {
-                header_group,
-                line_group,
-                sum,
-                body_max_line: m.body_max_line,
-                code_prefix: m.code_prefix,
-                derive_price,
-            },
-            target: file.target,
-            header,
-            body,
-        })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn builtin_mapping_parses() {
-        let m = Mapping::builtin();
-        assert_eq!(m.merge.header_group.len(), 2);
-        assert_eq!(m.body.len(), 4);
+        build::build(text).map_err(|problems| MappingError { problems })
     }
 
-    #[test]
-    fn unknown_operation_and_bad_template_name_their_row() {
-        let text = crate::DEFAULT_MAPPING_TOML.replace("method = \"merge\"", "method = \"mrge\"");
-        let err = Mapping::from_toml(&text).expect_err("bad method");
-        assert!(err.to_string().contains("merge.method"), "{err}");
+    /// Every problem in a mapping file, each naming its row; empty when the mapping is usable.
+    pub fn check(text: &str) -> Vec<MappingProblem> {
+        build::build(text).err().unwrap_or_default()
+    }
 
-        let text = crate::DEFAULT_MAPPING_TOML.replace("{items.qty}\"", "{items.qty\"");
-        let err = Mapping::from_toml(&text).expect_err("bad template");
-        assert!(err.to_string().contains("body[1] (BaseQuantity)"), "{err}");
+    /// One line for people: what the mapping does.
+    pub fn summary(&self) -> String {
+        let list = |paths: &[Path]| {
+            paths
+                .iter()
+                .map(Path::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let m = &self.merge;
+        format!(
+            "{} header rows, {} body rows, {} format rules, {} value maps, {} conditions; \
+             merge by [{}], lines by [{}], sum [{}], price {}, body_max_line {}",
+            self.header.len(),
+            self.body.len(),
+            self.format_response.len(),
+            self.value_maps.len(),
+            self.conditions.len(),
+            list(&m.header_group),
+            list(&m.line_group),
+            list(&m.sum),
+            m.derive_price
+                .as_ref()
+                .map_or("kept from the first line".to_string(), |d| format!(
+                    "{} = {} / {}",
+                    d.price, d.amount, d.quantity
+                )),
+            m.body_max_line,
+        )
     }
 }
