@@ -12,6 +12,8 @@ pub struct Stack {
     /// Base URL of the simulated Jushuitan (which also serves the admin API).
     pub jst_url: String,
     pub env: Vec<(String, String)>,
+    /// When set, every process's output goes to `<dir>/<binary>.log` instead of the test's.
+    log_dir: Option<std::path::PathBuf>,
 }
 
 fn var(key: &str, value: impl ToString) -> (String, String) {
@@ -20,6 +22,12 @@ fn var(key: &str, value: impl ToString) -> (String, String) {
 
 impl Stack {
     pub async fn start() -> Stack {
+        Self::start_with(&[], None).await
+    }
+
+    /// A stack whose every process (simulator and services) also gets `extra` in its
+    /// environment, and logs to files in `log_dir` when given.
+    pub async fn start_with(extra: &[(&str, String)], log_dir: Option<&std::path::Path>) -> Stack {
         let nats = NatsServer::start().expect("nats-server starts");
         let (jst_port, tplus_port) = (free_port().expect("port"), free_port().expect("port"));
         let jst = format!("http://127.0.0.1:{jst_port}");
@@ -31,6 +39,8 @@ impl Stack {
             var("J2T__ADMIN__LISTEN", "127.0.0.1:0"),
             var("RUST_LOG", "warn"),
         ];
+        let mut env = env;
+        env.extend(extra.iter().map(|(k, v)| var(k, v)));
         let mut sim_env = env.clone();
         sim_env.push(var(
             "J2T__SIMULATOR__JST_LISTEN",
@@ -40,7 +50,10 @@ impl Stack {
             "J2T__SIMULATOR__TPLUS_LISTEN",
             format!("127.0.0.1:{tplus_port}"),
         ));
-        let simulator = Service::spawn("jst2tplus-simulator", &sim_env).expect("simulator starts");
+        let log_dir = log_dir.map(std::path::Path::to_path_buf);
+        let log = log_dir.as_ref().map(|d| d.join("jst2tplus-simulator.log"));
+        let simulator = Service::spawn_with_log("jst2tplus-simulator", &sim_env, log.as_deref())
+            .expect("simulator starts");
         let admin = AdminClient::new(jst.clone());
         let started = Instant::now();
         while admin.stats().await.is_err() {
@@ -56,6 +69,7 @@ impl Stack {
             admin,
             jst_url: jst,
             env,
+            log_dir,
         }
     }
 
@@ -67,7 +81,9 @@ impl Stack {
     pub fn spawn(&self, bin: &str, extra: &[(&str, String)]) -> Service {
         let mut env = self.env.clone();
         env.extend(extra.iter().map(|(k, v)| var(k, v)));
-        Service::spawn(bin, &env).unwrap_or_else(|e| panic!("{bin} starts: {e}"))
+        let log = self.log_dir.as_ref().map(|d| d.join(format!("{bin}.log")));
+        Service::spawn_with_log(bin, &env, log.as_deref())
+            .unwrap_or_else(|e| panic!("{bin} starts: {e}"))
     }
 }
 

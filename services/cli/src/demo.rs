@@ -38,7 +38,7 @@ pub struct DemoArgs {
 }
 
 pub async fn run(mut cfg: Config, args: DemoArgs) -> anyhow::Result<()> {
-    j2t_telemetry::init_logging("warn");
+    let _tracing = j2t_telemetry::init_logging("jst2tplus-demo", "warn");
     let shutdown = j2t_telemetry::shutdown_on_signal();
 
     let _nats_child = match &args.nats_url {

@@ -15,6 +15,7 @@ use j2t_jst::{ApiCode, JstClient, JstError, OutboundPage, OutboundQuery};
 use j2t_topology::{Topology, names};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::cursor::{CursorState, CursorStore};
 use crate::pager::{MAX_STABLE_PASSES, Range, parts_for};
@@ -139,9 +140,11 @@ impl TaskSync {
             start: window.start - chrono::Duration::seconds(self.settings.overlap_secs as i64),
             end: window.end,
         };
+        let span =
+            tracing::info_span!("sync window", task = %self.task.name, window = %window.id());
         let read = tokio::select! {
             _ = shutdown.cancelled() => Err(Stopped.into()),
-            read = self.read_window(range, &mut run) => read,
+            read = self.read_window(range, &mut run).instrument(span) => read,
         };
         if let Err(error) = read {
             return match error.downcast_ref::<Stopped>() {
@@ -318,16 +321,19 @@ impl TaskSync {
                 metrics::counter!("j2t_fetcher_orders_skipped_total", "task" => task.to_string(), "reason" => "already_synced").increment(1);
                 continue;
             }
+            // Each order starts its own span; the transformer links its voucher to it.
+            let span = tracing::info_span!("fetched order", io_id, task);
+            let mut message = PublishMessage::build()
+                .payload(serde_json::to_vec(&order)?.into())
+                .message_id(format!("{task}:{}:{io_id}", run.window.id()))
+                .header(names::HEADER_TASK, task)
+                .header(names::HEADER_WINDOW, run.window.id().as_str());
+            for (key, value) in j2t_telemetry::trace_headers(&span) {
+                message = message.header(key.as_str(), value.as_str());
+            }
             let ack = self
                 .js
-                .send_publish(
-                    run.subject.clone(),
-                    PublishMessage::build()
-                        .payload(serde_json::to_vec(&order)?.into())
-                        .message_id(format!("{task}:{}:{io_id}", run.window.id()))
-                        .header(names::HEADER_TASK, task)
-                        .header(names::HEADER_WINDOW, run.window.id().as_str()),
-                )
+                .send_publish(run.subject.clone(), message)
                 .await
                 .with_context(|| format!("publishing order {io_id}"))?;
             run.published.insert(io_id);

@@ -17,6 +17,7 @@ use anyhow::Context;
 use async_nats::jetstream::AckKind;
 use j2t_mapping::Mapping;
 use j2t_telemetry::ServiceContext;
+use tracing::Instrument;
 
 pub use window::{WindowOutcome, process_window};
 
@@ -46,7 +47,11 @@ pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
         let mapping = mapping.clone();
         async move {
             let seq = msg.info().map(|i| i.stream_sequence).unwrap_or_default();
-            match process_window(js, lineage, &mapping, &msg.payload, seq).await {
+            let span = tracing::info_span!("merge window", seq);
+            match process_window(js, lineage, &mapping, &msg.payload, seq)
+                .instrument(span)
+                .await
+            {
                 Ok(outcome) => {
                     metrics::counter!("j2t_transformer_windows_total").increment(1);
                     metrics::counter!("j2t_transformer_orders_total").increment(outcome.orders as u64);

@@ -1,3 +1,5 @@
+use std::collections::HashMap;
+
 use anyhow::Context;
 use async_nats::jetstream::{self, consumer};
 use futures::StreamExt;
@@ -48,7 +50,7 @@ pub async fn process_window(
         }
     };
     let window = closed.window.id();
-    let (orders, unreadable) = read_orders(js, &closed.orders_subject).await?;
+    let (orders, unreadable, traces) = read_orders(js, &closed.orders_subject).await?;
     for (seq, body) in &unreadable {
         let letter = dead_letter(
             "bad_json",
@@ -73,12 +75,15 @@ pub async fn process_window(
     }
     let out = map_orders(mapping, orders, &window);
     for (i, rejected) in out.rejected.iter().enumerate() {
-        let letter = dead_letter(
+        let mut letter = dead_letter(
             "bad_order",
             rejected.reason.clone(),
             closed.orders_subject.clone(),
             rejected.order.clone(),
         );
+        letter.trace_id = rejected
+            .io_id
+            .and_then(|id| j2t_telemetry::trace_id(traces.get(&id)));
         let id = rejected
             .io_id
             .map_or_else(|| format!("noid{i}"), |id| id.to_string());
@@ -107,13 +112,20 @@ pub async fn process_window(
     let mut acks = Vec::with_capacity(out.vouchers.len());
     for voucher in &out.vouchers {
         let payload = serde_json::to_vec(voucher)?;
+        // The voucher's span starts the trace its write continues; it links to the spans of
+        // the orders merged into it.
+        let span = tracing::info_span!("voucher", external_code = %voucher.external_code);
+        for io_id in &voucher.io_ids {
+            j2t_telemetry::link_to(&span, traces.get(io_id));
+        }
+        let mut message = jetstream::message::PublishMessage::build()
+            .payload(payload.into())
+            .message_id(&voucher.external_code);
+        for (key, value) in j2t_telemetry::trace_headers(&span) {
+            message = message.header(key.as_str(), value.as_str());
+        }
         let ack = js
-            .send_publish(
-                names::VOUCHERS_SUBJECT,
-                jetstream::message::PublishMessage::build()
-                    .payload(payload.into())
-                    .message_id(&voucher.external_code),
-            )
+            .send_publish(names::VOUCHERS_SUBJECT, message)
             .await
             .with_context(|| format!("publishing voucher {}", voucher.external_code))?;
         acks.push((voucher.external_code.as_str(), ack));
@@ -131,12 +143,15 @@ pub async fn process_window(
     })
 }
 
+/// Orders' message headers (their trace context) by io_id.
+type Traces = HashMap<i64, async_nats::HeaderMap>;
+
 /// Every raw order stored on `subject` so far (a consistent snapshot: the window was closed
 /// after its last order was stored). Unparseable bodies come back separately by sequence.
 async fn read_orders(
     js: &jetstream::Context,
     subject: &str,
-) -> anyhow::Result<(Vec<Value>, Vec<(u64, Vec<u8>)>)> {
+) -> anyhow::Result<(Vec<Value>, Vec<(u64, Vec<u8>)>, Traces)> {
     let stream = js.get_stream(names::ORDERS_STREAM).await?;
     let consumer = stream
         .create_consumer(consumer::pull::OrderedConfig {
@@ -149,8 +164,9 @@ async fn read_orders(
     let total = consumer.cached_info().num_pending;
     let mut orders = Vec::with_capacity(total as usize);
     let mut unreadable = Vec::new();
+    let mut traces = Traces::new();
     if total == 0 {
-        return Ok((orders, unreadable));
+        return Ok((orders, unreadable, traces));
     }
     let mut messages = consumer.messages().await?;
     let mut seen = 0;
@@ -160,15 +176,20 @@ async fn read_orders(
             .await
             .context("order stream ended early")??;
         seen += 1;
-        match serde_json::from_slice(&msg.payload) {
-            Ok(order) => orders.push(order),
+        match serde_json::from_slice::<Value>(&msg.payload) {
+            Ok(order) => {
+                if let (Some(io_id), Some(headers)) = (io_id_of(&order), &msg.headers) {
+                    traces.insert(io_id, headers.clone());
+                }
+                orders.push(order);
+            }
             Err(_) => unreadable.push((
                 msg.info().map(|i| i.stream_sequence).unwrap_or(seen),
                 msg.payload.to_vec(),
             )),
         }
     }
-    Ok((orders, unreadable))
+    Ok((orders, unreadable, traces))
 }
 
 fn dead_letter(

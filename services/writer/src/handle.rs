@@ -12,6 +12,7 @@ use j2t_topology::{AttemptLog, Lineage, VoucherState, names};
 use j2t_tplus::{DuplicateRule, Outcome, TplusClient};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::{nak_delay, post_with_quick_retries};
 
@@ -37,7 +38,10 @@ struct Failure {
 
 impl Writer {
     pub async fn handle(&self, msg: Message) {
-        if let Err(error) = self.try_handle(&msg).await {
+        // The write continues the voucher's trace (started by the transformer).
+        let span = tracing::info_span!("write voucher");
+        j2t_telemetry::continue_trace(&span, msg.headers.as_ref());
+        if let Err(error) = self.try_handle(&msg).instrument(span).await {
             // NATS trouble while recording the outcome: leave the message unacked, it comes
             // back after ack_wait and the ExternalCode check makes the repeat harmless.
             tracing::error!(error = format!("{error:#}"), "voucher handling failed");
@@ -241,10 +245,7 @@ impl Writer {
             .flat_map(|h| h.iter())
             .filter_map(|(k, v)| Some((k.to_string(), v.first()?.to_string())))
             .collect();
-        let trace_id = headers
-            .get("traceparent")
-            .and_then(|t| t.split('-').nth(1))
-            .map(str::to_string);
+        let trace_id = j2t_telemetry::trace_id(msg.headers.as_ref());
         let mut letter = DeadLetter::first_attempt(
             Stage::Writer,
             failure.reason,

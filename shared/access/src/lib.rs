@@ -3,6 +3,7 @@
 //! APIs), and the gate every request passes (rate limits).
 
 mod gate;
+pub mod redact;
 mod tokens;
 
 pub use gate::RequestGate;

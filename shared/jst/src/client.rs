@@ -205,6 +205,7 @@ impl JstClient {
             metrics::histogram!("j2t_jst_rate_limit_wait_seconds")
                 .record(waiting.elapsed().as_secs_f64());
         }
+        tracing::debug!(endpoint, request = %j2t_access::redact::redacted_form(&form), "JST request");
         let started = Instant::now();
         let result = self.post(endpoint, url, &form).await;
         let latency = started.elapsed();
@@ -269,6 +270,11 @@ impl JstClient {
                 endpoint,
                 source: source.without_url(),
             })?;
+        tracing::debug!(
+            endpoint,
+            response = %j2t_access::redact::redacted_json(&String::from_utf8_lossy(&body)),
+            "JST response"
+        );
         serde_json::from_slice(&body).map_err(|e| JstError::Decode {
             endpoint,
             reason: e.to_string(),

@@ -3,12 +3,14 @@
 
 mod admin;
 mod logging;
+mod otel;
 mod prometheus;
 mod service;
 mod shutdown;
 
 pub use admin::{Readiness, serve, serve_admin};
-pub use logging::init_logging;
+pub use logging::{TracingGuard, init_logging};
+pub use otel::{continue_trace, link_to, remote_context, trace_headers, trace_id};
 pub use prometheus::metrics_handle;
 pub use service::{ServiceContext, service_main};
 pub use shutdown::shutdown_on_signal;

@@ -1,19 +1,48 @@
 use std::io::IsTerminal;
 
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+/// Flushes buffered spans when dropped (end of `main`).
+pub struct TracingGuard(Option<SdkTracerProvider>);
+
+impl Drop for TracingGuard {
+    fn drop(&mut self) {
+        if let Some(provider) = self.0.take()
+            && let Err(error) = provider.shutdown()
+        {
+            eprintln!("flushing traces: {error}");
+        }
+    }
+}
 
 /// Logs go to stderr: JSON when stderr is not a terminal (containers, log shippers), human
-/// readable on a terminal. `RUST_LOG` overrides `default_filter`.
-pub fn init_logging(default_filter: &str) {
+/// readable on a terminal. `RUST_LOG` overrides `default_filter`. Spans become OpenTelemetry
+/// spans (exported over OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, see `otel`), so
+/// trace ids exist and travel in NATS headers either way.
+pub fn init_logging(service: &'static str, default_filter: &str) -> TracingGuard {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let provider = crate::otel::tracer_provider(service);
+    let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer(service));
+    let registry = tracing_subscriber::registry().with(filter).with(otel);
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     // A second initialisation (tests, the demo running several services) is not an error.
-    let _ = if std::io::stderr().is_terminal() {
-        builder.try_init()
+    let installed = if std::io::stderr().is_terminal() {
+        registry.with(fmt).try_init()
     } else {
-        builder.json().with_current_span(false).try_init()
+        registry
+            .with(fmt.json().with_current_span(false).with_span_list(false))
+            .try_init()
     };
+    match installed {
+        Ok(()) => {
+            opentelemetry::global::set_tracer_provider(provider.clone());
+            TracingGuard(Some(provider))
+        }
+        Err(_) => TracingGuard(None),
+    }
 }

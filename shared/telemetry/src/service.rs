@@ -33,7 +33,7 @@ where
     Fut: Future<Output = anyhow::Result<()>>,
 {
     let args = ServiceArgs::parse();
-    init_logging("info");
+    let _tracing = init_logging(name, "info");
     let config = Config::load(args.config.as_deref())?;
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -46,13 +46,30 @@ impl Service {
     /// Starts a workspace binary with extra environment variables; output is inherited so
     /// test logs show it.
     pub fn spawn(bin: &str, env: &[(String, String)]) -> io::Result<Self> {
-        let child = Command::new(workspace_bin(bin)?)
+        Self::spawn_with_log(bin, env, None)
+    }
+
+    /// Like [`Service::spawn`]; with `log`, stdout and stderr are appended to that file
+    /// instead (for tests that read what a service logged).
+    pub fn spawn_with_log(
+        bin: &str,
+        env: &[(String, String)],
+        log: Option<&std::path::Path>,
+    ) -> io::Result<Self> {
+        let mut command = Command::new(workspace_bin(bin)?);
+        command
             .envs(env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .spawn()?;
+            .stdin(Stdio::null());
+        if let Some(path) = log {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)?;
+            command.stdout(file.try_clone()?).stderr(file);
+        }
         Ok(Self {
             name: bin.to_string(),
-            child,
+            child: command.spawn()?,
         })
     }
 

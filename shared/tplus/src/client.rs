@@ -173,10 +173,13 @@ impl TplusClient {
             .map_err(|e| failed(e.without_url().to_string()))?;
         let status = response.status().as_u16();
         record(REFRESH_TOKEN_PATH, &status.to_string(), started.elapsed());
-        let envelope: RefreshEnvelope = response
-            .json()
+        let body = response
+            .text()
             .await
             .map_err(|e| failed(format!("HTTP {status}: {}", e.without_url())))?;
+        tracing::debug!(response = %j2t_access::redact::redacted_json(&body), "T+ token refresh");
+        let envelope: RefreshEnvelope = serde_json::from_str(&body)
+            .map_err(|e| failed(format!("HTTP {status}: unreadable answer: {e}")))?;
         let code = match &envelope.code {
             Value::String(s) => s.clone(),
             other => other.to_string(),
@@ -208,6 +211,7 @@ impl TplusClient {
         if let Err(e) = self.admit().await {
             return Answer::Transport(format!("rate-limit gate: {e}"));
         }
+        tracing::debug!(endpoint, request = %j2t_access::redact::redacted_json(&body.to_string()), "T+ request");
         let started = Instant::now();
         let sent = self
             .inner
@@ -241,6 +245,9 @@ impl TplusClient {
                 }
             }
         };
+        if let Answer::Http { body, .. } = &answer {
+            tracing::debug!(endpoint, response = %j2t_access::redact::redacted_json(body), "T+ response");
+        }
         let status = match &answer {
             Answer::Http { status, .. } => status.to_string(),
             Answer::Timeout => "timeout".to_string(),

@@ -6,6 +6,7 @@ mod dead_letters;
 mod fetcher;
 mod fetcher_replicas;
 mod jst_protocol;
+mod observability;
 mod pipeline;
 mod transformer;
 mod writer;
