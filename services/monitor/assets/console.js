@@ -1,0 +1,387 @@
+// The jst2tplus operator console: polls the monitor's /api every few seconds and renders the
+// pipeline, cursors, recent vouchers and dead letters. Plain DOM, no framework, no network
+// access beyond this origin. Data is always inserted as text (never as HTML).
+'use strict';
+
+(() => {
+  const REFRESH_MS = 3000;
+  const TOKEN_KEY = 'j2t.console.token';
+  const LANG_KEY = 'j2t.console.lang';
+
+  const TEXT = {
+    zh: {
+      title: 'jst2tplus 控制台', autoRefresh: '自动刷新', refresh: '刷新', signOut: '退出',
+      tokenPrompt: '控制台令牌', signIn: '进入', badToken: '令牌无效，请重新输入',
+      pipeline: '数据流', deadLetters: '死信', showReplayed: '显示已重放',
+      stageReason: '阶段.原因', contents: '内容', error: '错误', attempts: '尝试',
+      lastFailure: '最后失败', actions: '操作', noDeadLetters: '没有死信',
+      inspect: '查看', replay: '重放', replaying: '重放中…', replayedTo: '已重放至',
+      replayDone: '死信 #{id} 已重放至 {subject}', replayFailed: '死信 #{id} 重放失败：{error}',
+      cursors: '同步任务', task: '任务', syncedUntil: '已同步至', pendingWindow: '进行中的窗口',
+      lag: '延迟', noCursors: '暂无同步任务', vouchers: '最近写入的凭证', externalCode: '外部编码',
+      outcome: '结果', orders: '包含的订单 (io_id)', writtenAt: '写入时间', noVouchers: '暂无凭证',
+      whereis: '查找订单', find: '查找', history: '尝试记录', close: '关闭',
+      created: '已创建', already_exists: '已存在', more: '另 {n} 个',
+      jst: '聚水潭', fetcher: '拉取', ordersStream: '原始订单', transformer: '转换合并',
+      vouchersStream: '凭证', writer: '写入', tplus: '畅捷通 T+',
+      stored: '已存储', backlog: '待处理', inFlight: '处理中', dead: '死信', rate: '每分钟',
+      windowsWaiting: '待合并窗口', written: '已写入', lastWrite: '最后写入', tasks: '任务数',
+      maxLag: '最大延迟', updated: '更新于 {time}', never: '—',
+      quota: 'T+ 配额耗尽于 {time}', authFailures: 'T+ 连续认证失败 {n} 次', healthy: '无异常信号',
+      unreachable: '无法读取：{error}', inspectTitle: '死信 #{id} · {stage}.{reason}',
+      originalSubject: '原主题', firstFailure: '首次失败', noHistory: '无记录',
+    },
+    en: {
+      title: 'jst2tplus console', autoRefresh: 'Auto refresh', refresh: 'Refresh', signOut: 'Sign out',
+      tokenPrompt: 'Console token', signIn: 'Enter', badToken: 'Invalid token, please enter it again',
+      pipeline: 'Pipeline', deadLetters: 'Dead letters', showReplayed: 'Show replayed',
+      stageReason: 'Stage.reason', contents: 'Contents', error: 'Error', attempts: 'Attempts',
+      lastFailure: 'Last failure', actions: 'Actions', noDeadLetters: 'No dead letters',
+      inspect: 'Inspect', replay: 'Replay', replaying: 'Replaying…', replayedTo: 'Replayed to',
+      replayDone: 'Dead letter #{id} replayed to {subject}', replayFailed: 'Dead letter #{id} not replayed: {error}',
+      cursors: 'Sync tasks', task: 'Task', syncedUntil: 'Synced until', pendingWindow: 'Window in progress',
+      lag: 'Lag', noCursors: 'No sync tasks yet', vouchers: 'Recent vouchers', externalCode: 'ExternalCode',
+      outcome: 'Outcome', orders: 'Orders (io_id)', writtenAt: 'Written at', noVouchers: 'No vouchers yet',
+      whereis: 'Find an order', find: 'Find', history: 'Attempt history', close: 'Close',
+      created: 'created', already_exists: 'already existed', more: '{n} more',
+      jst: 'Jushuitan', fetcher: 'fetcher', ordersStream: 'raw orders', transformer: 'transformer',
+      vouchersStream: 'vouchers', writer: 'writer', tplus: 'Chanjet T+',
+      stored: 'stored', backlog: 'backlog', inFlight: 'in flight', dead: 'dead letters', rate: 'per min',
+      windowsWaiting: 'windows waiting', written: 'written', lastWrite: 'last write', tasks: 'tasks',
+      maxLag: 'max lag', updated: 'updated {time}', never: '—',
+      quota: 'T+ quota exhausted at {time}', authFailures: '{n} T+ auth failures in a row', healthy: 'no warning signals',
+      unreachable: 'cannot read: {error}', inspectTitle: 'Dead letter #{id} · {stage}.{reason}',
+      originalSubject: 'Original subject', firstFailure: 'First failure', noHistory: 'none recorded',
+    },
+  };
+
+  const $ = (id) => document.getElementById(id);
+  let lang = localStorage.getItem(LANG_KEY) || (navigator.language.startsWith('zh') ? 'zh' : 'en');
+  let token = null;
+  let timer = null;
+  let data = null; // last {status, vouchers, letters}
+  let previous = null; // the status before, for throughput
+  const replaying = new Set(); // dead-letter ids with a replay under way
+
+  function t(key, args = {}) {
+    const text = (TEXT[lang] && TEXT[lang][key]) || key;
+    return text.replace(/\{(\w+)\}/g, (_, name) => String(args[name] ?? ''));
+  }
+
+  // el('td', {class: 'x', 'data-id': 3}, 'text', child) — children are text or nodes.
+  function el(tag, attrs = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attrs)) {
+      if (value !== undefined && value !== null && value !== false) node.setAttribute(name, String(value));
+    }
+    for (const child of children) {
+      if (child !== undefined && child !== null) node.append(child instanceof Node ? child : String(child));
+    }
+    return node;
+  }
+
+  const time = (iso) => (iso ? new Date(iso).toLocaleString(lang === 'zh' ? 'zh-CN' : 'en-GB') : t('never'));
+
+  function duration(secs) {
+    const units = lang === 'zh' ? ['天', '小时', '分', '秒'] : ['d', 'h', 'm', 's'];
+    const parts = [Math.floor(secs / 86400), Math.floor(secs / 3600) % 24, Math.floor(secs / 60) % 60, secs % 60];
+    const shown = parts.map((n, i) => [n, units[i]]).filter(([n]) => n > 0).slice(0, 2);
+    return shown.length ? shown.map(([n, u]) => `${n}${u}`).join(' ') : `0${units[3]}`;
+  }
+
+  // ---- token: from ?token= once (then removed from the address bar), else sessionStorage.
+  function takeToken() {
+    const params = new URLSearchParams(location.search);
+    const fromUrl = params.get('token');
+    if (fromUrl) {
+      sessionStorage.setItem(TOKEN_KEY, fromUrl);
+      params.delete('token');
+      const rest = params.toString();
+      history.replaceState(null, '', location.pathname + (rest ? `?${rest}` : '') + location.hash);
+    }
+    return sessionStorage.getItem(TOKEN_KEY);
+  }
+
+  class Unauthorized extends Error {}
+
+  async function api(path, options = {}) {
+    const response = await fetch(`api/${path}`, {
+      ...options,
+      cache: 'no-store',
+      headers: { Authorization: `Bearer ${token}` },
+    });
+    if (response.status === 401) throw new Unauthorized();
+    const body = await response.json().catch(() => null);
+    if (!response.ok) throw new Error((body && body.error) || `${response.status} ${response.statusText}`);
+    return body;
+  }
+
+  function signIn(value) {
+    token = value;
+    $('login').hidden = true;
+    $('console').hidden = false;
+    $('sign-out').hidden = false;
+    refresh();
+  }
+
+  function signOut(message) {
+    token = null;
+    sessionStorage.removeItem(TOKEN_KEY);
+    clearTimeout(timer);
+    $('console').hidden = true;
+    $('sign-out').hidden = true;
+    $('login').hidden = false;
+    $('login-error').hidden = !message;
+    $('login-error').textContent = message || '';
+    $('token-input').focus();
+  }
+
+  // ---- polling: one refresh at a time; the next is scheduled when this one ends.
+  async function refresh() {
+    clearTimeout(timer);
+    if (!token) return;
+    try {
+      const all = $('dlq-all').checked ? '?all=true' : '';
+      const [status, vouchers, letters] = await Promise.all([
+        api('status'), api('vouchers?limit=50'), api(`dead-letters${all}`),
+      ]);
+      previous = data ? data.status : null;
+      data = { status, vouchers, letters };
+      render();
+      $('error-banner').hidden = true;
+      $('updated').textContent = t('updated', { time: time(status.at) });
+    } catch (error) {
+      if (error instanceof Unauthorized) return signOut(t('badToken'));
+      $('error-banner').hidden = false;
+      $('error-banner').textContent = t('unreachable', { error: error.message });
+    }
+    if ($('auto-refresh').checked) timer = setTimeout(refresh, REFRESH_MS);
+  }
+
+  function render() {
+    if (!data) return;
+    renderFlow(data.status);
+    renderSignals(data.status.signals);
+    renderDeadLetters(data.letters);
+    renderCursors(data.status.cursors);
+    renderVouchers(data.vouchers);
+  }
+
+  // ---- the pipeline as a flow of boxes: services and the streams between them.
+  function deadAt(status, stage) {
+    return Object.entries(status.dead_letters)
+      .filter(([key]) => key.startsWith(`${stage}.`))
+      .reduce((sum, [, n]) => sum + n, 0);
+  }
+
+  // Messages per minute into a stream since the last refresh (streams only grow, except
+  // when old messages expire, which shows as nothing).
+  function rate(name) {
+    if (!previous) return null;
+    const seconds = (new Date(data.status.at) - new Date(previous.at)) / 1000;
+    const added = data.status[name].stored - previous[name].stored;
+    return seconds > 0 && added >= 0 ? Math.round((added * 60) / seconds) : null;
+  }
+
+  function metric(label, value, extra = {}) {
+    return el('div', { class: 'metric', ...extra }, el('span', { class: 'label' }, t(label)), el('span', { class: 'value' }, value));
+  }
+
+  function deadMetric(count) {
+    return metric('dead', count, { 'data-metric': 'dead', class: count > 0 ? 'metric alarm' : 'metric' });
+  }
+
+  function node(kind, stage, title, ...metrics) {
+    return el('div', { class: `node ${kind}`, 'data-stage': stage }, el('h3', {}, title), ...metrics);
+  }
+
+  function renderFlow(s) {
+    const maxLag = s.cursors.reduce((max, c) => Math.max(max, c.lag_secs), 0);
+    const withRate = (name) => {
+      const r = rate(name);
+      return r === null ? [] : [metric('rate', r, { 'data-metric': 'rate' })];
+    };
+    const boxes = [
+      node('external', 'jst', t('jst')),
+      node('service', 'fetcher', t('fetcher'),
+        metric('tasks', s.cursors.length), metric('maxLag', duration(maxLag)), deadMetric(deadAt(s, 'fetcher'))),
+      node('stream', 'orders', t('ordersStream'),
+        metric('stored', s.orders.stored, { 'data-metric': 'stored' }), ...withRate('orders')),
+      node('service', 'transformer', t('transformer'),
+        metric('windowsWaiting', s.windows.backlog, { 'data-metric': 'backlog' }),
+        metric('inFlight', s.windows.in_flight, { 'data-metric': 'in-flight' }), deadMetric(deadAt(s, 'transformer'))),
+      node('stream', 'vouchers', t('vouchersStream'),
+        metric('stored', s.vouchers.stored, { 'data-metric': 'stored' }),
+        metric('backlog', s.vouchers.backlog, { 'data-metric': 'backlog' }),
+        metric('inFlight', s.vouchers.in_flight, { 'data-metric': 'in-flight' })),
+      node('service', 'writer', t('writer'), deadMetric(deadAt(s, 'writer'))),
+      node('external', 'tplus', t('tplus'),
+        metric('written', s.written.stored, { 'data-metric': 'stored' }), ...withRate('written'),
+        metric('lastWrite', time(s.written.last_at))),
+    ];
+    const flow = $('flow');
+    flow.replaceChildren();
+    boxes.forEach((box, i) => {
+      if (i > 0) flow.append(el('span', { class: 'arrow', 'aria-hidden': 'true' }, '→'));
+      flow.append(box);
+    });
+  }
+
+  function renderSignals(signals) {
+    const warnings = [];
+    if (signals.quota_exhausted_at) warnings.push(t('quota', { time: time(signals.quota_exhausted_at) }));
+    if (signals.auth_failures > 0) warnings.push(t('authFailures', { n: signals.auth_failures }));
+    $('signals').textContent = warnings.length ? warnings.join(' · ') : t('healthy');
+    $('signals').className = warnings.length ? 'error' : 'muted';
+  }
+
+  function ioIds(ids) {
+    const shown = ids.slice(0, 8).join(', ');
+    return ids.length > 8 ? `${shown} ${t('more', { n: ids.length - 8 })}` : shown;
+  }
+
+  function renderDeadLetters(letters) {
+    const pending = letters.filter((l) => !l.replayed).length;
+    $('dlq-count').textContent = pending;
+    $('dlq-count').className = pending > 0 ? 'badge alarm' : 'badge';
+    $('dlq-empty').hidden = letters.length > 0;
+    $('dead-letters').querySelector('tbody').replaceChildren(...letters.map((l) => {
+      const actions = el('td', { class: 'actions' },
+        el('button', { type: 'button', 'data-action': 'inspect' }, t('inspect')));
+      if (l.replayed) {
+        actions.append(el('span', { class: 'muted', 'data-replayed': l.replayed.subject }, `${t('replayedTo')} ${l.replayed.subject}`));
+      } else {
+        const busy = replaying.has(l.id);
+        actions.append(el('button', { type: 'button', class: 'replay', 'data-action': 'replay', disabled: busy },
+          busy ? t('replaying') : t('replay')));
+      }
+      const contents = [l.external_code, l.io_ids.length ? `io_id: ${ioIds(l.io_ids)}` : null].filter(Boolean).join(' · ');
+      return el('tr', { 'data-dlq-id': l.id, 'data-stage': l.stage, 'data-reason': l.reason, 'data-code': l.external_code },
+        el('td', {}, l.id),
+        el('td', {}, `${l.stage}.${l.reason}`),
+        el('td', { class: 'code' }, contents),
+        el('td', { class: 'clip', title: l.error }, l.error),
+        el('td', {}, l.attempts),
+        el('td', {}, time(l.last_failure)),
+        actions);
+    }));
+  }
+
+  function renderCursors(cursors) {
+    $('cursors-empty').hidden = cursors.length > 0;
+    $('cursors').querySelector('tbody').replaceChildren(...cursors.map((c) => el('tr', { 'data-task': c.task },
+      el('td', {}, c.task), el('td', {}, c.next_start), el('td', { class: 'code' }, c.pending || '—'),
+      el('td', { 'data-lag-secs': c.lag_secs }, duration(c.lag_secs)))));
+  }
+
+  function renderVouchers(vouchers) {
+    $('vouchers-empty').hidden = vouchers.length > 0;
+    $('vouchers').querySelector('tbody').replaceChildren(...vouchers.map((v) => el('tr', { 'data-code': v.external_code, 'data-outcome': v.outcome },
+      el('td', { class: 'code' }, v.external_code),
+      el('td', {}, el('span', { class: `outcome ${v.outcome}` }, t(v.outcome))),
+      el('td', { class: 'code', title: v.io_ids.join(', '), 'data-io-ids': v.io_ids.join(' ') }, ioIds(v.io_ids)),
+      el('td', {}, v.attempts),
+      el('td', {}, time(v.written_at)))));
+  }
+
+  // ---- dead-letter actions
+  async function inspect(id) {
+    try {
+      const entry = await api(`dead-letters/${id}`);
+      const letter = entry.letter;
+      $('inspect').dataset.dlqId = id;
+      $('inspect-title').textContent = t('inspectTitle', { id, stage: letter.stage, reason: letter.reason });
+      const rows = [
+        ['error', letter.error], ['originalSubject', letter.original_subject], ['attempts', letter.attempts],
+        ['firstFailure', time(letter.first_failure)], ['lastFailure', time(letter.last_failure)],
+      ];
+      $('inspect-summary').replaceChildren(...rows.flatMap(([k, v]) => [el('dt', {}, t(k)), el('dd', {}, v)]));
+      const history = letter.history || [];
+      $('inspect-history').replaceChildren(...(history.length
+        ? history.map((a) => el('li', {}, `${time(a.at)} (#${a.delivery}) ${a.error}`))
+        : [el('li', { class: 'muted' }, t('noHistory'))]));
+      $('inspect-json').textContent = JSON.stringify(entry, null, 2);
+      if (!$('inspect').open) $('inspect').showModal();
+    } catch (error) {
+      if (error instanceof Unauthorized) return signOut(t('badToken'));
+      say(t('replayFailed', { id, error: error.message }), true);
+    }
+  }
+
+  async function replay(id) {
+    replaying.add(id);
+    render();
+    try {
+      const answer = await api(`dead-letters/${id}/replay`, { method: 'POST' });
+      say(t('replayDone', { id, subject: answer.subject }), false);
+    } catch (error) {
+      if (error instanceof Unauthorized) return signOut(t('badToken'));
+      say(t('replayFailed', { id, error: error.message }), true);
+    } finally {
+      replaying.delete(id);
+    }
+    refresh();
+  }
+
+  function say(message, failed) {
+    const box = $('dlq-message');
+    box.textContent = message;
+    box.className = failed ? 'error' : 'ok';
+    box.dataset.state = failed ? 'failed' : 'ok';
+  }
+
+  async function whereis(ioId) {
+    const out = $('whereis-result');
+    out.hidden = false;
+    try {
+      out.textContent = JSON.stringify(await api(`whereis/${encodeURIComponent(ioId)}`), null, 2);
+    } catch (error) {
+      if (error instanceof Unauthorized) return signOut(t('badToken'));
+      out.textContent = error.message;
+    }
+  }
+
+  function applyLanguage() {
+    document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
+    document.title = `${t('title')} · jst2tplus`;
+    for (const node of document.querySelectorAll('[data-i18n]')) node.textContent = t(node.dataset.i18n);
+    $('lang-toggle').textContent = lang === 'zh' ? 'English' : '中文';
+    render();
+  }
+
+  // ---- wiring
+  document.addEventListener('DOMContentLoaded', () => {
+    $('lang-toggle').addEventListener('click', () => {
+      lang = lang === 'zh' ? 'en' : 'zh';
+      localStorage.setItem(LANG_KEY, lang);
+      applyLanguage();
+    });
+    $('refresh').addEventListener('click', refresh);
+    $('auto-refresh').addEventListener('change', refresh);
+    $('dlq-all').addEventListener('change', refresh);
+    $('sign-out').addEventListener('click', () => signOut(''));
+    $('login-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      const value = $('token-input').value.trim();
+      $('token-input').value = '';
+      sessionStorage.setItem(TOKEN_KEY, value);
+      signIn(value);
+    });
+    $('whereis-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      whereis($('whereis-input').value.trim());
+    });
+    $('dead-letters').addEventListener('click', (event) => {
+      const button = event.target.closest('button[data-action]');
+      const row = button && button.closest('tr[data-dlq-id]');
+      if (!row || button.disabled) return;
+      const id = Number(row.dataset.dlqId);
+      if (button.dataset.action === 'inspect') inspect(id);
+      if (button.dataset.action === 'replay') replay(id);
+    });
+    applyLanguage();
+    const saved = takeToken();
+    if (saved) signIn(saved);
+    else signOut('');
+  });
+})();
