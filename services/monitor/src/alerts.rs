@@ -1,16 +1,149 @@
-//! Alert rules (placeholder until built).
+//! Alerting: every `monitor.evaluate_every_secs` the rules run over a fresh pipeline
+//! snapshot, and each configured webhook is told what started firing, what still fires (at
+//! most every `renotify_secs`) and what cleared.
+//!
+//! - `rules`: the conditions, pure over a snapshot;
+//! - `state`: dedup, rate limit and "resolved", pure;
+//! - `texts` and `format`: message wording (zh/en) and bodies (generic, DingTalk, WeCom);
+//! - `send`: the HTTP POST with retries;
+//! - `worker`: one receiver's loop.
+//!
+//! The state lives in memory: a restarted monitor announces what is still firing once more,
+//! and two monitors would both notify, so run one.
 
+mod format;
+mod rules;
+mod send;
+mod state;
+mod texts;
+mod worker;
+
+use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use j2t_config::Config;
 use j2t_topology::Topology;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use self::format::Format;
+use self::rules::{Condition, Memory, Thresholds};
+use self::send::Sender;
+use self::state::Policy;
+use self::texts::{Language, Style};
+use self::worker::{Round, Webhook, Worker};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AlertsError {
+    #[error("monitor.webhooks.{0}.format: must be generic, dingtalk or wecom")]
+    Format(String),
+    #[error(transparent)]
+    Send(#[from] send::SendError),
+}
+
+/// At most this many messages per receiver per minute: the DingTalk and WeCom robots accept
+/// 20 a minute and drop the rest.
+const MAX_PER_MINUTE: usize = 20;
+/// A failed delivery (already retried in place) is tried again this much later.
+const RETRY_AFTER_SECS: i64 = 60;
+
 pub async fn run(
-    _topology: Arc<Topology>,
-    _cfg: Arc<Config>,
+    topology: Arc<Topology>,
+    cfg: Arc<Config>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    shutdown.cancelled().await;
+    let monitor = &cfg.monitor;
+    let style = Style::new(
+        Language::from_config(&monitor.language),
+        cfg.jst.utc_offset_minutes,
+    );
+    let policy = Policy {
+        renotify: chrono::Duration::seconds(
+            i64::try_from(monitor.renotify_secs).unwrap_or(i64::MAX / 1000),
+        ),
+        retry_after: chrono::Duration::seconds(RETRY_AFTER_SECS),
+        max_per_window: MAX_PER_MINUTE,
+        window: chrono::Duration::minutes(1),
+    };
+    let sender = Sender::new(send::TIMEOUT).map_err(AlertsError::from)?;
+    let (rounds, receiver) = watch::channel(None);
+    let mut workers = Vec::new();
+    for (name, hook) in &monitor.webhooks {
+        let format =
+            Format::from_config(&hook.format).ok_or_else(|| AlertsError::Format(name.clone()))?;
+        let worker = Worker {
+            webhook: Webhook {
+                name: name.clone(),
+                url: hook.url.clone(),
+                format,
+            },
+            style,
+            policy: policy.clone(),
+            sender: sender.clone(),
+        };
+        workers.push(worker.run(receiver.clone(), shutdown.clone()));
+    }
+    drop(receiver);
+    if workers.is_empty() {
+        tracing::info!("no alert webhooks configured (monitor.webhooks); alerts are only logged");
+    }
+    let evaluate = evaluate_loop(&topology, &cfg, rounds, shutdown);
+    tokio::join!(evaluate, futures::future::join_all(workers));
     Ok(())
+}
+
+async fn evaluate_loop(
+    topology: &Topology,
+    cfg: &Config,
+    rounds: watch::Sender<Option<Round>>,
+    shutdown: CancellationToken,
+) {
+    let thresholds = Thresholds::from_config(&cfg.monitor);
+    let mut memory = Memory::default();
+    let mut firing_keys = BTreeSet::new();
+    let mut ticker =
+        tokio::time::interval(Duration::from_secs(cfg.monitor.evaluate_every_secs.max(1)));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        // Without a snapshot nothing is known: keep every alert as it is rather than
+        // "resolve" them all because NATS did not answer once.
+        let status = match j2t_topology::pipeline_status(topology, cfg.jst.utc_offset_minutes).await
+        {
+            Ok(status) => status,
+            Err(error) => {
+                tracing::warn!(%error, "could not read the pipeline status; alerts not evaluated");
+                continue;
+            }
+        };
+        let firing = rules::evaluate(&status, status.at, &thresholds, &mut memory);
+        log_changes(&mut firing_keys, &firing);
+        rounds.send_replace(Some(Round {
+            at: status.at,
+            firing: Arc::new(firing),
+        }));
+    }
+}
+
+/// Logs alerts starting and stopping (also without webhooks) and exports how many fire.
+fn log_changes(previous: &mut BTreeSet<String>, firing: &[Condition]) {
+    let current: BTreeSet<String> = firing.iter().map(Condition::key).collect();
+    for condition in firing {
+        let key = condition.key();
+        if !previous.contains(&key) {
+            tracing::warn!(alert = %key, severity = condition.severity().as_str(), details = %condition.details(), "alert firing");
+        }
+    }
+    for key in previous.difference(&current) {
+        tracing::info!(alert = %key, "alert resolved");
+    }
+    for kind in rules::KINDS {
+        let count = firing.iter().filter(|c| c.kind() == kind).count();
+        metrics::gauge!("j2t_alerts_firing", "alert" => kind).set(count as f64);
+    }
+    *previous = current;
 }

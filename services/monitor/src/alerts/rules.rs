@@ -1,0 +1,494 @@
+//! The alert rules: pure functions from a pipeline snapshot (and the little the rules must
+//! remember between snapshots) to the conditions firing now. Nothing here does I/O, so every
+//! rule is unit-tested with hand-made snapshots.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use j2t_config::MonitorConfig;
+use j2t_topology::PipelineStatus;
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// Every rule's name, for metrics that must show 0 when a rule is quiet.
+pub const KINDS: [&str; 5] = [
+    "dead_letters",
+    "no_writes",
+    "cursor_lag",
+    "quota_exhausted",
+    "auth_failures",
+];
+
+/// One firing condition with the facts its messages show.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Condition {
+    /// Dead letters nobody has replayed yet, by `stage.reason`.
+    DeadLetters {
+        total: u64,
+        by_reason: BTreeMap<String, u64>,
+    },
+    /// Vouchers wait but nothing has been written since `stalled_since`.
+    NoWrites {
+        stalled_since: DateTime<Utc>,
+        last_write: Option<DateTime<Utc>>,
+        waiting: u64,
+    },
+    /// A sync task's cursor is far behind now.
+    CursorLag {
+        task: String,
+        lag_secs: i64,
+        next_start: String,
+    },
+    /// T+ said "quota exhausted" recently.
+    QuotaExhausted { at: DateTime<Utc> },
+    /// T+ keeps refusing our credentials.
+    AuthFailures {
+        count: u64,
+        last_at: Option<DateTime<Utc>>,
+    },
+}
+
+impl Condition {
+    /// The rule's name: a bounded metric label.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Condition::DeadLetters { .. } => KINDS[0],
+            Condition::NoWrites { .. } => KINDS[1],
+            Condition::CursorLag { .. } => KINDS[2],
+            Condition::QuotaExhausted { .. } => KINDS[3],
+            Condition::AuthFailures { .. } => KINDS[4],
+        }
+    }
+
+    /// Identity of the alert across evaluations: what dedup and "resolved" hang on. Details
+    /// (counts, lag) change while the key stays, so a growing DLQ is still one alert.
+    pub fn key(&self) -> String {
+        match self {
+            // Task names come from the configuration, so these keys stay bounded too.
+            Condition::CursorLag { task, .. } => format!("cursor_lag.{task}"),
+            other => other.kind().to_string(),
+        }
+    }
+
+    pub fn severity(&self) -> Severity {
+        match self {
+            Condition::DeadLetters { .. } | Condition::CursorLag { .. } => Severity::Warning,
+            Condition::NoWrites { .. }
+            | Condition::QuotaExhausted { .. }
+            | Condition::AuthFailures { .. } => Severity::Critical,
+        }
+    }
+
+    /// Machine-readable facts for the generic JSON format.
+    pub fn details(&self) -> Value {
+        match self {
+            Condition::DeadLetters { total, by_reason } => {
+                json!({ "total": total, "by_reason": by_reason })
+            }
+            Condition::NoWrites {
+                stalled_since,
+                last_write,
+                waiting,
+            } => json!({
+                "stalled_since": rfc3339(*stalled_since),
+                "last_write": last_write.map(rfc3339),
+                "waiting_vouchers": waiting,
+            }),
+            Condition::CursorLag {
+                task,
+                lag_secs,
+                next_start,
+            } => json!({ "task": task, "lag_secs": lag_secs, "next_start": next_start }),
+            Condition::QuotaExhausted { at } => json!({ "quota_exhausted_at": rfc3339(*at) }),
+            Condition::AuthFailures { count, last_at } => json!({
+                "consecutive_failures": count,
+                "last_failure_at": last_at.map(rfc3339),
+            }),
+        }
+    }
+}
+
+pub fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// The thresholds from `[monitor]`. A threshold of 0 switches its rule off: "alert when the
+/// cursor is 0 s behind" would fire forever, so 0 cannot mean anything else useful.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Thresholds {
+    pub no_write: Option<Duration>,
+    pub cursor_lag_secs: Option<u64>,
+    pub auth_failures: Option<u64>,
+    /// How recent a "quota exhausted" must be to count as now.
+    pub quota_window: Duration,
+}
+
+impl Thresholds {
+    pub fn from_config(cfg: &MonitorConfig) -> Self {
+        let minutes = i64::try_from(cfg.no_write_minutes).unwrap_or(i64::MAX / 120);
+        let every = i64::try_from(cfg.evaluate_every_secs).unwrap_or(i64::MAX / 4);
+        Self {
+            no_write: (cfg.no_write_minutes > 0).then(|| Duration::minutes(minutes)),
+            cursor_lag_secs: (cfg.cursor_lag_alert_secs > 0).then_some(cfg.cursor_lag_alert_secs),
+            auth_failures: (cfg.auth_failures_alert > 0).then_some(cfg.auth_failures_alert),
+            // The writer records only when it hits the quota; two evaluation rounds (or five
+            // minutes on a fast schedule) keep one hit from flickering in and out.
+            quota_window: Duration::seconds(every.saturating_mul(2)).max(Duration::minutes(5)),
+        }
+    }
+}
+
+/// What the rules remember between snapshots.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Memory {
+    /// Since when vouchers have been waiting, as far as the monitor knows (reset when none
+    /// wait).
+    pub backlog_since: Option<DateTime<Utc>>,
+    /// Whether a snapshot was evaluated before: a backlog in the first one may be old.
+    pub started: bool,
+}
+
+/// The conditions firing in `status` at `now`, ordered by key.
+pub fn evaluate(
+    status: &PipelineStatus,
+    now: DateTime<Utc>,
+    thresholds: &Thresholds,
+    memory: &mut Memory,
+) -> Vec<Condition> {
+    let mut firing = Vec::new();
+    firing.extend(dead_letters(status));
+    firing.extend(no_writes(status, now, thresholds, memory));
+    firing.extend(cursor_lag(status, thresholds));
+    firing.extend(quota_exhausted(status, now, thresholds));
+    firing.extend(auth_failures(status, thresholds));
+    firing.sort_by_key(Condition::key);
+    memory.started = true;
+    firing
+}
+
+fn dead_letters(status: &PipelineStatus) -> Option<Condition> {
+    let total = status.dead_letters_total();
+    (total > 0).then(|| Condition::DeadLetters {
+        total,
+        by_reason: status
+            .dead_letters
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(k, n)| (k.clone(), *n))
+            .collect(),
+    })
+}
+
+/// Stalled means: vouchers wait, and neither a write nor the backlog's appearance happened
+/// in the last `no_write` period. Measuring from the later of the two keeps a quiet night
+/// (last write hours ago) from alerting the moment the morning's first voucher arrives;
+/// measuring from the backlog's appearance covers a pipeline that never wrote anything.
+/// A backlog already there when the monitor starts is assumed to date from the last write,
+/// so a restarted monitor does not wait a whole period to report a stall that it missed.
+fn no_writes(
+    status: &PipelineStatus,
+    now: DateTime<Utc>,
+    thresholds: &Thresholds,
+    memory: &mut Memory,
+) -> Option<Condition> {
+    let waiting = status.vouchers.backlog + status.vouchers.in_flight;
+    if waiting == 0 {
+        memory.backlog_since = None;
+        return None;
+    }
+    let last_write = status.written.last_at;
+    let appeared = match (memory.started, last_write) {
+        (false, Some(write)) => write,
+        _ => now,
+    };
+    let seen = *memory.backlog_since.get_or_insert(appeared);
+    let limit = thresholds.no_write?;
+    let stalled_since = last_write.map_or(seen, |w| w.max(seen));
+    (now - stalled_since >= limit).then_some(Condition::NoWrites {
+        stalled_since,
+        last_write,
+        waiting,
+    })
+}
+
+fn cursor_lag(status: &PipelineStatus, thresholds: &Thresholds) -> Vec<Condition> {
+    let Some(limit) = thresholds.cursor_lag_secs else {
+        return Vec::new();
+    };
+    status
+        .cursors
+        .iter()
+        .filter(|c| u64::try_from(c.lag_secs).is_ok_and(|lag| lag > limit))
+        .map(|c| Condition::CursorLag {
+            task: c.task.clone(),
+            lag_secs: c.lag_secs,
+            next_start: c.next_start.clone(),
+        })
+        .collect()
+}
+
+fn quota_exhausted(
+    status: &PipelineStatus,
+    now: DateTime<Utc>,
+    thresholds: &Thresholds,
+) -> Option<Condition> {
+    let at = status.signals.quota_exhausted_at?;
+    // A timestamp slightly ahead of ours (another host's clock) still counts as recent.
+    (now - at < thresholds.quota_window).then_some(Condition::QuotaExhausted { at })
+}
+
+fn auth_failures(status: &PipelineStatus, thresholds: &Thresholds) -> Option<Condition> {
+    let limit = thresholds.auth_failures?;
+    let count = status.signals.auth_failures;
+    (count >= limit).then_some(Condition::AuthFailures {
+        count,
+        last_at: status.signals.auth_failed_at,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use j2t_topology::{CursorStatus, Signals, StageStatus};
+
+    fn t(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + secs, 0).expect("valid time")
+    }
+
+    fn thresholds() -> Thresholds {
+        Thresholds {
+            no_write: Some(Duration::minutes(30)),
+            cursor_lag_secs: Some(3600),
+            auth_failures: Some(3),
+            quota_window: Duration::minutes(5),
+        }
+    }
+
+    fn keys(firing: &[Condition]) -> Vec<String> {
+        firing.iter().map(Condition::key).collect()
+    }
+
+    fn waiting(backlog: u64, last_write: Option<DateTime<Utc>>) -> PipelineStatus {
+        PipelineStatus {
+            vouchers: StageStatus {
+                backlog,
+                ..Default::default()
+            },
+            written: StageStatus {
+                last_at: last_write,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_healthy_pipeline_fires_nothing() {
+        let mut memory = Memory::default();
+        assert!(evaluate(&PipelineStatus::default(), t(0), &thresholds(), &mut memory).is_empty());
+    }
+
+    #[test]
+    fn dead_letters_fire_as_one_alert_with_counts_by_reason() {
+        let mut status = PipelineStatus::default();
+        status.dead_letters.insert("writer.rejected".into(), 48);
+        status
+            .dead_letters
+            .insert("transformer.bad_order".into(), 2);
+        let firing = evaluate(&status, t(0), &thresholds(), &mut Memory::default());
+        assert_eq!(keys(&firing), ["dead_letters"]);
+        assert_eq!(
+            firing[0].details(),
+            json!({"total": 50, "by_reason": {"transformer.bad_order": 2, "writer.rejected": 48}})
+        );
+        assert_eq!(firing[0].severity(), Severity::Warning);
+    }
+
+    #[test]
+    fn no_writes_fires_only_after_the_period_since_the_last_write() {
+        let mut memory = Memory::default();
+        let th = thresholds();
+        // The backlog was already there when the monitor started; last write 20 min ago.
+        let status = waiting(5, Some(t(-20 * 60)));
+        assert!(evaluate(&status, t(0), &th, &mut memory).is_empty());
+        // 29:59 after the last write: not yet. 30:00: fires.
+        assert!(evaluate(&status, t(10 * 60 - 1), &th, &mut memory).is_empty());
+        let firing = evaluate(&status, t(10 * 60), &th, &mut memory);
+        assert_eq!(keys(&firing), ["no_writes"]);
+        assert_eq!(firing[0].severity(), Severity::Critical);
+    }
+
+    #[test]
+    fn no_writes_measures_from_the_backlog_when_nothing_was_ever_written() {
+        let mut memory = Memory::default();
+        let th = thresholds();
+        let status = waiting(3, None);
+        assert!(evaluate(&status, t(0), &th, &mut memory).is_empty());
+        assert_eq!(memory.backlog_since, Some(t(0)));
+        assert!(evaluate(&status, t(29 * 60), &th, &mut memory).is_empty());
+        let firing = evaluate(&status, t(30 * 60), &th, &mut memory);
+        assert_eq!(
+            firing,
+            [Condition::NoWrites {
+                stalled_since: t(0),
+                last_write: None,
+                waiting: 3
+            }]
+        );
+    }
+
+    #[test]
+    fn a_new_backlog_after_a_quiet_night_does_not_fire_at_once() {
+        let mut memory = Memory::default();
+        let th = thresholds();
+        // Nothing waits: the backlog clock is off, whatever the last write.
+        assert!(evaluate(&waiting(0, Some(t(-8 * 3600))), t(0), &th, &mut memory).is_empty());
+        assert_eq!(memory.backlog_since, None);
+        // The morning's first voucher: last write 8 h ago, but the backlog is brand new.
+        let morning = waiting(1, Some(t(-8 * 3600)));
+        assert!(evaluate(&morning, t(60), &th, &mut memory).is_empty());
+        assert!(evaluate(&morning, t(60 + 29 * 60), &th, &mut memory).is_empty());
+        assert_eq!(
+            keys(&evaluate(&morning, t(60 + 30 * 60), &th, &mut memory)),
+            ["no_writes"]
+        );
+        // The backlog drains: resets, and a later backlog starts a fresh clock.
+        assert!(evaluate(&waiting(0, Some(t(5000))), t(5000), &th, &mut memory).is_empty());
+        assert_eq!(memory.backlog_since, None);
+    }
+
+    #[test]
+    fn a_standing_backlog_with_steady_writes_does_not_fire() {
+        let mut memory = Memory::default();
+        let th = thresholds();
+        for minute in 0..120 {
+            let now = t(minute * 60);
+            let status = waiting(500, Some(now - Duration::seconds(20)));
+            assert!(evaluate(&status, now, &th, &mut memory).is_empty());
+        }
+    }
+
+    #[test]
+    fn in_flight_vouchers_count_as_waiting() {
+        let mut memory = Memory::default();
+        let mut status = waiting(0, None);
+        status.vouchers.in_flight = 2;
+        memory.started = true;
+        evaluate(&status, t(0), &thresholds(), &mut memory);
+        assert_eq!(memory.backlog_since, Some(t(0)));
+    }
+
+    #[test]
+    fn cursor_lag_fires_per_task_over_the_threshold() {
+        let cursor = |task: &str, lag_secs| CursorStatus {
+            task: task.into(),
+            next_start: "2027-01-01 00:00:00".into(),
+            pending: None,
+            lag_secs,
+        };
+        let status = PipelineStatus {
+            cursors: vec![
+                cursor("default", 3601),
+                cursor("shop-b", 3600),
+                cursor("shop-c", 90_000),
+            ],
+            ..Default::default()
+        };
+        let firing = evaluate(&status, t(0), &thresholds(), &mut Memory::default());
+        assert_eq!(keys(&firing), ["cursor_lag.default", "cursor_lag.shop-c"]);
+        assert_eq!(firing[0].details()["lag_secs"], 3601);
+    }
+
+    #[test]
+    fn quota_exhausted_fires_while_recent() {
+        let status = PipelineStatus {
+            signals: Signals {
+                quota_exhausted_at: Some(t(0)),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let th = thresholds();
+        let mut memory = Memory::default();
+        assert_eq!(
+            keys(&evaluate(&status, t(4 * 60), &th, &mut memory)),
+            ["quota_exhausted"]
+        );
+        assert!(evaluate(&status, t(5 * 60), &th, &mut memory).is_empty());
+    }
+
+    #[test]
+    fn quota_window_is_two_rounds_or_five_minutes() {
+        let mut cfg = j2t_config::Config::load_with_env(None, Some(Default::default()))
+            .expect("defaults load")
+            .monitor;
+        cfg.evaluate_every_secs = 15;
+        assert_eq!(
+            Thresholds::from_config(&cfg).quota_window,
+            Duration::minutes(5)
+        );
+        cfg.evaluate_every_secs = 600;
+        assert_eq!(
+            Thresholds::from_config(&cfg).quota_window,
+            Duration::minutes(20)
+        );
+        cfg.cursor_lag_alert_secs = 0;
+        cfg.no_write_minutes = 0;
+        let off = Thresholds::from_config(&cfg);
+        assert_eq!((off.cursor_lag_secs, off.no_write), (None, None));
+    }
+
+    #[test]
+    fn auth_failures_fire_at_the_threshold() {
+        let status = |n| PipelineStatus {
+            signals: Signals {
+                auth_failures: n,
+                auth_failed_at: Some(t(0)),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let th = thresholds();
+        let mut memory = Memory::default();
+        assert!(evaluate(&status(2), t(0), &th, &mut memory).is_empty());
+        assert_eq!(
+            keys(&evaluate(&status(3), t(0), &th, &mut memory)),
+            ["auth_failures"]
+        );
+    }
+
+    #[test]
+    fn zero_thresholds_switch_rules_off() {
+        let th = Thresholds {
+            no_write: None,
+            cursor_lag_secs: None,
+            auth_failures: None,
+            quota_window: Duration::minutes(5),
+        };
+        let mut status = waiting(5, None);
+        status.signals.auth_failures = 100;
+        status.cursors.push(CursorStatus {
+            task: "default".into(),
+            next_start: String::new(),
+            pending: None,
+            lag_secs: 1_000_000,
+        });
+        let mut memory = Memory::default();
+        assert!(evaluate(&status, t(0), &th, &mut memory).is_empty());
+        assert!(evaluate(&status, t(1_000_000), &th, &mut memory).is_empty());
+    }
+}

@@ -1,0 +1,97 @@
+//! One receiver's loop: takes each evaluation round, asks its tracker what is due, sends it.
+//! Each receiver has its own worker and tracker, so a slow or dead receiver delays only its
+//! own messages, never the rule evaluation or the other receivers.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use j2t_config::SecretString;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::format::{self, Format};
+use super::rules::Condition;
+use super::send::Sender;
+use super::state::{Policy, Tracker};
+use super::texts::Style;
+
+/// The conditions firing at one evaluation.
+#[derive(Debug, Clone)]
+pub struct Round {
+    pub at: DateTime<Utc>,
+    pub firing: Arc<Vec<Condition>>,
+}
+
+pub struct Webhook {
+    /// The configured name: safe to log, unlike the URL.
+    pub name: String,
+    pub url: SecretString,
+    pub format: Format,
+}
+
+pub struct Worker {
+    pub webhook: Webhook,
+    pub style: Style,
+    pub policy: Policy,
+    pub sender: Sender,
+}
+
+impl Worker {
+    /// Runs until shutdown or until the evaluation loop is gone. A receiver lagging behind
+    /// sees only the latest round (`watch` keeps one), which is all that matters.
+    pub async fn run(
+        self,
+        mut rounds: watch::Receiver<Option<Round>>,
+        shutdown: CancellationToken,
+    ) {
+        let hook = &self.webhook;
+        let mut tracker = Tracker::new(self.policy.clone());
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                changed = rounds.changed() => if changed.is_err() { return },
+            }
+            let Some(round) = rounds.borrow_and_update().clone() else {
+                continue;
+            };
+            let plan = tracker.observe(round.at, &round.firing);
+            if plan.held_back > 0 {
+                tracing::warn!(
+                    webhook = %hook.name,
+                    held_back = plan.held_back,
+                    "alert rate limit reached; the rest goes out later"
+                );
+                metrics::counter!("j2t_alerts_held_back_total", "webhook" => hook.name.clone())
+                    .increment(plan.held_back as u64);
+            }
+            for note in plan.notifications {
+                let body = format::render(hook.format, &self.style, &note);
+                let sent = tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    sent = self.sender.send(&hook.url, &body, hook.format.answers_with_errcode()) => sent,
+                };
+                let (alert, status) = (note.condition.kind(), note.status.as_str());
+                match sent {
+                    Ok(()) => {
+                        tracker.delivered(&note);
+                        tracing::info!(webhook = %hook.name, alert = %note.condition.key(), status, "alert sent");
+                        metrics::counter!("j2t_alerts_sent_total", "alert" => alert, "status" => status)
+                            .increment(1);
+                    }
+                    Err(error) => {
+                        tracker.failed(&note);
+                        tracing::warn!(
+                            webhook = %hook.name,
+                            alert = %note.condition.key(),
+                            status,
+                            %error,
+                            "alert not delivered; will try again"
+                        );
+                        metrics::counter!("j2t_alert_send_failures_total", "webhook" => hook.name.clone())
+                            .increment(1);
+                    }
+                }
+            }
+        }
+    }
+}
