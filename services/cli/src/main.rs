@@ -20,6 +20,12 @@ enum Command {
     Demo(jst2tplus::demo::DemoArgs),
     /// Where one JST order is: fetched, merged into which voucher, written to T+ or not.
     Whereis(jst2tplus::whereis::WhereisArgs),
+    /// Validate a mapping file and name every problem with its row (default: the built-in
+    /// mapping).
+    Check(jst2tplus::check::CheckArgs),
+    /// Dry-run a mapping on a JSON file of JST orders and print the T+ payloads; writes
+    /// nothing.
+    Render(jst2tplus::render::RenderArgs),
     /// Dead letters: list, show, replay, purge.
     Dlq {
         #[command(subcommand)]
@@ -37,5 +43,7 @@ fn main() -> anyhow::Result<()> {
         Command::Demo(args) => runtime.block_on(jst2tplus::demo::run(config, args)),
         Command::Dlq { command } => runtime.block_on(jst2tplus::dlq::run(config, command)),
         Command::Whereis(args) => runtime.block_on(jst2tplus::whereis::run(config, args)),
+        Command::Check(args) => jst2tplus::check::run(args),
+        Command::Render(args) => jst2tplus::render::run(args),
     }
 }

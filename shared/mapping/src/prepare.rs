@@ -54,7 +54,7 @@ pub fn dedupe(orders: Vec<Value>, rejected: &mut Vec<RejectedOrder>) -> BTreeMap
         let Some(io_id) = io_id_of(&order) else {
             rejected.push(RejectedOrder {
                 io_id: None,
-                reason: "`io_id` is missing or not a number".into(),
+                reason: "order without a usable io_id: `io_id` is missing or not a number".into(),
                 order,
             });
             continue;
