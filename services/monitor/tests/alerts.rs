@@ -1,0 +1,266 @@
+//! Webhook alerting with real parts: a nats-server, the monitor running in-process, and a
+//! local HTTP receiver standing in for the webhook. Waits poll for an outcome; nothing
+//! asserts on how long anything took.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::post;
+use j2t_config::Config;
+use j2t_domain::{DeadLetter, Stage};
+use j2t_telemetry::{Readiness, ServiceContext};
+use j2t_testkit::NatsServer;
+use j2t_topology::{DeadLetters, DlqFilter, Topology};
+use serde_json::{Value, json};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Evaluation rounds are 1 s apart in these tests.
+const ROUND: Duration = Duration::from_secs(1);
+
+type Bodies = Arc<Mutex<Vec<Value>>>;
+
+/// An HTTP receiver on 127.0.0.1 that keeps every body POSTed to `/hook` and answers
+/// `answer`. Returns its URL (with a robot-style token, as real receivers have) and the bodies.
+async fn receiver(answer: Value) -> (String, Bodies) {
+    let bodies = Bodies::default();
+    let app = Router::new()
+        .route(
+            "/hook",
+            post(
+                |State((bodies, answer)): State<(Bodies, Value)>,
+                 axum::Json(body): axum::Json<Value>| async move {
+                    bodies.lock().expect("lock").push(body);
+                    axum::Json(answer)
+                },
+            ),
+        )
+        .with_state((bodies.clone(), answer));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the receiver");
+    let addr = listener.local_addr().expect("receiver address");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (
+        format!("http://{addr}/hook?access_token=robot-token-123"),
+        bodies,
+    )
+}
+
+struct Monitor {
+    topology: Topology,
+    shutdown: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Monitor {
+    async fn start(nats: &NatsServer, hook_url: &str, format: &str, language: &str) -> Self {
+        let env: HashMap<String, String> = [
+            ("J2T__NATS__URL", nats.url()),
+            ("J2T__ADMIN__LISTEN", "127.0.0.1:0".into()),
+            ("J2T__MONITOR__CONSOLE_LISTEN", "127.0.0.1:0".into()),
+            ("J2T__MONITOR__EVALUATE_EVERY_SECS", "1".into()),
+            ("J2T__MONITOR__LANGUAGE", language.into()),
+            ("J2T__MONITOR__WEBHOOKS__TEST__URL", hook_url.into()),
+            ("J2T__MONITOR__WEBHOOKS__TEST__FORMAT", format.into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let config = Config::load_with_env(None, Some(env)).expect("valid config");
+        let topology = j2t_topology::open(&config).await.expect("topology");
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(j2t_monitor::run(ServiceContext {
+            config,
+            shutdown: shutdown.clone(),
+            readiness: Readiness::default(),
+        }));
+        Self {
+            topology,
+            shutdown,
+            task,
+        }
+    }
+
+    async fn dead_letter(&self, stage: Stage, reason: &str, id: &str) {
+        let letter = DeadLetter::first_attempt(
+            stage,
+            reason,
+            format!("T+ rejected voucher {id}"),
+            "j2t.vouchers.test".into(),
+            json!({ "ExternalCode": id }),
+        );
+        j2t_topology::publish_dead_letter(&self.topology.js, &letter, &format!("dl-{id}"))
+            .await
+            .expect("dead letter stored");
+    }
+
+    /// What an operator does once the cause is fixed: drop every dead letter.
+    async fn clear_dlq(&self) {
+        let dlq = DeadLetters::new(&self.topology);
+        let entries = dlq.list(&DlqFilter::default()).await.expect("list the DLQ");
+        assert!(!entries.is_empty());
+        dlq.purge(&entries).await.expect("purge the DLQ");
+    }
+
+    async fn stop(self) {
+        self.shutdown.cancel();
+        self.task
+            .await
+            .expect("monitor task")
+            .expect("monitor stopped cleanly");
+    }
+}
+
+/// Polls until `done` holds. The deadline only keeps a broken build from hanging CI.
+async fn wait_until(what: &str, bodies: &Bodies, done: impl Fn(&[Value]) -> bool) {
+    let poll = async {
+        while !done(&bodies.lock().expect("lock")) {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    if tokio::time::timeout(Duration::from_secs(120), poll)
+        .await
+        .is_err()
+    {
+        panic!(
+            "never saw {what}; received: {:#?}",
+            bodies.lock().expect("lock")
+        );
+    }
+}
+
+fn count(bodies: &[Value], alert: &str, status: &str) -> usize {
+    bodies
+        .iter()
+        .filter(|b| b["alert"] == alert && b["status"] == status)
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_burst_of_dead_letters_is_one_alert_and_clearing_the_dlq_resolves_it() {
+    let nats = NatsServer::start().expect("nats-server");
+    let (url, bodies) = receiver(json!({ "ok": true })).await;
+    let monitor = Monitor::start(&nats, &url, "generic", "en").await;
+
+    // 50 dead letters as fast as they can be stored: the monitor evaluates every second,
+    // so the burst lands within one round or spreads across a few.
+    for i in 0..50 {
+        monitor
+            .dead_letter(Stage::Writer, "rejected", &format!("burst-{i}"))
+            .await;
+    }
+    wait_until("a firing dead_letters alert", &bodies, |b| {
+        count(b, "dead_letters", "firing") > 0
+    })
+    .await;
+    // More letters while it fires, then several more rounds: still the same one alert.
+    for i in 0..5 {
+        monitor
+            .dead_letter(Stage::Transformer, "bad_order", &format!("later-{i}"))
+            .await;
+    }
+    tokio::time::sleep(ROUND * 5).await;
+    {
+        let received = bodies.lock().expect("lock");
+        assert_eq!(
+            count(&received, "dead_letters", "firing"),
+            1,
+            "{received:#?}"
+        );
+        assert_eq!(count(&received, "dead_letters", "resolved"), 0);
+        let firing = received
+            .iter()
+            .find(|b| b["alert"] == "dead_letters")
+            .expect("the alert");
+        assert_eq!(firing["severity"], "warning");
+        let total = firing["details"]["total"].as_u64().expect("a total");
+        assert!((1..=50).contains(&total), "{firing}");
+        assert!(
+            firing["summary"]
+                .as_str()
+                .expect("a summary")
+                .ends_with("dead letters wait for an operator")
+        );
+        assert!(firing["details"]["by_reason"]["writer.rejected"].is_u64());
+    }
+
+    monitor.clear_dlq().await;
+    wait_until("a resolved dead_letters alert", &bodies, |b| {
+        count(b, "dead_letters", "resolved") > 0
+    })
+    .await;
+    tokio::time::sleep(ROUND * 3).await;
+    {
+        let received = bodies.lock().expect("lock");
+        assert_eq!(
+            count(&received, "dead_letters", "firing"),
+            1,
+            "{received:#?}"
+        );
+        assert_eq!(
+            count(&received, "dead_letters", "resolved"),
+            1,
+            "{received:#?}"
+        );
+        // Nothing else fired: an idle pipeline with no vouchers waiting is healthy.
+        assert_eq!(received.len(), 2, "{received:#?}");
+        let resolved = &received[1];
+        assert_eq!(resolved["status"], "resolved");
+        assert_eq!(resolved["summary"], "No dead letters wait any more");
+        // The resolved message carries the last facts seen while it fired (letters kept
+        // arriving after the first message), not the first ones.
+        let first = received[0]["details"]["total"].as_u64().expect("a total");
+        let last = resolved["details"]["total"].as_u64().expect("a total");
+        assert!(first <= last && last <= 55, "{first} then {last}");
+        assert_eq!(resolved["since"], received[0]["since"]);
+    }
+    monitor.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dingtalk_receives_chinese_markdown_for_firing_and_resolved() {
+    let nats = NatsServer::start().expect("nats-server");
+    let (url, bodies) = receiver(json!({ "errcode": 0, "errmsg": "ok" })).await;
+    let monitor = Monitor::start(&nats, &url, "dingtalk", "zh").await;
+
+    for i in 0..3 {
+        monitor
+            .dead_letter(Stage::Writer, "rejected", &format!("ding-{i}"))
+            .await;
+    }
+    let title = |b: &Value| {
+        b["markdown"]["title"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    wait_until("a DingTalk firing message", &bodies, |b| {
+        b.iter().any(|m| title(m) == "jst2tplus [告警] 死信")
+    })
+    .await;
+    monitor.clear_dlq().await;
+    wait_until("a DingTalk resolved message", &bodies, |b| {
+        b.iter().any(|m| title(m) == "jst2tplus [已恢复] 死信")
+    })
+    .await;
+
+    let received = bodies.lock().expect("lock").clone();
+    assert_eq!(received.len(), 2, "{received:#?}");
+    for message in &received {
+        assert_eq!(message["msgtype"], "markdown");
+        assert_eq!(message.as_object().map(|o| o.len()), Some(2));
+    }
+    let firing = received[0]["markdown"]["text"].as_str().expect("text");
+    assert!(firing.starts_with("### [告警] 死信\n\n**有 "), "{firing}");
+    assert!(firing.contains("条死信等待处理**"), "{firing}");
+    assert!(firing.contains("- writer.rejected："), "{firing}");
+    assert!(firing.contains("jst2tplus dlq replay"), "{firing}");
+    let resolved = received[1]["markdown"]["text"].as_str().expect("text");
+    assert!(resolved.contains("**死信已处理完毕**"), "{resolved}");
+    assert!(resolved.contains("- 持续："), "{resolved}");
+    monitor.stop().await;
+}
