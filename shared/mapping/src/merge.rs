@@ -112,6 +112,16 @@ fn merged_line(m: &MergeSpec, mut line: Value, sums: &[Fixed]) -> Value {
     line
 }
 
+/// The fields the merge offers to header and body rows (`fields::MERGE`).
+pub(crate) fn add_merge_fields(order: &mut Value, code: &str, io_ids: &[i64]) {
+    if let Some(obj) = order.as_object_mut() {
+        let ids: Vec<String> = io_ids.iter().map(i64::to_string).collect();
+        obj.insert("merge_code".into(), Value::String(code.to_string()));
+        obj.insert("merge_count".into(), Value::from(io_ids.len()));
+        obj.insert("merge_io_ids".into(), Value::String(ids.join(",")));
+    }
+}
+
 fn build_group(
     mapping: &Mapping,
     key: &[String],
@@ -142,17 +152,12 @@ fn build_group(
         .first()
         .map(|o| &o.formatted)
         .ok_or("empty group")?;
-    let ids: Vec<String> = io_ids.iter().map(i64::to_string).collect();
     let mut out = Vec::with_capacity(chunks.len());
     for (i, chunk) in chunks.into_iter().enumerate() {
         let part = i as u32 + 1;
         let code = external_code(&m.code_prefix, key, &io_ids, part);
         let mut header = first.clone();
-        if let Some(obj) = header.as_object_mut() {
-            obj.insert("merge_code".into(), Value::String(code.clone()));
-            obj.insert("merge_count".into(), Value::from(io_ids.len()));
-            obj.insert("merge_io_ids".into(), Value::String(ids.join(",")));
-        }
+        add_merge_fields(&mut header, &code, &io_ids);
         out.push(VoucherEnvelope {
             payload: render_voucher(mapping, &header, chunk)?,
             external_code: code,
@@ -320,6 +325,43 @@ mod tests {
         assert_eq!(
             out.vouchers[0].payload["dto"]["RDRecordDetails"][0]["BaseQuantity"],
             json!(2)
+        );
+    }
+
+    #[test]
+    fn a_group_too_big_for_distinct_codes_is_rejected_not_truncated() {
+        let text = crate::DEFAULT_MAPPING_TOML.replace("body_max_line = 200", "body_max_line = 1");
+        let m = Mapping::from_toml(&text).expect("valid");
+        let items: Vec<Value> = (0..=MAX_PARTS)
+            .map(|i| json!({"sku_id": format!("S{i}"), "qty": 1, "sale_amount": 1}))
+            .collect();
+        let out = map_orders(
+            &m,
+            vec![order(1, "2026-11-25 09:00:00", 1, Value::Array(items))],
+            "w",
+        );
+        assert!(out.vouchers.is_empty());
+        assert_eq!(out.rejected.len(), 1);
+        assert!(
+            out.rejected[0].reason.contains("needs 1000 vouchers"),
+            "{}",
+            out.rejected[0].reason
+        );
+    }
+
+    #[test]
+    fn rows_reading_merge_fields_may_be_required() {
+        let text = crate::DEFAULT_MAPPING_TOML.replace(
+            "value = \"{merge_code}\"",
+            "value = \"{merge_code}\"\nrequired = true",
+        );
+        let m = Mapping::from_toml(&text).expect("valid");
+        let items = json!([{"sku_id": "A", "qty": 1, "sale_amount": 1}]);
+        let out = map_orders(&m, vec![order(1, "2026-11-25 09:00:00", 1, items)], "w");
+        assert!(out.rejected.is_empty(), "{:?}", out.rejected);
+        assert_eq!(
+            out.vouchers[0].payload["dto"]["ExternalCode"],
+            json!(out.vouchers[0].external_code)
         );
     }
 }

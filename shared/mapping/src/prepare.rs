@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::condition::{Scope, skipped_by};
 use crate::decimal::Fixed;
 use crate::format;
+use crate::merge::add_merge_fields;
 use crate::output::{RejectedOrder, SkippedLine};
 use crate::render::{render_header, render_line};
 use crate::spec::Mapping;
@@ -98,7 +99,11 @@ fn try_prepare(mapping: &Mapping, io_id: i64, mut order: Value) -> Result<Ready,
         .map(|p| key_text(p, &order, None))
         .collect::<Result<Vec<_>, _>>()
         .map_err(reject)?;
-    render_header(mapping, &order).map_err(reject)?;
+    // Rows may read the fields the merge adds; stand-ins let the trial render see them (the
+    // merge writes the real ones into each voucher's header).
+    let mut trial = order.clone();
+    add_merge_fields(&mut trial, "trial", &[io_id]);
+    render_header(mapping, &trial).map_err(reject)?;
     let items = order
         .get(&mapping.target.body_source)
         .and_then(Value::as_array)
@@ -141,7 +146,7 @@ fn try_prepare(mapping: &Mapping, io_id: i64, mut order: Value) -> Result<Ready,
             })
             .collect::<Result<Vec<_>, _>>()
             .map_err(at)?;
-        render_line(mapping, &order, item).map_err(at)?;
+        render_line(mapping, &trial, item).map_err(at)?;
         lines.push(Line {
             key,
             sums,
