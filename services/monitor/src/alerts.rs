@@ -42,12 +42,6 @@ pub enum AlertsError {
     Send(#[from] send::SendError),
 }
 
-/// At most this many messages per receiver per minute: the DingTalk and WeCom robots accept
-/// 20 a minute and drop the rest.
-const MAX_PER_MINUTE: usize = 20;
-/// A failed delivery (already retried in place) is tried again this much later.
-const RETRY_AFTER_SECS: i64 = 60;
-
 pub async fn run(
     topology: Arc<Topology>,
     cfg: Arc<Config>,
@@ -58,14 +52,7 @@ pub async fn run(
         Language::from_config(&monitor.language),
         cfg.jst.utc_offset_minutes,
     );
-    let policy = Policy {
-        renotify: chrono::Duration::seconds(
-            i64::try_from(monitor.renotify_secs).unwrap_or(i64::MAX / 1000),
-        ),
-        retry_after: chrono::Duration::seconds(RETRY_AFTER_SECS),
-        max_per_window: MAX_PER_MINUTE,
-        window: chrono::Duration::minutes(1),
-    };
+    let policy = Policy::from_config(monitor);
     let sender = Sender::new(send::TIMEOUT).map_err(AlertsError::from)?;
     let (rounds, receiver) = watch::channel(None);
     let mut workers = Vec::new();

@@ -15,6 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use chrono::{DateTime, Duration, Utc};
+use j2t_config::MonitorConfig;
 
 use super::rules::Condition;
 
@@ -46,10 +47,30 @@ pub struct Notification {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
-    pub renotify: Duration,
+    /// `None`: a firing alert is announced once and never repeated.
+    pub renotify: Option<Duration>,
     pub retry_after: Duration,
     pub max_per_window: usize,
     pub window: Duration,
+}
+
+/// At most this many messages per receiver per minute: the DingTalk and WeCom robots accept
+/// 20 a minute and drop the rest.
+const MAX_PER_MINUTE: usize = 20;
+/// A failed delivery (already retried in place by the sender) is tried again this much later.
+const RETRY_AFTER_SECS: i64 = 60;
+
+impl Policy {
+    /// `monitor.renotify_secs`; 0 means "never repeat" (repeating every round would be spam).
+    pub fn from_config(cfg: &MonitorConfig) -> Self {
+        let renotify = i64::try_from(cfg.renotify_secs).unwrap_or(i64::MAX / 1000);
+        Self {
+            renotify: (renotify > 0).then(|| Duration::seconds(renotify)),
+            retry_after: Duration::seconds(RETRY_AFTER_SECS),
+            max_per_window: MAX_PER_MINUTE,
+            window: Duration::minutes(1),
+        }
+    }
 }
 
 /// What a round asks for: the notifications to send now, and how many due ones the cap
@@ -127,7 +148,7 @@ impl Tracker {
                 let rank = match (t.firing, t.announced_at) {
                     (true, None) => 0,
                     (false, _) => 1,
-                    (true, Some(a)) if now - a >= self.policy.renotify => 2,
+                    (true, Some(a)) if self.policy.renotify.is_some_and(|r| now - a >= r) => 2,
                     (true, Some(_)) => return None,
                 };
                 let status = if t.firing {
@@ -203,7 +224,7 @@ mod tests {
 
     fn policy() -> Policy {
         Policy {
-            renotify: Duration::hours(1),
+            renotify: Some(Duration::hours(1)),
             retry_after: Duration::minutes(1),
             max_per_window: 20,
             window: Duration::minutes(1),
@@ -279,6 +300,22 @@ mod tests {
             ["firing dead_letters"]
         );
         assert!(round(&mut tracker, t(3615), &[dlq(2)]).is_empty());
+    }
+
+    #[test]
+    fn renotify_zero_means_announce_once() {
+        let mut cfg = j2t_config::Config::load_with_env(None, Some(Default::default()))
+            .expect("defaults load")
+            .monitor;
+        cfg.renotify_secs = 0;
+        let mut tracker = Tracker::new(Policy::from_config(&cfg));
+        assert_eq!(round(&mut tracker, t(0), &[dlq(1)]).len(), 1);
+        assert!(round(&mut tracker, t(1), &[dlq(1)]).is_empty());
+        assert!(round(&mut tracker, t(1_000_000), &[dlq(1)]).is_empty());
+        assert_eq!(
+            round(&mut tracker, t(1_000_001), &[]),
+            ["resolved dead_letters"]
+        );
     }
 
     #[test]
