@@ -209,13 +209,13 @@ pub struct MonitorConfig {
     pub console_token: SecretString,
     /// How often the alert rules are evaluated.
     pub evaluate_every_secs: u64,
-    /// Alert when nothing was written for this long while vouchers wait.
+    /// Alert when nothing was written for this long while vouchers wait (0 = rule off).
     pub no_write_minutes: u64,
-    /// Alert when a sync task's cursor is this far behind now.
+    /// Alert when a sync task's cursor is this far behind now (0 = rule off).
     pub cursor_lag_alert_secs: u64,
-    /// Alert after this many consecutive T+ auth failures.
+    /// Alert after this many consecutive T+ auth failures (0 = rule off).
     pub auth_failures_alert: u64,
-    /// While an alert keeps firing, repeat it at most this often.
+    /// While an alert keeps firing, repeat it at most this often (0 = announce once).
     pub renotify_secs: u64,
     /// Language of alert messages: `zh` or `en`.
     pub language: String,
