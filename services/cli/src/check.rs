@@ -40,3 +40,23 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
     let plural = if problems.len() == 1 { "" } else { "s" };
     anyhow::bail!("{} problem{plural} in {name}", problems.len())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_builtin_mapping_passes_and_a_broken_file_fails_with_a_count() {
+        run(CheckArgs { file: None }).expect("built-in mapping is valid");
+
+        let path = std::env::temp_dir().join(format!("j2t-check-{}.toml", std::process::id()));
+        let broken = DEFAULT_MAPPING_TOML.replacen("method = \"merge\"", "method = \"mrge\"", 1);
+        std::fs::write(&path, broken).expect("write temp mapping");
+        let err = run(CheckArgs {
+            file: Some(path.clone()),
+        })
+        .expect_err("broken mapping");
+        std::fs::remove_file(&path).expect("remove temp mapping");
+        assert_eq!(err.to_string(), format!("1 problem in {}", path.display()));
+    }
+}

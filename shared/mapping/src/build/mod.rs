@@ -10,6 +10,8 @@ mod sections;
 mod tests;
 mod value_maps;
 
+use std::collections::BTreeSet;
+
 use serde::de::DeserializeOwned;
 use toml::{Table, Value as Toml};
 
@@ -34,6 +36,7 @@ pub fn build(text: &str) -> Result<Mapping, Vec<MappingProblem>> {
     let mut b = Builder {
         problems: Vec::new(),
         catalog: Catalog::new(&[], &[]),
+        map_names: BTreeSet::new(),
     };
     for key in table.keys().filter(|k| !SECTIONS.contains(&k.as_str())) {
         b.add(
@@ -47,8 +50,8 @@ pub fn build(text: &str) -> Result<Mapping, Vec<MappingProblem>> {
     let value_maps = b.value_maps(table.remove("value_maps"));
     let conditions = b.conditions(table.remove("conditions"));
     let merge = b.merge(table.remove("merge"));
-    let header = b.rows("header", table.remove("header"), false, &value_maps);
-    let body = b.rows("body", table.remove("body"), true, &value_maps);
+    let header = b.rows("header", table.remove("header"), false);
+    let body = b.rows("body", table.remove("body"), true);
     b.fields_do_not_collide(&header, &body, target.as_ref());
     if let Some(m) = &merge {
         b.external_code(&header, m);
@@ -96,6 +99,9 @@ fn one_of<T: Copy>(names: &[(&str, T)], given: &str, what: &str) -> Result<T, St
 struct Builder {
     problems: Vec<MappingProblem>,
     catalog: Catalog,
+    /// Every `[value_maps.NAME]` written, usable or not: a row naming a map that has its own
+    /// problem is not reported a second time as naming an unknown map.
+    map_names: BTreeSet<String>,
 }
 
 impl Builder {

@@ -7,7 +7,6 @@ use crate::fields::{Kind, LINE_ARRAY, MERGE};
 use crate::file::RowFile;
 use crate::spec::{FieldRow, FieldType, MergeSpec, TargetSpec};
 use crate::template::{Path, Template, is_name};
-use crate::value_map::ValueMaps;
 
 /// The longest ExternalCode `code::external_code` makes, without its prefix.
 const CODE_LEN_WITHOUT_PREFIX: usize = 8 + 1 + 10 + 1 + 3;
@@ -20,11 +19,10 @@ impl Builder {
         section: &str,
         value: Option<Toml>,
         line: bool,
-        maps: &ValueMaps,
     ) -> Vec<(String, FieldRow)> {
         let mut out = Vec::new();
         for (row, r) in self.list::<RowFile>(section, value, Some("field")) {
-            if let Some(field_row) = self.row(&row, r, line, maps) {
+            if let Some(field_row) = self.row(&row, r, line) {
                 out.push((row, field_row));
             }
         }
@@ -34,7 +32,7 @@ impl Builder {
         out
     }
 
-    fn row(&mut self, row: &str, r: RowFile, line: bool, maps: &ValueMaps) -> Option<FieldRow> {
+    fn row(&mut self, row: &str, r: RowFile, line: bool) -> Option<FieldRow> {
         let mut ok = true;
         if !r.field.split('.').all(is_name) {
             self.add(row, "field must be a dotted name like `Inventory.Code`");
@@ -63,8 +61,9 @@ impl Builder {
                 }
                 Ok(_) => {}
             }
-            if let Some(name) = placeholder.map.as_ref().filter(|m| !maps.contains_key(*m)) {
-                let known: Vec<&str> = maps.keys().map(String::as_str).collect();
+            let unknown = |m: &&String| !self.map_names.contains(*m);
+            if let Some(name) = placeholder.map.as_ref().filter(unknown) {
+                let known: Vec<&str> = self.map_names.iter().map(String::as_str).collect();
                 self.add(
                     row,
                     format!(

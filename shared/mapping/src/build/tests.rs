@@ -152,3 +152,15 @@ keep_if = { field = "status", in = ["Confirmed"], equals = "x" }
     assert_eq!(m.conditions.len(), 3);
     assert_eq!(m.conditions[0].name, "conditions[0] (gifts)");
 }
+
+#[test]
+fn a_broken_value_map_is_reported_once() {
+    let text = format!(
+        "{}\n[value_maps.warehouse]\nentries = {{ \"1\" = true }}\n",
+        crate::DEFAULT_MAPPING_TOML.replace("{wms_co_id}", "{wms_co_id|warehouse}")
+    );
+    assert_eq!(
+        problems(&text),
+        ["value_maps.warehouse: entry \"1\": the T+ value must be text"]
+    );
+}

@@ -19,6 +19,7 @@ impl Builder {
         };
         for (name, table) in tables {
             let row = format!("value_maps.{name}");
+            self.map_names.insert(name.clone());
             if !is_name(&name) {
                 self.add(&row, "a map name is letters, digits and `_`");
             }
