@@ -16,7 +16,7 @@
       stageReason: '阶段.原因', contents: '内容', error: '错误', attempts: '尝试',
       lastFailure: '最后失败', actions: '操作', noDeadLetters: '没有死信',
       inspect: '查看', replay: '重放', replaying: '重放中…', replayedTo: '已重放至',
-      replayDone: '死信 #{id} 已重放至 {subject}', replayFailed: '死信 #{id} 重放失败：{error}',
+      replayDone: '死信 #{id} 已重放至 {subject}', replayFailed: '死信 #{id} 重放失败：{error}', inspectFailed: '无法查看死信 #{id}：{error}',
       cursors: '同步任务', task: '任务', syncedUntil: '已同步至', pendingWindow: '进行中的窗口',
       lag: '延迟', noCursors: '暂无同步任务', vouchers: '最近写入的凭证', externalCode: '外部编码',
       outcome: '结果', orders: '包含的订单 (io_id)', writtenAt: '写入时间', noVouchers: '暂无凭证',
@@ -38,7 +38,7 @@
       stageReason: 'Stage.reason', contents: 'Contents', error: 'Error', attempts: 'Attempts',
       lastFailure: 'Last failure', actions: 'Actions', noDeadLetters: 'No dead letters',
       inspect: 'Inspect', replay: 'Replay', replaying: 'Replaying…', replayedTo: 'Replayed to',
-      replayDone: 'Dead letter #{id} replayed to {subject}', replayFailed: 'Dead letter #{id} not replayed: {error}',
+      replayDone: 'Dead letter #{id} replayed to {subject}', replayFailed: 'Dead letter #{id} not replayed: {error}', inspectFailed: 'Cannot inspect dead letter #{id}: {error}',
       cursors: 'Sync tasks', task: 'Task', syncedUntil: 'Synced until', pendingWindow: 'Window in progress',
       lag: 'Lag', noCursors: 'No sync tasks yet', vouchers: 'Recent vouchers', externalCode: 'ExternalCode',
       outcome: 'Outcome', orders: 'Orders (io_id)', writtenAt: 'Written at', noVouchers: 'No vouchers yet',
@@ -60,7 +60,8 @@
   let token = null;
   let timer = null;
   let data = null; // last {status, vouchers, letters}
-  let previous = null; // the status before, for throughput
+  let samples = []; // [{at (ms), orders, written}] over the last minute, for throughput
+  let message = null; // last dead-letter action message: {key, args, failed}
   const replaying = new Set(); // dead-letter ids with a replay under way
 
   function t(key, args = {}) {
@@ -145,11 +146,10 @@
       const [status, vouchers, letters] = await Promise.all([
         api('status'), api('vouchers?limit=50'), api(`dead-letters${all}`),
       ]);
-      previous = data ? data.status : null;
       data = { status, vouchers, letters };
+      sample(status);
       render();
       $('error-banner').hidden = true;
-      $('updated').textContent = t('updated', { time: time(status.at) });
     } catch (error) {
       if (error instanceof Unauthorized) return signOut(t('badToken'));
       $('error-banner').hidden = false;
@@ -160,6 +160,7 @@
 
   function render() {
     if (!data) return;
+    $('updated').textContent = t('updated', { time: time(data.status.at) });
     renderFlow(data.status);
     renderSignals(data.status.signals);
     renderDeadLetters(data.letters);
@@ -174,13 +175,22 @@
       .reduce((sum, [, n]) => sum + n, 0);
   }
 
-  // Messages per minute into a stream since the last refresh (streams only grow, except
-  // when old messages expire, which shows as nothing).
+  // Throughput: messages per minute into a stream over the last minute of refreshes (one
+  // refresh apart would be too jumpy). Shown once the samples span 10 s.
+  const RATE_WINDOW_MS = 60000;
+  function sample(status) {
+    const at = new Date(status.at).getTime();
+    samples.push({ at, orders: status.orders.stored, written: status.written.stored });
+    samples = samples.filter((s) => at - s.at <= RATE_WINDOW_MS);
+  }
+
   function rate(name) {
-    if (!previous) return null;
-    const seconds = (new Date(data.status.at) - new Date(previous.at)) / 1000;
-    const added = data.status[name].stored - previous[name].stored;
-    return seconds > 0 && added >= 0 ? Math.round((added * 60) / seconds) : null;
+    const first = samples[0];
+    const last = samples[samples.length - 1];
+    if (!first || last.at - first.at < 10000) return null;
+    const added = last[name] - first[name];
+    // Streams only grow, except when old messages expire: then there is no honest figure.
+    return added >= 0 ? Math.round((added * 60000) / (last.at - first.at)) : null;
   }
 
   function metric(label, value, extra = {}) {
@@ -304,7 +314,7 @@
       if (!$('inspect').open) $('inspect').showModal();
     } catch (error) {
       if (error instanceof Unauthorized) return signOut(t('badToken'));
-      say(t('replayFailed', { id, error: error.message }), true);
+      say('inspectFailed', { id, error: error.message }, true);
     }
   }
 
@@ -313,21 +323,27 @@
     render();
     try {
       const answer = await api(`dead-letters/${id}/replay`, { method: 'POST' });
-      say(t('replayDone', { id, subject: answer.subject }), false);
+      say('replayDone', { id, subject: answer.subject }, false);
     } catch (error) {
       if (error instanceof Unauthorized) return signOut(t('badToken'));
-      say(t('replayFailed', { id, error: error.message }), true);
+      say('replayFailed', { id, error: error.message }, true);
     } finally {
       replaying.delete(id);
     }
     refresh();
   }
 
-  function say(message, failed) {
+  function say(key, args, failed) {
+    message = { key, args, failed };
+    showMessage();
+  }
+
+  function showMessage() {
+    if (!message) return;
     const box = $('dlq-message');
-    box.textContent = message;
-    box.className = failed ? 'error' : 'ok';
-    box.dataset.state = failed ? 'failed' : 'ok';
+    box.textContent = t(message.key, message.args);
+    box.className = message.failed ? 'error' : 'ok';
+    box.dataset.state = message.failed ? 'failed' : 'ok';
   }
 
   async function whereis(ioId) {
@@ -346,6 +362,7 @@
     document.title = `${t('title')} · jst2tplus`;
     for (const node of document.querySelectorAll('[data-i18n]')) node.textContent = t(node.dataset.i18n);
     $('lang-toggle').textContent = lang === 'zh' ? 'English' : '中文';
+    showMessage();
     render();
   }
 

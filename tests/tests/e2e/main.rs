@@ -2,6 +2,8 @@
 //! is a real `nats-server`, Jushuitan and T+ are the simulator over HTTP. Build the binaries
 //! first (`cargo build --bins`); the README's test command does.
 
+mod cdp;
+mod console;
 mod dead_letters;
 mod fetcher;
 mod fetcher_replicas;

@@ -36,7 +36,7 @@ pub async fn require(State(token): State<Arc<Token>>, request: Request, next: Ne
         return next.run(request).await;
     }
     // The path only: the header may hold a mistyped token, which is still a secret.
-    tracing::warn!(path = %request.uri().path(), "console API call without a valid token");
+    tracing::warn!(api_path = %request.uri().path(), "console API call without a valid token");
     (
         StatusCode::UNAUTHORIZED,
         [(header::WWW_AUTHENTICATE, "Bearer")],
