@@ -15,10 +15,18 @@ pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
     let cfg = Arc::new(ctx.config);
     let topology = Arc::new(j2t_topology::open(&cfg).await?);
     ctx.readiness.set(true);
-    let (alerts, console, ()) = tokio::join!(
-        alerts::run(topology.clone(), cfg.clone(), ctx.shutdown.clone()),
-        console::run(topology.clone(), cfg.clone(), ctx.shutdown.clone()),
-        gauges::run(topology, cfg, ctx.shutdown.clone()),
+    // The first failure (e.g. the console's port taken) stops the whole monitor at once,
+    // so it shows at start rather than at shutdown.
+    let shutdown = ctx.shutdown.clone();
+    let gauges = async {
+        gauges::run(topology.clone(), cfg.clone(), shutdown.clone()).await;
+        Ok::<(), anyhow::Error>(())
+    };
+    let stopped = tokio::try_join!(
+        alerts::run(topology.clone(), cfg.clone(), shutdown.clone()),
+        console::run(topology.clone(), cfg.clone(), shutdown.clone()),
+        gauges,
     );
-    alerts.and(console)
+    shutdown.cancel();
+    stopped.map(|_| ())
 }

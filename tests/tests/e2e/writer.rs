@@ -255,3 +255,54 @@ async fn an_expired_tplus_token_is_refreshed_and_nothing_is_dead_lettered() {
         0
     );
 }
+
+/// T+'s monthly quota runs out mid-run: the writer holds the vouchers (no delivery used up,
+/// nothing dead-lettered), tells the monitor, and writes them all once the quota is back.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_exhausted_quota_pauses_writes_without_losing_or_dead_lettering() {
+    let stack = Stack::start().await;
+    let (expected, start) = seed(&stack, 200, 6, &[]).await;
+    stack
+        .admin
+        .set_tplus_faults(&TplusFaults {
+            quota_exhausted: true,
+            ..Default::default()
+        })
+        .await
+        .expect("faults");
+    let _upstream = upstream(&stack, &start);
+    let mut env = writer_env();
+    env.push(("J2T__WRITER__QUOTA_PAUSE_SECS", "1".into()));
+    // Fewer deliveries than pauses: a pause must not use one up.
+    env.push(("J2T__WRITER__MAX_DELIVER", "2".into()));
+    let _writer = stack.spawn("jst2tplus-writer", &env);
+    let admin = &stack.admin;
+    let quota_calls = || async {
+        let stats = admin.stats().await.ok()?;
+        let refused = answered(&stats, "http401_50112");
+        (refused >= 10).then_some(refused)
+    };
+    eventually(Duration::from_secs(90), "T+ refusing on quota", quota_calls).await;
+    assert!(admin.voucher_dtos().await.expect("vouchers").is_empty());
+    let js = async_nats::jetstream::new(async_nats::connect(stack.nats_url()).await.expect("nats"));
+    let signals = js
+        .get_key_value(names::SIGNALS_BUCKET)
+        .await
+        .expect("bucket")
+        .get("signals")
+        .await
+        .expect("get")
+        .expect("the writer recorded a signal");
+    let signals: j2t_topology::Signals = serde_json::from_slice(&signals).expect("json");
+    assert!(signals.quota_exhausted_at.is_some());
+
+    admin
+        .set_tplus_faults(&TplusFaults::default())
+        .await
+        .expect("quota back");
+    assert_written_exactly_once(&stack, &expected).await;
+    assert_eq!(
+        stream_messages(&stack.nats_url(), names::DLQ_STREAM).await,
+        0
+    );
+}
