@@ -35,15 +35,18 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let config = j2t_config::Config::load(cli.config.as_deref())?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    // The mapping tools work on files alone: a broken service config must not block them.
+    let config = || j2t_config::Config::load(cli.config.as_deref());
+    let runtime = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+    };
     match cli.command {
-        Command::Demo(args) => runtime.block_on(jst2tplus::demo::run(config, args)),
-        Command::Dlq { command } => runtime.block_on(jst2tplus::dlq::run(config, command)),
-        Command::Whereis(args) => runtime.block_on(jst2tplus::whereis::run(config, args)),
         Command::Check(args) => jst2tplus::check::run(args),
         Command::Render(args) => jst2tplus::render::run(args),
+        Command::Demo(args) => runtime()?.block_on(jst2tplus::demo::run(config()?, args)),
+        Command::Dlq { command } => runtime()?.block_on(jst2tplus::dlq::run(config()?, command)),
+        Command::Whereis(args) => runtime()?.block_on(jst2tplus::whereis::run(config()?, args)),
     }
 }

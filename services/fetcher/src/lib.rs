@@ -38,7 +38,12 @@ use crate::sync::TaskSync;
 pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
     let cfg = ctx.config;
     let topology = j2t_topology::open(&cfg).await?;
-    ctx.readiness.set(true);
+    j2t_topology::watch_readiness(
+        &ctx.readiness,
+        &ctx.shutdown,
+        &topology,
+        Some(cfg.jst.base_url.clone()),
+    );
     let jst = jst_client(&cfg, &topology)?;
     let holder = format!(
         "{}-{}",

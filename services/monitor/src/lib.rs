@@ -14,7 +14,7 @@ use j2t_telemetry::ServiceContext;
 pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
     let cfg = Arc::new(ctx.config);
     let topology = Arc::new(j2t_topology::open(&cfg).await?);
-    ctx.readiness.set(true);
+    j2t_topology::watch_readiness(&ctx.readiness, &ctx.shutdown, &topology, None);
     // The first failure (e.g. the console's port taken) stops the whole monitor at once,
     // so it shows at start rather than at shutdown.
     let shutdown = ctx.shutdown.clone();

@@ -39,7 +39,7 @@ pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
     let mapping = Arc::new(load_mapping(&cfg)?);
     let topology = j2t_topology::open(&cfg).await?;
     let consumer = topology.transformer_consumer().await?;
-    ctx.readiness.set(true);
+    j2t_topology::watch_readiness(&ctx.readiness, &ctx.shutdown, &topology, None);
     tracing::info!("transformer running");
     let js = &topology.js;
     let lineage = &j2t_topology::Lineage::new(&topology);

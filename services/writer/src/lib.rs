@@ -40,7 +40,12 @@ pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
         cfg: cfg.writer.clone(),
         shutdown: ctx.shutdown.clone(),
     };
-    ctx.readiness.set(true);
+    j2t_topology::watch_readiness(
+        &ctx.readiness,
+        &ctx.shutdown,
+        &topology,
+        Some(cfg.tplus.base_url.clone()),
+    );
     tracing::info!(concurrency = writer.cfg.concurrency, "writer running");
     j2t_topology::consume(&consumer, writer.cfg.concurrency, &ctx.shutdown, |msg| {
         writer.handle(msg)

@@ -1,24 +1,11 @@
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::get;
 use tokio_util::sync::CancellationToken;
 
-/// Set by a service once its dependencies (NATS, streams) are reachable.
-#[derive(Clone, Default)]
-pub struct Readiness(Arc<AtomicBool>);
-
-impl Readiness {
-    pub fn set(&self, ready: bool) {
-        self.0.store(ready, Ordering::Relaxed);
-    }
-    pub fn is_ready(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
-    }
-}
+use crate::Readiness;
 
 fn router(readiness: Readiness) -> Router {
     let metrics = crate::metrics_handle();
@@ -28,12 +15,14 @@ fn router(readiness: Readiness) -> Router {
         .route(
             "/readyz",
             get(move || {
-                let ready = readiness.is_ready();
+                let state = readiness.state();
                 async move {
-                    if ready {
-                        (StatusCode::OK, "ready")
-                    } else {
-                        (StatusCode::SERVICE_UNAVAILABLE, "not ready")
+                    match state {
+                        Ok(()) => (StatusCode::OK, "ready".to_string()),
+                        Err(reason) => (
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            format!("not ready: {reason}"),
+                        ),
                     }
                 }
             }),

@@ -5,12 +5,14 @@ mod admin;
 mod logging;
 mod otel;
 mod prometheus;
+mod readiness;
 mod service;
 mod shutdown;
 
-pub use admin::{Readiness, serve, serve_admin};
+pub use admin::{serve, serve_admin};
 pub use logging::{TracingGuard, init_logging};
 pub use otel::{continue_trace, link_to, remote_context, trace_headers, trace_id};
 pub use prometheus::metrics_handle;
+pub use readiness::{Readiness, http_reachable, keep_ready};
 pub use service::{ServiceContext, service_main};
 pub use shutdown::shutdown_on_signal;

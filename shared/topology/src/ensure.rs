@@ -21,7 +21,8 @@ fn error(what: impl Into<String>) -> impl FnOnce(BoxError) -> TopologyError {
     move |source| TopologyError { what, source }
 }
 
-/// Handles on the parts of the topology services use.
+/// Handles on the parts of the topology services use. Cheap to clone.
+#[derive(Clone)]
 pub struct Topology {
     pub js: jetstream::Context,
     pub cursors: kv::Store,
@@ -39,6 +40,22 @@ pub struct Topology {
 type PullConsumer = consumer::Consumer<consumer::pull::Config>;
 
 impl Topology {
+    /// Whether NATS answers and every stream is there (for `/readyz`).
+    pub async fn check(&self) -> Result<(), String> {
+        for config in streams() {
+            let mut stream = self
+                .js
+                .get_stream(&config.name)
+                .await
+                .map_err(|e| format!("NATS stream {}: {e}", config.name))?;
+            stream
+                .info()
+                .await
+                .map_err(|e| format!("NATS stream {}: {e}", config.name))?;
+        }
+        Ok(())
+    }
+
     pub async fn transformer_consumer(&self) -> Result<PullConsumer, TopologyError> {
         durable(&self.js, WINDOWS_STREAM, TRANSFORMER_CONSUMER).await
     }
@@ -244,4 +261,31 @@ pub async fn ensure(js: jetstream::Context, cfg: &Config) -> Result<Topology, To
         voucher_state,
         signals,
     })
+}
+
+/// Keeps `/readyz` true while NATS and the streams answer and, when given, the upstream API
+/// (JST for the fetcher, T+ for the writer) answers HTTP. Checked every 10 s in the background.
+pub fn watch_readiness(
+    readiness: &j2t_telemetry::Readiness,
+    shutdown: &tokio_util::sync::CancellationToken,
+    topology: &Topology,
+    upstream: Option<url::Url>,
+) {
+    let topology = topology.clone();
+    tokio::spawn(j2t_telemetry::keep_ready(
+        readiness.clone(),
+        shutdown.clone(),
+        Duration::from_secs(10),
+        move || {
+            let topology = topology.clone();
+            let upstream = upstream.clone();
+            async move {
+                topology.check().await?;
+                match upstream {
+                    Some(url) => j2t_telemetry::http_reachable(&url).await,
+                    None => Ok(()),
+                }
+            }
+        },
+    ));
 }

@@ -18,7 +18,7 @@ pub use attempts::{AttemptLog, AttemptsError};
 pub use connect::connect;
 pub use consume::consume;
 pub use dead_letters::{DeadLetters, DlqEntry, DlqError, DlqFilter, Replayed};
-pub use ensure::{Topology, TopologyError, ensure, open};
+pub use ensure::{Topology, TopologyError, ensure, open, watch_readiness};
 pub use kv_tokens::KvTokenStore;
 pub use lineage::{Claim, Lineage, LineageError, VoucherState};
 pub use publish::{PublishJsonError, publish_dead_letter, publish_json};

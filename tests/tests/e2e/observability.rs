@@ -60,6 +60,12 @@ async fn metrics_count_what_happened() {
     );
     sums_match(&stack, &expected).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
+    for port in &ports {
+        let readyz = reqwest::get(format!("http://127.0.0.1:{port}/readyz"))
+            .await
+            .expect("readyz");
+        assert_eq!(readyz.status(), 200, "{:?}", readyz.text().await);
+    }
 
     let nats = stack.nats_url();
     let published = published_io_ids(&nats).await.len() as f64;
