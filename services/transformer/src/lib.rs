@@ -57,12 +57,16 @@ pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
                     metrics::counter!("j2t_transformer_orders_total").increment(outcome.orders as u64);
                     metrics::counter!("j2t_transformer_vouchers_total").increment(outcome.vouchers as u64);
                     metrics::counter!("j2t_transformer_rejected_total").increment(outcome.rejected as u64);
+                    metrics::counter!("j2t_transformer_skipped_total", "what" => "order").increment(outcome.skipped_orders as u64);
+                    metrics::counter!("j2t_transformer_skipped_total", "what" => "line").increment(outcome.skipped_lines as u64);
                     tracing::info!(
                         window = %outcome.window,
                         orders = outcome.orders,
                         vouchers = outcome.vouchers,
                         rejected = outcome.rejected,
                         already_merged = outcome.already_merged,
+                        skipped_orders = outcome.skipped_orders,
+                        skipped_lines = outcome.skipped_lines,
                         "window merged"
                     );
                     if let Err(error) = msg.double_ack().await {

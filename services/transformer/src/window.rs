@@ -17,6 +17,9 @@ pub struct WindowOutcome {
     pub rejected: usize,
     /// Orders skipped because a voucher from another window already holds them.
     pub already_merged: usize,
+    /// Orders and lines the mapping's conditions left out (not errors).
+    pub skipped_orders: usize,
+    pub skipped_lines: usize,
 }
 
 /// Merges one closed window: reads its orders, publishes vouchers and dead letters, and
@@ -46,6 +49,8 @@ pub async fn process_window(
                 vouchers: 0,
                 rejected: 1,
                 already_merged: 0,
+                skipped_orders: 0,
+                skipped_lines: 0,
             });
         }
     };
@@ -140,6 +145,8 @@ pub async fn process_window(
         vouchers: out.vouchers.len(),
         rejected: out.rejected.len() + unreadable.len(),
         already_merged: elsewhere.len(),
+        skipped_orders: out.skipped_orders.len(),
+        skipped_lines: out.skipped_lines.len(),
     })
 }
 
