@@ -3,10 +3,12 @@
 //! APIs), and the gate every request passes (rate limits).
 
 mod gate;
+mod keeper;
 pub mod redact;
 mod tokens;
 
 pub use gate::RequestGate;
+pub use keeper::{RenewError, TokenKeeper};
 pub use tokens::{TokenStore, Tokens};
 
 /// Errors of stores and gates (NATS in practice).

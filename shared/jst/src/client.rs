@@ -1,7 +1,7 @@
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use futures::lock::Mutex;
+use j2t_access::{RenewError, TokenKeeper};
 use j2t_config::{ExposeSecret, JstConfig, SecretString};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -25,10 +25,7 @@ struct Inner {
     base_url: Url,
     app_key: String,
     app_secret: SecretString,
-    tokens: RwLock<Tokens>,
-    /// One refresh at a time in this process; the others wait and use its result.
-    refreshing: Mutex<()>,
-    store: Option<Arc<dyn TokenStore>>,
+    tokens: TokenKeeper,
     gate: Option<Arc<dyn RequestGate>>,
 }
 
@@ -74,34 +71,24 @@ impl JstClient {
                 base_url: cfg.base_url.clone(),
                 app_key: cfg.app_key.clone(),
                 app_secret: cfg.app_secret.clone(),
-                tokens: RwLock::new(tokens),
-                refreshing: Mutex::new(()),
-                store,
+                tokens: TokenKeeper::new(tokens, store),
                 gate,
             }),
         })
     }
 
     fn tokens(&self) -> Tokens {
-        self.inner
-            .tokens
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    fn set_tokens(&self, tokens: Tokens) {
-        *self.inner.tokens.write().unwrap_or_else(|e| e.into_inner()) = tokens;
+        self.inner.tokens.current()
     }
 
     /// Adopts the tokens in the store, if it holds any (they are newer than the config's
     /// once anyone refreshed). Returns whether it did.
     pub async fn load_stored_tokens(&self) -> Result<bool, JstError> {
-        let Some(store) = &self.inner.store else {
-            return Ok(false);
-        };
-        let stored = store.load().await.map_err(JstError::store)?;
-        Ok(stored.map(|t| self.set_tokens(t)).is_some())
+        self.inner
+            .tokens
+            .load_stored()
+            .await
+            .map_err(JstError::store)
     }
 
     /// One page of `/open/orders/out/simple/query`. On code 100 the token is refreshed once
@@ -122,21 +109,27 @@ impl JstClient {
         }
     }
 
-    /// Replaces `stale` with newer tokens: ones another task or replica already obtained,
-    /// or else fresh ones from `/openWeb/auth/refreshToken`, saved to the store.
+    /// Replaces `stale` with newer tokens (see [`TokenKeeper::renew`]), refreshing through
+    /// `/openWeb/auth/refreshToken` when nobody has yet.
     async fn refresh_after(&self, stale: &Tokens) -> Result<(), JstError> {
-        let _one_at_a_time = self.inner.refreshing.lock().await;
-        if !self.tokens().same_access(stale) {
-            return Ok(());
+        let refreshed = self
+            .inner
+            .tokens
+            .renew(stale, |refresh_token| self.call_refresh(refresh_token))
+            .await
+            .map_err(|e| match e {
+                RenewError::Store(e) => JstError::store(e),
+                RenewError::Refresh(e) => e,
+            })?;
+        if refreshed {
+            metrics::counter!("j2t_jst_token_refreshes_total").increment(1);
+            tracing::info!("JST access token refreshed");
         }
-        if let Some(store) = &self.inner.store
-            && let Some(stored) = store.load().await.map_err(JstError::store)?
-            && !stored.same_access(stale)
-        {
-            self.set_tokens(stored);
-            return Ok(());
-        }
-        let refresh_token = stale.refresh_token.expose_secret().to_string();
+        Ok(())
+    }
+
+    async fn call_refresh(&self, refresh_token: SecretString) -> Result<Tokens, JstError> {
+        let refresh_token = refresh_token.expose_secret();
         let timestamp = unix_seconds();
         let refreshed: RefreshedTokens = self
             .send(
@@ -146,22 +139,16 @@ impl JstClient {
                     ("timestamp", timestamp.as_str()),
                     ("grant_type", "refresh_token"),
                     ("charset", "utf-8"),
-                    ("refresh_token", refresh_token.as_str()),
+                    ("refresh_token", refresh_token),
                     ("scope", "all"),
                 ],
             )
             .await?;
-        let fresh = Tokens::new(
+        // Keep the new refresh token when one is returned, else the old one.
+        Ok(Tokens::new(
             &refreshed.access_token,
-            refreshed.refresh_token.as_deref().unwrap_or(&refresh_token),
-        );
-        metrics::counter!("j2t_jst_token_refreshes_total").increment(1);
-        tracing::info!("JST access token refreshed");
-        self.set_tokens(fresh.clone());
-        if let Some(store) = &self.inner.store {
-            store.save(&fresh).await.map_err(JstError::store)?;
-        }
-        Ok(())
+            refreshed.refresh_token.as_deref().unwrap_or(refresh_token),
+        ))
     }
 
     async fn call_api<T: DeserializeOwned>(

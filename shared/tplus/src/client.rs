@@ -1,8 +1,7 @@
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::lock::Mutex;
-use j2t_access::{RequestGate, TokenStore, Tokens};
+use j2t_access::{RenewError, RequestGate, TokenKeeper, TokenStore, Tokens};
 use j2t_config::{ExposeSecret, TplusConfig};
 use serde::Deserialize;
 use serde_json::Value;
@@ -22,10 +21,7 @@ pub struct TplusClient {
 struct Inner {
     http: reqwest::Client,
     cfg: TplusConfig,
-    tokens: RwLock<Tokens>,
-    /// One refresh at a time in this process; the others wait and use its result.
-    refreshing: Mutex<()>,
-    store: Option<Arc<dyn TokenStore>>,
+    tokens: TokenKeeper,
     gate: Option<Arc<dyn RequestGate>>,
 }
 
@@ -76,32 +72,19 @@ impl TplusClient {
             inner: Arc::new(Inner {
                 http,
                 cfg: cfg.clone(),
-                tokens: RwLock::new(tokens),
-                refreshing: Mutex::new(()),
-                store,
+                tokens: TokenKeeper::new(tokens, store),
                 gate,
             }),
         })
     }
 
     fn tokens(&self) -> Tokens {
-        self.inner
-            .tokens
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    fn set_tokens(&self, tokens: Tokens) {
-        *self.inner.tokens.write().unwrap_or_else(|e| e.into_inner()) = tokens;
+        self.inner.tokens.current()
     }
 
     /// Adopts the stored tokens, if any. Returns whether it did.
     pub async fn load_stored_tokens(&self) -> Result<bool, j2t_access::BoxError> {
-        let Some(store) = &self.inner.store else {
-            return Ok(false);
-        };
-        Ok(store.load().await?.map(|t| self.set_tokens(t)).is_some())
+        self.inner.tokens.load_stored().await
     }
 
     /// `POST otherDispatch/Create` with a `{"dto": …}` body. When the token is refused, it
@@ -124,27 +107,23 @@ impl TplusClient {
         }
     }
 
-    /// Replaces `stale` with newer tokens: ones another task or replica already obtained,
-    /// or else fresh ones from the refresh endpoint, saved to the store.
+    /// Replaces `stale` with newer tokens (see [`TokenKeeper::renew`]), refreshing through
+    /// the refresh endpoint when nobody has yet.
     async fn refresh_after(&self, stale: &Tokens) -> Result<(), RefreshError> {
-        let _one_at_a_time = self.inner.refreshing.lock().await;
-        if !self.tokens().same_access(stale) {
-            return Ok(());
-        }
-        if let Some(store) = &self.inner.store
-            && let Some(stored) = store.load().await.map_err(RefreshError::Store)?
-            && !stored.same_access(stale)
-        {
-            self.set_tokens(stored);
-            return Ok(());
-        }
-        let refresh_token = stale.refresh_token.expose_secret().to_string();
-        let fresh = self.call_refresh(&refresh_token).await?;
-        metrics::counter!("j2t_tplus_token_refreshes_total").increment(1);
-        tracing::info!("T+ open token refreshed");
-        self.set_tokens(fresh.clone());
-        if let Some(store) = &self.inner.store {
-            store.save(&fresh).await.map_err(RefreshError::Store)?;
+        let refreshed = self
+            .inner
+            .tokens
+            .renew(stale, |refresh_token| async move {
+                self.call_refresh(refresh_token.expose_secret()).await
+            })
+            .await
+            .map_err(|e| match e {
+                RenewError::Store(e) => RefreshError::Store(e),
+                RenewError::Refresh(e) => e,
+            })?;
+        if refreshed {
+            metrics::counter!("j2t_tplus_token_refreshes_total").increment(1);
+            tracing::info!("T+ open token refreshed");
         }
         Ok(())
     }
