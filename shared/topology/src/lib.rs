@@ -13,6 +13,7 @@ pub mod names;
 mod publish;
 mod rate_gate;
 mod status;
+mod whereis;
 
 pub use attempts::{AttemptLog, AttemptsError};
 pub use connect::connect;
@@ -27,3 +28,4 @@ pub use status::{
     CursorStatus, PipelineStatus, Signals, StageStatus, StatusError, pipeline_status,
     update_signals,
 };
+pub use whereis::{Whereabouts, WhereisError, whereabouts};

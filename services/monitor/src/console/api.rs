@@ -11,8 +11,8 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use j2t_domain::io_id_of;
 use j2t_topology::{
-    Claim, DeadLetters, DlqEntry, DlqError, DlqFilter, Lineage, PipelineStatus, Replayed, Topology,
-    VoucherState,
+    DeadLetters, DlqEntry, DlqError, DlqFilter, PipelineStatus, Replayed, Topology, Whereabouts,
+    whereabouts,
 };
 use serde::{Deserialize, Serialize};
 
@@ -26,7 +26,6 @@ const DEFAULT_VOUCHERS: usize = 50;
 pub struct Api {
     topology: Arc<Topology>,
     dead_letters: DeadLetters,
-    lineage: Lineage,
     /// JST local time's offset from UTC (cursor lag is measured in it).
     utc_offset_minutes: i32,
 }
@@ -35,7 +34,6 @@ impl Api {
     pub fn new(topology: Arc<Topology>, utc_offset_minutes: i32) -> Self {
         Self {
             dead_letters: DeadLetters::new(&topology),
-            lineage: Lineage::new(&topology),
             topology,
             utc_offset_minutes,
         }
@@ -219,62 +217,18 @@ async fn replay(State(api): Shared, Path(id): Path<u64>) -> Result<Json<ReplayAn
     Ok(Json(ReplayAnswer { id, subject }))
 }
 
-/// Everything known about one order (as `jst2tplus whereis` prints).
-#[derive(Debug, Serialize)]
-struct Whereabouts {
-    io_id: i64,
-    /// `task/window` of the fetch that published it.
-    fetched_by: Option<String>,
-    voucher: Option<Claim>,
-    voucher_state: Option<VoucherState>,
-    /// Pending dead letters holding the order or its voucher.
-    dead_letters: Vec<u64>,
-}
-
+/// Everything known about one order, as `jst2tplus whereis` prints it.
 async fn whereis(
     State(api): Shared,
     Path(io_id): Path<i64>,
 ) -> Result<Json<Whereabouts>, ApiError> {
-    let fetched_by = api
-        .topology
-        .seen
-        .get(io_id.to_string())
-        .await
-        .map_err(internal)?
-        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
-    let voucher = api.lineage.claim_of(io_id).await.map_err(internal)?;
-    let voucher_state = match &voucher {
-        Some(claim) => api
-            .lineage
-            .state(&claim.external_code)
-            .await
-            .map_err(internal)?,
-        None => None,
-    };
-    let code = voucher.as_ref().map(|c| c.external_code.as_str());
-    let dead_letters = api
-        .dead_letters
-        .list(&DlqFilter::default())
-        .await?
-        .into_iter()
-        .map(DeadLetterRow::from)
-        .filter(|row| {
-            row.io_ids.contains(&io_id) || (code.is_some() && row.external_code.as_deref() == code)
-        })
-        .map(|row| row.id)
-        .collect();
-    if fetched_by.is_none() && voucher.is_none() {
+    let found = whereabouts(&api.topology, io_id).await.map_err(internal)?;
+    if found.is_unknown() {
         return Err(ApiError::NotFound(format!(
             "io_id {io_id} is unknown to the pipeline (not fetched yet?)"
         )));
     }
-    Ok(Json(Whereabouts {
-        io_id,
-        fetched_by,
-        voucher,
-        voucher_state,
-        dead_letters,
-    }))
+    Ok(Json(found))
 }
 
 #[cfg(test)]
