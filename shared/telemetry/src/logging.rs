@@ -3,7 +3,8 @@ use std::io::IsTerminal;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::layer::{Layer, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 
 /// Flushes buffered spans when dropped (end of `main`).
@@ -27,16 +28,19 @@ pub fn init_logging(service: &'static str, default_filter: &str) -> TracingGuard
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let provider = crate::otel::tracer_provider(service);
-    let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer(service));
-    let registry = tracing_subscriber::registry().with(filter).with(otel);
+    // Spans are filtered apart from logs: quieter logs (RUST_LOG=warn) must not break the
+    // trace context that travels between services.
+    let otel = tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer(service))
+        .with_filter(LevelFilter::INFO);
+    let registry = tracing_subscriber::registry().with(otel);
     let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     // A second initialisation (tests, the demo running several services) is not an error.
     let installed = if std::io::stderr().is_terminal() {
-        registry.with(fmt).try_init()
+        registry.with(fmt.with_filter(filter)).try_init()
     } else {
-        registry
-            .with(fmt.json().with_current_span(false).with_span_list(false))
-            .try_init()
+        let json = fmt.json().with_current_span(false).with_span_list(false);
+        registry.with(json.with_filter(filter)).try_init()
     };
     match installed {
         Ok(()) => {

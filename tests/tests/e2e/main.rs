@@ -10,5 +10,6 @@ mod fetcher_replicas;
 mod jst_protocol;
 mod observability;
 mod pipeline;
+mod tracing;
 mod transformer;
 mod writer;
