@@ -206,10 +206,16 @@ impl JstClient {
             .increment(1);
         metrics::histogram!("j2t_jst_request_duration_seconds", "endpoint" => endpoint, "code" => code.clone())
             .record(latency.as_secs_f64());
+        // `biz` names what was asked for (window, page, cursor, filters); it holds no secret.
+        let biz = form
+            .iter()
+            .find(|(k, _)| *k == "biz")
+            .map_or("", |(_, v)| *v);
         tracing::info!(
             endpoint,
             code,
             latency_ms = latency.as_millis() as u64,
+            biz,
             "JST call"
         );
         let envelope: Envelope<T> = result?;

@@ -151,7 +151,12 @@ impl TplusClient {
             .await
             .map_err(|e| failed(e.without_url().to_string()))?;
         let status = response.status().as_u16();
-        record(REFRESH_TOKEN_PATH, &status.to_string(), started.elapsed());
+        record(
+            REFRESH_TOKEN_PATH,
+            &status.to_string(),
+            started.elapsed(),
+            "",
+        );
         let body = response
             .text()
             .await
@@ -232,13 +237,14 @@ impl TplusClient {
             Answer::Timeout => "timeout".to_string(),
             Answer::Transport(_) => "transport".to_string(),
         };
-        record(endpoint, &status, started.elapsed());
+        let external_code = body["dto"]["ExternalCode"].as_str().unwrap_or_default();
+        record(endpoint, &status, started.elapsed(), external_code);
         answer
     }
 }
 
 /// One log line and one metric sample per call; credentials are never logged.
-fn record(endpoint: &'static str, status: &str, latency: Duration) {
+fn record(endpoint: &'static str, status: &str, latency: Duration, external_code: &str) {
     metrics::counter!("j2t_tplus_requests_total", "endpoint" => endpoint, "status" => status.to_string())
         .increment(1);
     metrics::histogram!("j2t_tplus_request_duration_seconds", "endpoint" => endpoint, "status" => status.to_string())
@@ -247,6 +253,7 @@ fn record(endpoint: &'static str, status: &str, latency: Duration) {
         endpoint,
         status,
         latency_ms = latency.as_millis() as u64,
+        external_code,
         "T+ call"
     );
 }
