@@ -20,9 +20,10 @@ COPY config config
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,target=/src/target,sharing=locked \
     cargo build --release --locked --bins \
-        -p j2t-fetcher -p j2t-transformer -p j2t-writer -p j2t-simulator -p jst2tplus \
+        -p j2t-fetcher -p j2t-transformer -p j2t-writer -p j2t-monitor -p j2t-simulator -p jst2tplus \
  && mkdir -p /out \
- && for bin in jst2tplus-fetcher jst2tplus-transformer jst2tplus-writer jst2tplus-simulator jst2tplus; do \
+ && for bin in jst2tplus-fetcher jst2tplus-transformer jst2tplus-writer jst2tplus-monitor \
+               jst2tplus-simulator jst2tplus; do \
         cp "target/release/$bin" /out/; \
     done
 
@@ -43,6 +44,7 @@ COPY --from=builder /out/ /usr/local/bin/
 COPY config /etc/jst2tplus/config
 
 USER 10001:10001
-# 8081/8082: simulator (JST / T+); 9090: admin /healthz, /readyz of each service.
-EXPOSE 8081 8082 9090
+# 8081/8082: simulator (JST / T+); 8090: monitor's console; 9090: admin /healthz, /readyz,
+# /metrics of each service.
+EXPOSE 8081 8082 8090 9090
 CMD ["jst2tplus-simulator"]
