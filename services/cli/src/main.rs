@@ -44,6 +44,9 @@ fn main() -> anyhow::Result<()> {
     };
     match cli.command {
         Command::Check(args) => jst2tplus::check::run(args),
+        Command::Render(args) if args.live_window.is_some() => {
+            runtime()?.block_on(jst2tplus::render::run_live(config()?, args))
+        }
         Command::Render(args) => jst2tplus::render::run(args),
         Command::Demo(args) => runtime()?.block_on(jst2tplus::demo::run(config()?, args)),
         Command::Dlq { command } => runtime()?.block_on(jst2tplus::dlq::run(config()?, command)),

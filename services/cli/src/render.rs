@@ -1,7 +1,7 @@
 //! `jst2tplus render --orders FILE.json [--mapping FILE]`: a dry run of a mapping. Prints the
 //! T+ payloads the orders become (pretty JSON on stdout) and what became of every order that
-//! is not in them (rejected or skipped, with the reason, on stderr). Writes nothing anywhere
-//! and needs no NATS.
+//! is not in them (rejected or skipped, with the reason, on stderr). Writes nothing anywhere;
+//! needs NATS only for `--live-window`, which reads a fetched window's orders instead.
 
 use std::path::PathBuf;
 
@@ -16,8 +16,19 @@ use crate::check::mapping_text;
 pub struct RenderArgs {
     /// JST outbound orders: a JSON array of orders, or a JST response page
     /// `{"data":{"datas":[…]}}`.
+    #[arg(
+        long,
+        required_unless_present = "live_window",
+        conflicts_with = "live_window"
+    )]
+    pub orders: Option<PathBuf>,
+    /// Instead of a file: the orders the fetcher stored for this window id (e.g.
+    /// 20261125000000-20261125235959), read from NATS (`nats.url`).
     #[arg(long)]
-    pub orders: PathBuf,
+    pub live_window: Option<String>,
+    /// The sync task of `--live-window`.
+    #[arg(long, default_value = "default")]
+    pub task: String,
     /// Mapping file (TOML); the built-in mapping when omitted.
     #[arg(long)]
     pub mapping: Option<PathBuf>,
@@ -31,12 +42,37 @@ pub struct RenderArgs {
 }
 
 pub fn run(args: RenderArgs) -> anyhow::Result<()> {
+    let path = args
+        .orders
+        .as_deref()
+        .context("--orders FILE or --live-window ID")?;
+    let file =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let orders =
+        orders_from_json(&file).with_context(|| format!("orders file {}", path.display()))?;
+    render(&args, orders)
+}
+
+/// `--live-window`: the window's orders as the fetcher stored them in JetStream.
+pub async fn run_live(cfg: j2t_config::Config, args: RenderArgs) -> anyhow::Result<()> {
+    let window = args.live_window.as_deref().context("--live-window ID")?;
+    let topology = j2t_topology::open(&cfg)
+        .await
+        .with_context(|| format!("connecting to NATS at {}", cfg.nats.url))?;
+    let subject = j2t_topology::names::orders_subject(&args.task, window);
+    let orders = j2t_transformer::window_orders(&topology.js, &subject).await?;
+    if orders.is_empty() {
+        anyhow::bail!(
+            "no orders stored on {subject} (task `{}`, window `{window}`)",
+            args.task
+        );
+    }
+    render(&args, orders)
+}
+
+fn render(args: &RenderArgs, orders: Vec<Value>) -> anyhow::Result<()> {
     let (name, text) = mapping_text(args.mapping.as_deref())?;
     let mapping = Mapping::from_toml(&text).with_context(|| name.clone())?;
-    let file = std::fs::read_to_string(&args.orders)
-        .with_context(|| format!("reading {}", args.orders.display()))?;
-    let orders = orders_from_json(&file)
-        .with_context(|| format!("orders file {}", args.orders.display()))?;
     let count = orders.len();
     let out = map_orders(&mapping, orders, &args.window);
     let shown = if args.envelopes {

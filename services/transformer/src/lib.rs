@@ -19,7 +19,7 @@ use j2t_mapping::Mapping;
 use j2t_telemetry::ServiceContext;
 use tracing::Instrument;
 
-pub use window::{WindowOutcome, process_window};
+pub use window::{WindowOutcome, process_window, window_orders};
 
 /// The configured mapping: `transformer.mapping_file`, or the built-in one.
 pub fn load_mapping(cfg: &j2t_config::Config) -> anyhow::Result<Mapping> {

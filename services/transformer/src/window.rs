@@ -150,6 +150,12 @@ pub async fn process_window(
     })
 }
 
+/// The raw orders of a window as stored (for `jst2tplus render --live-window`); unreadable
+/// bodies are left out.
+pub async fn window_orders(js: &jetstream::Context, subject: &str) -> anyhow::Result<Vec<Value>> {
+    Ok(read_orders(js, subject).await?.0)
+}
+
 /// Orders' message headers (their trace context) by io_id.
 type Traces = HashMap<i64, async_nats::HeaderMap>;
 

@@ -40,8 +40,13 @@ async fn vouchers_in_stream(nats_url: &str) -> Vec<VoucherEnvelope> {
 }
 
 fn whereis(stack: &Stack, io_id: i64) -> (bool, String) {
+    cli(stack, &["whereis", &io_id.to_string()])
+}
+
+/// Runs the CLI with the stack's environment: (succeeded, stdout + stderr).
+fn cli(stack: &Stack, args: &[&str]) -> (bool, String) {
     let output = Command::new(workspace_bin("jst2tplus").expect("cli"))
-        .args(["whereis", &io_id.to_string()])
+        .args(args)
         .envs(stack.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .output()
         .expect("cli runs");
@@ -123,6 +128,19 @@ async fn two_transformers_one_killed_mid_run_emit_each_voucher_once() {
         .iter()
         .find(|v| v.io_ids.contains(&shipped))
         .expect("a voucher holds it");
+    // A dry run of the same window from NATS renders the very same voucher.
+    let (rendered, text) = cli(
+        &stack,
+        &[
+            "render",
+            "--live-window",
+            holder.window.as_str(),
+            "--envelopes",
+        ],
+    );
+    assert!(rendered, "{text}");
+    assert!(text.contains(&holder.external_code), "{text}");
+
     let (found, text) = whereis(&stack, shipped);
     assert!(found, "{text}");
     assert!(text.contains(&holder.external_code), "{text}");
