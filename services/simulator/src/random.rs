@@ -13,6 +13,14 @@ pub fn roll(rng: &mut StdRng, p: f64) -> bool {
     rng.random::<f64>() < p
 }
 
+/// Rejects a probability outside 0..=1 (NaN included), naming the knob.
+pub fn check_probabilities(knobs: &[(&str, f64)]) -> Result<(), String> {
+    match knobs.iter().find(|(_, p)| !(0.0..=1.0).contains(p)) {
+        Some((name, p)) => Err(format!("{name} must be between 0 and 1, got {p}")),
+        None => Ok(()),
+    }
+}
+
 /// std seeds every `RandomState` from the OS; hashing nothing with one yields a random
 /// number without the OS-rng feature of `rand`.
 pub fn unpredictable_seed() -> u64 {

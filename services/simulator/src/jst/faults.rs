@@ -31,16 +31,11 @@ pub struct JstFaults {
 impl JstFaults {
     /// Rejects probabilities outside 0..=1 (NaN included).
     pub fn validate(&self) -> Result<(), String> {
-        for (name, p) in [
+        crate::random::check_probabilities(&[
             ("throttle_probability", self.throttle_probability),
             ("http_5xx_probability", self.http_5xx_probability),
             ("drift_probability", self.drift_probability),
-        ] {
-            if !(0.0..=1.0).contains(&p) {
-                return Err(format!("{name} must be between 0 and 1, got {p}"));
-            }
-        }
-        Ok(())
+        ])
     }
 
     pub fn limits(&self) -> Limits {

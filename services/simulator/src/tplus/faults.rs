@@ -39,19 +39,14 @@ pub struct TplusFaults {
 impl TplusFaults {
     /// Rejects probabilities outside 0..=1 (NaN included).
     pub fn validate(&self) -> Result<(), String> {
-        for (name, p) in [
+        crate::random::check_probabilities(&[
             ("http_5xx_probability", self.http_5xx_probability),
             ("throttle_409_probability", self.throttle_409_probability),
             (
                 "timeout_after_commit_probability",
                 self.timeout_after_commit_probability,
             ),
-        ] {
-            if !(0.0..=1.0).contains(&p) {
-                return Err(format!("{name} must be between 0 and 1, got {p}"));
-            }
-        }
-        Ok(())
+        ])
     }
 
     /// How long a timeout-after-commit answer is held back.

@@ -1,11 +1,8 @@
 //! Starts an in-process simulator on free ports and speaks JST's protocol to it.
 
-use std::collections::HashMap;
-
 use j2t_config::{Config, ExposeSecret};
 use j2t_simulator::{AdminClient, INIT_TOKEN_PATH, JstFaults, REFRESH_TOKEN_PATH, Stats};
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
 
 /// One day of orders, in the past so a drift's `modified = now` leaves it.
 pub const DAY_BEGIN: &str = "2020-01-10 00:00:00";
@@ -16,13 +13,7 @@ pub struct Sim {
     pub base: String,
     pub admin: AdminClient,
     http: reqwest::Client,
-    shutdown: CancellationToken,
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
+    _running: crate::common::InProcess,
 }
 
 /// `faults` with rate limits high enough that a test's own burst of requests never hits
@@ -38,22 +29,14 @@ pub fn relaxed(faults: JstFaults) -> JstFaults {
 impl Sim {
     /// With the real rate limits (5/s, 100/min).
     pub async fn start_strict() -> Sim {
-        let env = HashMap::from([
-            ("J2T__SIMULATOR__JST_LISTEN".into(), "127.0.0.1:0".into()),
-            ("J2T__SIMULATOR__TPLUS_LISTEN".into(), "127.0.0.1:0".into()),
-        ]);
-        let cfg = Config::load_with_env(None, Some(env)).expect("config");
-        let shutdown = CancellationToken::new();
-        let running = j2t_simulator::start(&cfg, shutdown.clone())
-            .await
-            .expect("simulator starts");
-        let base = format!("http://{}", running.jst);
+        let running = crate::common::start().await;
+        let base = format!("http://{}", running.running.jst);
         Sim {
-            cfg,
+            cfg: running.cfg.clone(),
             admin: AdminClient::new(base.clone()),
             base,
             http: reqwest::Client::new(),
-            shutdown,
+            _running: running,
         }
     }
 

@@ -1,12 +1,10 @@
 //! Starts an in-process simulator on free ports and speaks T+'s protocol to it.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use j2t_config::{Config, ExposeSecret};
 use j2t_simulator::{AdminClient, Stats, TPLUS_REFRESH_TOKEN_PATH, TplusFaults};
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
 
 pub struct Sim {
     pub cfg: Config,
@@ -14,13 +12,7 @@ pub struct Sim {
     pub base: String,
     pub admin: AdminClient,
     http: reqwest::Client,
-    shutdown: CancellationToken,
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
+    _running: crate::common::InProcess,
 }
 
 /// An answer's HTTP status and body (JSON, or the raw text as a JSON string when it is not).
@@ -54,22 +46,14 @@ impl Answer {
 
 impl Sim {
     pub async fn start() -> Sim {
-        let env = HashMap::from([
-            ("J2T__SIMULATOR__JST_LISTEN".into(), "127.0.0.1:0".into()),
-            ("J2T__SIMULATOR__TPLUS_LISTEN".into(), "127.0.0.1:0".into()),
-        ]);
-        let cfg = Config::load_with_env(None, Some(env)).expect("config");
-        let shutdown = CancellationToken::new();
-        let running = j2t_simulator::start(&cfg, shutdown.clone())
-            .await
-            .expect("simulator starts");
-        let base = format!("http://{}", running.tplus);
+        let running = crate::common::start().await;
+        let base = format!("http://{}", running.running.tplus);
         Sim {
-            cfg,
+            cfg: running.cfg.clone(),
             admin: AdminClient::new(base.clone()),
             base,
             http: reqwest::Client::new(),
-            shutdown,
+            _running: running,
         }
     }
 
