@@ -170,6 +170,8 @@ pub async fn ensure(js: jetstream::Context, cfg: &Config) -> Result<Topology, To
         ..Default::default()
     };
     let f = &cfg.fetcher;
+    // What the fetcher remembers as published, the lineage and voucher states keep as long.
+    let retention = DAY * f.dedup_retention_days.try_into().unwrap_or(u32::MAX);
     let buckets = [
         bucket(
             CURSORS_BUCKET,
@@ -177,12 +179,7 @@ pub async fn ensure(js: jetstream::Context, cfg: &Config) -> Result<Topology, To
             10,
             Duration::ZERO,
         ),
-        bucket(
-            SEEN_BUCKET,
-            "io_ids published by the fetcher",
-            1,
-            DAY * f.dedup_retention_days.try_into().unwrap_or(u32::MAX),
-        ),
+        bucket(SEEN_BUCKET, "io_ids published by the fetcher", 1, retention),
         bucket(TOKENS_BUCKET, "newest API tokens", 5, Duration::ZERO),
         bucket(
             LEASES_BUCKET,
@@ -208,17 +205,12 @@ pub async fn ensure(js: jetstream::Context, cfg: &Config) -> Result<Topology, To
             1,
             90 * DAY,
         ),
-        bucket(
-            LINEAGE_BUCKET,
-            "voucher holding each io_id",
-            1,
-            DAY * f.dedup_retention_days.try_into().unwrap_or(u32::MAX),
-        ),
+        bucket(LINEAGE_BUCKET, "voucher holding each io_id", 1, retention),
         bucket(
             VOUCHER_STATE_BUCKET,
             "final state of each voucher",
             1,
-            DAY * f.dedup_retention_days.try_into().unwrap_or(u32::MAX),
+            retention,
         ),
         bucket(
             SIGNALS_BUCKET,

@@ -60,15 +60,8 @@ impl Builder {
 
     /// Group keys: order fields for the header, line fields for the lines.
     fn group(&mut self, key: &str, texts: &[String], line: bool) -> Option<Vec<Path>> {
-        let mut paths = Vec::new();
-        let mut ok = true;
-        for (i, text) in texts.iter().enumerate() {
-            let row = format!("{key}[{i}]");
-            let Some((path, kind)) = self.path(&row, text, false) else {
-                ok = false;
-                continue;
-            };
-            let problem = if path.is_line() != line {
+        self.paths(key, texts, |path, kind| {
+            if path.is_line() != line {
                 Some(if line {
                     format!("`{path}` is not a line field (write `{LINE_ARRAY}.…`)")
                 } else {
@@ -76,33 +69,16 @@ impl Builder {
                 })
             } else if kind == Kind::List {
                 Some(format!("`{path}` is a list, not a value"))
-            } else if paths.contains(&path) {
-                Some(format!("`{path}` is listed twice"))
             } else {
                 None
-            };
-            match problem {
-                Some(problem) => {
-                    self.add(row, problem);
-                    ok = false;
-                }
-                None => paths.push(path),
             }
-        }
-        ok.then_some(paths)
+        })
     }
 
     /// `$sum` fields: numeric line fields that are not line keys.
     fn sums(&mut self, texts: &[String], line_group: &[Path]) -> Option<Vec<Path>> {
-        let mut paths = Vec::new();
-        let mut ok = true;
-        for (i, text) in texts.iter().enumerate() {
-            let row = format!("merge.sum[{i}]");
-            let Some((path, kind)) = self.path(&row, text, false) else {
-                ok = false;
-                continue;
-            };
-            let problem = if !path.is_line() {
+        self.paths("merge.sum", texts, |path, kind| {
+            if !path.is_line() {
                 Some(format!(
                     "`{path}` is not a line field: sums add up lines (`{LINE_ARRAY}.…`)"
                 ))
@@ -112,16 +88,38 @@ impl Builder {
                 Some(format!(
                     "`{path}` is a unit price: a sum of prices means nothing (use [merge.derive_price])"
                 ))
-            } else if line_group.contains(&path) {
+            } else if line_group.contains(path) {
                 Some(format!("`{path}` is a line key; it cannot be summed too"))
-            } else if paths.contains(&path) {
-                Some(format!("`{path}` is listed twice"))
             } else {
                 None
+            }
+        })
+    }
+
+    /// Reads the field list `key[i]`, reporting each row `problem` finds and each repeat.
+    /// `None` if any row was wrong.
+    fn paths(
+        &mut self,
+        key: &str,
+        texts: &[String],
+        problem: impl Fn(&Path, Kind) -> Option<String>,
+    ) -> Option<Vec<Path>> {
+        let mut paths = Vec::new();
+        let mut ok = true;
+        for (i, text) in texts.iter().enumerate() {
+            let row = format!("{key}[{i}]");
+            let Some((path, kind)) = self.path(&row, text, false) else {
+                ok = false;
+                continue;
             };
-            match problem {
-                Some(problem) => {
-                    self.add(row, problem);
+            let found = problem(&path, kind).or_else(|| {
+                paths
+                    .contains(&path)
+                    .then(|| format!("`{path}` is listed twice"))
+            });
+            match found {
+                Some(found) => {
+                    self.add(row, found);
                     ok = false;
                 }
                 None => paths.push(path),
