@@ -10,8 +10,8 @@ use chrono::{Duration as Days, NaiveDate};
 use clap::Args;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use j2t_config::Config;
+use j2t_runtime::{Readiness, ServiceContext};
 use j2t_simulator::{AdminClient, DemoSpec};
-use j2t_telemetry::{Readiness, ServiceContext};
 use tokio_util::sync::CancellationToken;
 
 use crate::reconcile;
@@ -38,8 +38,8 @@ pub struct DemoArgs {
 }
 
 pub async fn run(mut cfg: Config, args: DemoArgs) -> anyhow::Result<()> {
-    let _tracing = j2t_telemetry::init_logging("jst2tplus-demo", "warn");
-    let shutdown = j2t_telemetry::shutdown_on_signal();
+    let _tracing = j2t_runtime::init_logging("jst2tplus-demo", "warn");
+    let shutdown = j2t_runtime::shutdown_on_signal();
 
     let _nats_child = match &args.nats_url {
         Some(url) => {

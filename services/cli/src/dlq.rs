@@ -8,7 +8,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Subcommand};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use j2t_config::Config;
-use j2t_topology::{DeadLetters, DlqEntry, DlqFilter};
+use j2t_domain::{DeadLetterReason, Stage};
+use j2t_stores::{DeadLetters, DlqEntry, DlqFilter};
 
 #[derive(Subcommand, Debug)]
 pub enum DlqCommand {
@@ -43,10 +44,10 @@ pub struct FilterArgs {
     pub ids: Vec<u64>,
     /// fetcher, transformer or writer.
     #[arg(long)]
-    pub stage: Option<String>,
-    /// e.g. rejected, retries_exhausted, bad_order.
+    pub stage: Option<Stage>,
+    /// bad_event, bad_json, bad_order, bad_payload, rejected or retries_exhausted.
     #[arg(long)]
-    pub reason: Option<String>,
+    pub reason: Option<DeadLetterReason>,
     /// Only failures since this time: RFC 3339 (2026-11-28T08:00:00Z) or a UTC date.
     #[arg(long, value_parser = parse_since)]
     pub since: Option<DateTime<Utc>>,
@@ -59,8 +60,8 @@ impl FilterArgs {
     fn filter(&self) -> DlqFilter {
         DlqFilter {
             ids: self.ids.clone(),
-            stage: self.stage.clone(),
-            reason: self.reason.clone(),
+            stage: self.stage,
+            reason: self.reason,
             since: self.since,
             include_replayed: self.all,
         }
@@ -180,7 +181,7 @@ fn table(entries: &[DlqEntry]) -> Table {
         table.add_row([
             e.id.to_string(),
             e.letter.stage.as_str().to_string(),
-            e.letter.reason.clone(),
+            e.letter.reason.to_string(),
             e.letter
                 .last_failure
                 .format("%Y-%m-%d %H:%M:%S")

@@ -4,7 +4,7 @@
 use anyhow::Context;
 use clap::Args;
 use j2t_config::Config;
-use j2t_topology::{Whereabouts, whereabouts};
+use j2t_stores::{Whereabouts, whereabouts};
 
 #[derive(Args, Debug)]
 pub struct WhereisArgs {

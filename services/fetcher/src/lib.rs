@@ -6,12 +6,12 @@
 //! restart re-fetches exactly the same window. Orders are published with
 //! `Nats-Msg-Id = task:window:io_id` and the close event with `task:window`, so a re-fetch
 //! inside the stream's duplicate window stores nothing twice. How windows are read without
-//! missing rows: `pager`. Why an io_id is never published by two windows: `seen`. Rate
-//! limits: `j2t_topology::KvRateGate`. Replicas: `lease`.
+//! missing rows: `paging`. Why an io_id is never published by two windows: `seen`. Rate
+//! limits: `j2t_stores::KvRateLimiter`. Replicas: `lease`.
 
 mod cursor;
 mod lease;
-mod pager;
+mod paging;
 mod seen;
 mod sync;
 mod windows;
@@ -22,12 +22,13 @@ use std::time::Duration;
 use anyhow::Context;
 use j2t_config::Config;
 use j2t_jst::JstClient;
-use j2t_telemetry::ServiceContext;
-use j2t_topology::{KvRateGate, KvTokenStore, Topology, names};
+use j2t_runtime::ServiceContext;
+use j2t_stores::{KvRateLimiter, KvTokenStore};
+use j2t_topology::{Topology, names};
 use tokio_util::sync::CancellationToken;
 
 pub use cursor::{CursorState, CursorStore};
-pub use pager::Range;
+pub use paging::Range;
 pub use windows::next_window;
 
 use crate::lease::Lease;
@@ -89,7 +90,7 @@ fn jst_client(cfg: &Config, topology: &Topology) -> anyhow::Result<JstClient> {
         topology.tokens.clone(),
         names::jst_tokens_key(&cfg.jst.app_key),
     );
-    let gate = KvRateGate::new(
+    let gate = KvRateLimiter::new(
         topology.rate.clone(),
         names::jst_rate_key(&cfg.jst.app_key),
         cfg.fetcher.requests_per_second,

@@ -1,3 +1,3 @@
 fn main() -> anyhow::Result<()> {
-    j2t_telemetry::service_main("fetcher", j2t_fetcher::run)
+    j2t_runtime::service_main("fetcher", j2t_fetcher::run)
 }

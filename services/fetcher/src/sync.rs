@@ -1,4 +1,4 @@
-//! One sync task: its cursor, its windows, reading each window (see `pager`) and publishing
+//! One sync task: its cursor, its windows, reading each window (see `paging`) and publishing
 //! its orders, then closing the window.
 
 use std::collections::{BTreeSet, HashSet};
@@ -10,7 +10,7 @@ use async_nats::jetstream::message::PublishMessage;
 use backon::{ExponentialBuilder, Retryable};
 use chrono::{NaiveDateTime, Utc};
 use j2t_config::{FetcherConfig, Paging, SyncTask};
-use j2t_domain::{DeadLetter, Stage, Window, WindowClosed, io_id_of};
+use j2t_domain::{DeadLetter, DeadLetterReason, Stage, Window, WindowClosed, io_id_of};
 use j2t_jst::{ApiCode, JstClient, JstError, OutboundPage, OutboundQuery};
 use j2t_topology::{Topology, names};
 use serde_json::Value;
@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::cursor::{CursorState, CursorStore};
-use crate::pager::{MAX_STABLE_PASSES, Range, parts_for};
+use crate::paging::{MAX_STABLE_PASSES, Range, parts_for};
 use crate::seen::SeenIds;
 use crate::windows::next_window;
 
@@ -215,7 +215,7 @@ impl TaskSync {
         }
     }
 
-    /// The snapshot strategy (see `pager`).
+    /// The snapshot strategy (see `paging`).
     async fn read_snapshots(&self, range: Range, run: &mut WindowRun) -> anyhow::Result<()> {
         let mut todo = vec![range];
         while let Some(range) = todo.pop() {
@@ -266,7 +266,7 @@ impl TaskSync {
         )
     }
 
-    /// The start_ts strategy (see `pager`).
+    /// The start_ts strategy (see `paging`).
     async fn read_by_ts(&self, range: Range, run: &mut WindowRun) -> anyhow::Result<()> {
         let mut start_ts = 0;
         loop {
@@ -328,7 +328,7 @@ impl TaskSync {
                 .message_id(format!("{task}:{}:{io_id}", run.window.id()))
                 .header(names::HEADER_TASK, task)
                 .header(names::HEADER_WINDOW, run.window.id().as_str());
-            for (key, value) in j2t_telemetry::trace_headers(&span) {
+            for (key, value) in j2t_runtime::trace_headers(&span) {
                 message = message.header(key.as_str(), value.as_str());
             }
             let ack = self
@@ -379,12 +379,12 @@ impl TaskSync {
     async fn dead_letter(&self, subject: &str, msg_id: &str, order: Value) -> anyhow::Result<()> {
         let letter = DeadLetter::first_attempt(
             Stage::Fetcher,
-            "bad_order",
+            DeadLetterReason::BadOrder,
             "order has no usable io_id".into(),
             subject.to_string(),
             order,
         );
-        j2t_topology::publish_dead_letter(&self.js, &letter, msg_id).await?;
+        j2t_stores::publish_dead_letter(&self.js, &letter, msg_id).await?;
         tracing::warn!(subject, "order without io_id dead-lettered");
         Ok(())
     }

@@ -99,8 +99,7 @@ async fn evaluate_loop(
         }
         // Without a snapshot nothing is known: keep every alert as it is rather than
         // "resolve" them all because NATS did not answer once.
-        let status = match j2t_topology::pipeline_status(topology, cfg.jst.utc_offset_minutes).await
-        {
+        let status = match j2t_stores::pipeline_status(topology, cfg.jst.utc_offset_minutes).await {
             Ok(status) => status,
             Err(error) => {
                 tracing::warn!(%error, "could not read the pipeline status; alerts not evaluated");

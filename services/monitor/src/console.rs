@@ -32,7 +32,7 @@ pub async fn run(
         cfg.jst.utc_offset_minutes,
     )));
     let listen = cfg.monitor.console_listen;
-    let addr = j2t_telemetry::serve(listen, app(api, token), shutdown.clone())
+    let addr = j2t_runtime::serve(listen, app(api, token), shutdown.clone())
         .await
         .with_context(|| format!("monitor.console_listen {listen}"))?;
     tracing::info!(%addr, "operator console listening");
@@ -57,7 +57,7 @@ mod tests {
     async fn serve(shutdown: &CancellationToken) -> String {
         let api = Router::new().route("/status", get(|| async { "fine" }));
         let app = app(api, SecretString::from("tok-123"));
-        let addr = j2t_telemetry::serve(([127, 0, 0, 1], 0).into(), app, shutdown.clone())
+        let addr = j2t_runtime::serve(([127, 0, 0, 1], 0).into(), app, shutdown.clone())
             .await
             .expect("binds");
         format!("http://{addr}")

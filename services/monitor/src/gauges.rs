@@ -6,13 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use j2t_config::Config;
-use j2t_topology::{PipelineStatus, StageStatus, Topology};
+use j2t_stores::{PipelineStatus, StageStatus};
+use j2t_topology::Topology;
 use tokio_util::sync::CancellationToken;
 
 pub async fn run(topology: Arc<Topology>, cfg: Arc<Config>, shutdown: CancellationToken) {
     let every = Duration::from_secs(cfg.monitor.evaluate_every_secs.max(1));
     while !shutdown.is_cancelled() {
-        match j2t_topology::pipeline_status(&topology, cfg.jst.utc_offset_minutes).await {
+        match j2t_stores::pipeline_status(&topology, cfg.jst.utc_offset_minutes).await {
             Ok(status) => export(&status),
             Err(error) => tracing::warn!(%error, "could not read the pipeline status"),
         }

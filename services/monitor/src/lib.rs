@@ -9,7 +9,7 @@ mod gauges;
 
 use std::sync::Arc;
 
-use j2t_telemetry::ServiceContext;
+use j2t_runtime::ServiceContext;
 
 pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
     let cfg = Arc::new(ctx.config);

@@ -1,3 +1,3 @@
 fn main() -> anyhow::Result<()> {
-    j2t_telemetry::service_main("monitor", j2t_monitor::run)
+    j2t_runtime::service_main("monitor", j2t_monitor::run)
 }

@@ -10,10 +10,11 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::post;
 use j2t_config::Config;
-use j2t_domain::{DeadLetter, Stage};
-use j2t_telemetry::{Readiness, ServiceContext};
+use j2t_domain::{DeadLetter, DeadLetterReason, Stage};
+use j2t_runtime::{Readiness, ServiceContext};
+use j2t_stores::{DeadLetters, DlqFilter};
 use j2t_testkit::NatsServer;
-use j2t_topology::{DeadLetters, DlqFilter, Topology};
+use j2t_topology::Topology;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -85,7 +86,7 @@ impl Monitor {
         }
     }
 
-    async fn dead_letter(&self, stage: Stage, reason: &str, id: &str) {
+    async fn dead_letter(&self, stage: Stage, reason: DeadLetterReason, id: &str) {
         let letter = DeadLetter::first_attempt(
             stage,
             reason,
@@ -93,7 +94,7 @@ impl Monitor {
             "j2t.vouchers.test".into(),
             json!({ "ExternalCode": id }),
         );
-        j2t_topology::publish_dead_letter(&self.topology.js, &letter, &format!("dl-{id}"))
+        j2t_stores::publish_dead_letter(&self.topology.js, &letter, &format!("dl-{id}"))
             .await
             .expect("dead letter stored");
     }
@@ -150,7 +151,11 @@ async fn a_burst_of_dead_letters_is_one_alert_and_clearing_the_dlq_resolves_it()
     // so the burst lands within one round or spreads across a few.
     for i in 0..50 {
         monitor
-            .dead_letter(Stage::Writer, "rejected", &format!("burst-{i}"))
+            .dead_letter(
+                Stage::Writer,
+                DeadLetterReason::Rejected,
+                &format!("burst-{i}"),
+            )
             .await;
     }
     wait_until("a firing dead_letters alert", &bodies, |b| {
@@ -160,7 +165,11 @@ async fn a_burst_of_dead_letters_is_one_alert_and_clearing_the_dlq_resolves_it()
     // More letters while it fires, then several more rounds: still the same one alert.
     for i in 0..5 {
         monitor
-            .dead_letter(Stage::Transformer, "bad_order", &format!("later-{i}"))
+            .dead_letter(
+                Stage::Transformer,
+                DeadLetterReason::BadOrder,
+                &format!("later-{i}"),
+            )
             .await;
     }
     tokio::time::sleep(ROUND * 5).await;
@@ -229,7 +238,11 @@ async fn dingtalk_receives_chinese_markdown_for_firing_and_resolved() {
 
     for i in 0..3 {
         monitor
-            .dead_letter(Stage::Writer, "rejected", &format!("ding-{i}"))
+            .dead_letter(
+                Stage::Writer,
+                DeadLetterReason::Rejected,
+                &format!("ding-{i}"),
+            )
             .await;
     }
     let title = |b: &Value| {

@@ -57,7 +57,7 @@ pub async fn start(cfg: &Config, shutdown: CancellationToken) -> std::io::Result
         tracing::info!(orders = orders.len(), "seeded demo orders");
         store.upsert_orders(orders);
     }
-    let jst = j2t_telemetry::serve(
+    let jst = j2t_runtime::serve(
         cfg.simulator.jst_listen,
         jst::routes()
             .merge(admin::routes())
@@ -65,7 +65,7 @@ pub async fn start(cfg: &Config, shutdown: CancellationToken) -> std::io::Result
         shutdown.clone(),
     )
     .await?;
-    let tplus = j2t_telemetry::serve(
+    let tplus = j2t_runtime::serve(
         cfg.simulator.tplus_listen,
         tplus::routes().merge(admin::routes()).with_state(store),
         shutdown,

@@ -1,5 +1,5 @@
 fn main() -> anyhow::Result<()> {
-    j2t_telemetry::service_main("simulator", |ctx| async move {
+    j2t_runtime::service_main("simulator", |ctx| async move {
         let running = j2t_simulator::start(&ctx.config, ctx.shutdown.clone()).await?;
         // Tests and scripts read this line to learn the ports.
         println!(

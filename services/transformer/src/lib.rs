@@ -16,7 +16,7 @@ use std::time::Duration;
 use anyhow::Context;
 use async_nats::jetstream::AckKind;
 use j2t_mapping::Mapping;
-use j2t_telemetry::ServiceContext;
+use j2t_runtime::ServiceContext;
 use tracing::Instrument;
 
 pub use window::{WindowOutcome, process_window, window_orders};
@@ -42,7 +42,7 @@ pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
     j2t_topology::watch_readiness(&ctx.readiness, &ctx.shutdown, &topology, None);
     tracing::info!("transformer running");
     let js = &topology.js;
-    let lineage = &j2t_topology::Lineage::new(&topology);
+    let lineage = &j2t_stores::Lineage::new(&topology);
     j2t_topology::consume(&consumer, 1, &ctx.shutdown, |msg| {
         let mapping = mapping.clone();
         async move {

@@ -1,3 +1,3 @@
 fn main() -> anyhow::Result<()> {
-    j2t_telemetry::service_main("transformer", j2t_transformer::run)
+    j2t_runtime::service_main("transformer", j2t_transformer::run)
 }

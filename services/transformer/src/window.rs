@@ -3,9 +3,10 @@ use std::collections::HashMap;
 use anyhow::Context;
 use async_nats::jetstream::{self, consumer};
 use futures::StreamExt;
-use j2t_domain::{DeadLetter, Stage, WindowClosed, io_id_of};
+use j2t_domain::{DeadLetter, DeadLetterReason, Stage, WindowClosed, io_id_of};
 use j2t_mapping::{Mapping, map_orders};
-use j2t_topology::{Claim, Lineage, names};
+use j2t_stores::{Claim, Lineage};
+use j2t_topology::names;
 use serde_json::Value;
 
 /// What merging one window produced.
@@ -36,13 +37,12 @@ pub async fn process_window(
         Err(error) => {
             // Not ours to fix: keep it for a person and move on.
             let letter = dead_letter(
-                "bad_event",
+                DeadLetterReason::BadEvent,
                 error.to_string(),
                 names::windows_subject("unknown"),
                 raw(event),
             );
-            j2t_topology::publish_dead_letter(js, &letter, &format!("bad_event:{event_seq}"))
-                .await?;
+            j2t_stores::publish_dead_letter(js, &letter, &format!("bad_event:{event_seq}")).await?;
             return Ok(WindowOutcome {
                 window: "unreadable".into(),
                 orders: 0,
@@ -58,12 +58,12 @@ pub async fn process_window(
     let (orders, unreadable, traces) = read_orders(js, &closed.orders_subject).await?;
     for (seq, body) in &unreadable {
         let letter = dead_letter(
-            "bad_json",
+            DeadLetterReason::BadJson,
             "raw order is not JSON".into(),
             closed.orders_subject.clone(),
             raw(body),
         );
-        j2t_topology::publish_dead_letter(js, &letter, &format!("bad_json:{window}:{seq}")).await?;
+        j2t_stores::publish_dead_letter(js, &letter, &format!("bad_json:{window}:{seq}")).await?;
     }
     let count = orders.len();
     // An order already merged from another window (the fetcher's guard failed, or a
@@ -81,18 +81,18 @@ pub async fn process_window(
     let out = map_orders(mapping, orders, &window);
     for (i, rejected) in out.rejected.iter().enumerate() {
         let mut letter = dead_letter(
-            "bad_order",
+            DeadLetterReason::BadOrder,
             rejected.reason.clone(),
             closed.orders_subject.clone(),
             rejected.order.clone(),
         );
         letter.trace_id = rejected
             .io_id
-            .and_then(|id| j2t_telemetry::trace_id(traces.get(&id)));
+            .and_then(|id| j2t_runtime::trace_id(traces.get(&id)));
         let id = rejected
             .io_id
             .map_or_else(|| format!("noid{i}"), |id| id.to_string());
-        j2t_topology::publish_dead_letter(js, &letter, &format!("bad_order:{window}:{id}")).await?;
+        j2t_stores::publish_dead_letter(js, &letter, &format!("bad_order:{window}:{id}")).await?;
         tracing::warn!(io_id = ?rejected.io_id, reason = %rejected.reason, "order dead-lettered");
     }
     // Claim every merged io_id for its voucher before anyone can see the voucher.
@@ -121,12 +121,12 @@ pub async fn process_window(
         // the orders merged into it.
         let span = tracing::info_span!("voucher", external_code = %voucher.external_code);
         for io_id in &voucher.io_ids {
-            j2t_telemetry::link_to(&span, traces.get(io_id));
+            j2t_runtime::link_to(&span, traces.get(io_id));
         }
         let mut message = jetstream::message::PublishMessage::build()
             .payload(payload.into())
             .message_id(&voucher.external_code);
-        for (key, value) in j2t_telemetry::trace_headers(&span) {
+        for (key, value) in j2t_runtime::trace_headers(&span) {
             message = message.header(key.as_str(), value.as_str());
         }
         let ack = js
@@ -206,7 +206,7 @@ async fn read_orders(
 }
 
 fn dead_letter(
-    reason: &str,
+    reason: DeadLetterReason,
     error: String,
     original_subject: String,
     payload: Value,

@@ -1,20 +1,22 @@
-//! One voucher message: post it, then ack, NAK, hold (quota) or dead-letter by the outcome.
+//! One voucher message: post it, ask `decide` what that means, carry the action out (ack,
+//! hold, NAK, dead-letter) and record it.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use async_nats::jetstream::{self, AckKind, Message};
 use chrono::Utc;
 use j2t_config::WriterConfig;
-use j2t_domain::{Attempt, DeadLetter, Stage, VoucherEnvelope, WriteOutcome, WriteResult};
-use j2t_topology::{AttemptLog, Lineage, VoucherState, names};
+use j2t_domain::{Attempt, DeadLetter, DeadLetterReason, Stage, VoucherEnvelope, WriteResult};
+use j2t_stores::{AttemptLog, Lineage, VoucherState};
+use j2t_topology::names;
 use j2t_tplus::{DuplicateRule, Outcome, TplusClient};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::{nak_delay, post_with_quick_retries};
+use crate::decide::{Action, Delivery, decide};
+use crate::post_with_quick_retries;
 
 pub struct Writer {
     pub js: jetstream::Context,
@@ -31,7 +33,7 @@ pub struct Writer {
 
 /// Why a message is dead-lettered, and what went before.
 struct Failure {
-    reason: &'static str,
+    reason: DeadLetterReason,
     error: String,
     history: Vec<Attempt>,
 }
@@ -40,7 +42,7 @@ impl Writer {
     pub async fn handle(&self, msg: Message) {
         // The write continues the voucher's trace (started by the transformer).
         let span = tracing::info_span!("write voucher");
-        j2t_telemetry::continue_trace(&span, msg.headers.as_ref());
+        j2t_runtime::continue_trace(&span, msg.headers.as_ref());
         if let Err(error) = self.try_handle(&msg).instrument(span).await {
             // NATS trouble while recording the outcome: leave the message unacked, it comes
             // back after ack_wait and the ExternalCode check makes the repeat harmless.
@@ -58,7 +60,7 @@ impl Writer {
             Err(error) => {
                 let payload = String::from_utf8_lossy(&msg.payload).into_owned().into();
                 let failure = Failure {
-                    reason: "bad_payload",
+                    reason: DeadLetterReason::BadPayload,
                     error: error.to_string(),
                     history: Vec::new(),
                 };
@@ -68,116 +70,85 @@ impl Writer {
             }
         };
         let code = envelope.external_code.as_str();
-        let outcome = loop {
+        loop {
             let (outcome, calls) = post_with_quick_retries(
-                &self.tplus,
+                || self.tplus.create_other_dispatch(&envelope.payload),
                 &self.duplicate,
-                &envelope.payload,
                 self.cfg.quick_retries,
             )
             .await;
-            let Outcome::QuotaExhausted(reason) = outcome else {
-                break (outcome, calls);
-            };
-            // Retrying burns nothing but time: hold the voucher (Progress keeps it ours)
-            // and try again after a pause.
-            metrics::counter!("j2t_writer_quota_pauses_total").increment(1);
-            tracing::warn!(external_code = code, %reason, "T+ quota exhausted; pausing");
-            self.signal(|s| s.quota_exhausted_at = Some(Utc::now()))
-                .await;
-            msg.ack_with(AckKind::Progress)
-                .await
-                .map_err(|e| anyhow::anyhow!("progress: {e}"))?;
-            let pause = Duration::from_secs(self.cfg.quota_pause_secs)
-                .min(Duration::from_secs(self.cfg.ack_wait_secs) / 2)
-                .max(Duration::from_secs(1));
-            tokio::select! {
-                // Left unacked: redelivered after ack_wait, to this or another replica.
-                _ = self.shutdown.cancelled() => return Ok(()),
-                _ = tokio::time::sleep(pause) => {}
-            }
-        };
-        let (outcome, calls) = outcome;
-        let written = |outcome, response| WriteResult {
-            external_code: code.to_string(),
-            outcome,
-            io_ids: envelope.io_ids.clone(),
-            response,
-            attempts: delivered as u64,
-            written_at: Utc::now(),
-        };
-        let result = match outcome {
-            Outcome::Created(body) => written(WriteOutcome::Created, body),
-            Outcome::AlreadyExists(body) => written(WriteOutcome::AlreadyExists, body),
-            Outcome::Permanent(reason) => {
-                tracing::warn!(external_code = code, %reason, "T+ rejected voucher; dead-lettering");
-                let history = self
-                    .attempts
-                    .record(code, delivered as u64, &reason)
-                    .await?;
-                let failure = Failure {
-                    reason: "rejected",
-                    error: reason,
-                    history,
-                };
-                let payload = serde_json::to_value(&envelope)?;
-                return self
-                    .dead_letter(msg, seq, failure, delivered, payload)
-                    .await;
-            }
-            Outcome::AuthExpired(reason) => {
-                // The client already tried a refresh: tell the monitor, then retry later.
+            if let Outcome::AuthExpired(_) = &outcome {
+                // The client already tried a refresh: tell the monitor.
                 self.auth_failing.store(true, Ordering::Relaxed);
                 self.signal(|s| {
                     s.auth_failures += 1;
                     s.auth_failed_at = Some(Utc::now());
                 })
                 .await;
-                return self
-                    .retry_or_give_up(msg, seq, &envelope, delivered, reason, calls)
-                    .await;
             }
-            Outcome::Transient { reason, .. } | Outcome::QuotaExhausted(reason) => {
-                return self
-                    .retry_or_give_up(msg, seq, &envelope, delivered, reason, calls)
-                    .await;
+            match decide(outcome, Delivery { delivered, calls }, &self.cfg) {
+                Action::Ack { outcome, response } => {
+                    let result = WriteResult {
+                        external_code: code.to_string(),
+                        outcome,
+                        io_ids: envelope.io_ids.clone(),
+                        response,
+                        attempts: delivered as u64,
+                        written_at: Utc::now(),
+                    };
+                    return self.written(msg, result).await;
+                }
+                Action::Hold { pause, reason } => {
+                    // Retrying burns nothing but time: hold the voucher (Progress keeps it
+                    // ours) and try again after a pause.
+                    metrics::counter!("j2t_writer_quota_pauses_total").increment(1);
+                    tracing::warn!(external_code = code, %reason, "T+ quota exhausted; pausing");
+                    self.signal(|s| s.quota_exhausted_at = Some(Utc::now()))
+                        .await;
+                    msg.ack_with(AckKind::Progress)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("progress: {e}"))?;
+                    let paused = self
+                        .shutdown
+                        .run_until_cancelled(tokio::time::sleep(pause))
+                        .await;
+                    if paused.is_none() {
+                        // Left unacked: redelivered after ack_wait, to this or another replica.
+                        return Ok(());
+                    }
+                }
+                Action::Retry { delay, attempt } => {
+                    self.attempts
+                        .record(code, delivered as u64, &attempt)
+                        .await?;
+                    metrics::counter!("j2t_writer_retries_total").increment(1);
+                    tracing::warn!(external_code = code, %attempt, delivered, ?delay, "T+ write failed; will retry");
+                    msg.ack_with(AckKind::Nak(Some(delay)))
+                        .await
+                        .map_err(|e| anyhow::anyhow!("nak: {e}"))?;
+                    return Ok(());
+                }
+                Action::DeadLetter {
+                    reason,
+                    attempt,
+                    error,
+                } => {
+                    let history = self
+                        .attempts
+                        .record(code, delivered as u64, &attempt)
+                        .await?;
+                    let failure = Failure {
+                        reason,
+                        error,
+                        history,
+                    };
+                    let payload = serde_json::to_value(&envelope)?;
+                    return self
+                        .dead_letter(msg, seq, failure, delivered, payload)
+                        .await;
+                }
             }
-        };
-        self.written(msg, result).await
-    }
-
-    /// Records the failed attempt, then NAKs with a delay, or dead-letters after
-    /// `max_deliver` deliveries.
-    async fn retry_or_give_up(
-        &self,
-        msg: &Message,
-        seq: u64,
-        envelope: &VoucherEnvelope,
-        delivered: i64,
-        reason: String,
-        calls: usize,
-    ) -> anyhow::Result<()> {
-        let code = envelope.external_code.as_str();
-        let error = format!("{reason} ({calls} calls)");
-        let history = self.attempts.record(code, delivered as u64, &error).await?;
-        if delivered >= self.cfg.max_deliver {
-            let failure = Failure {
-                reason: "retries_exhausted",
-                error: format!("{delivered} deliveries; last error: {reason}"),
-                history,
-            };
-            let payload = serde_json::to_value(envelope)?;
-            return self
-                .dead_letter(msg, seq, failure, delivered, payload)
-                .await;
         }
-        let delay = nak_delay(&self.cfg, delivered);
-        metrics::counter!("j2t_writer_retries_total").increment(1);
-        tracing::warn!(external_code = code, %reason, delivered, ?delay, "T+ write failed; will retry");
-        msg.ack_with(AckKind::Nak(Some(delay)))
-            .await
-            .map_err(|e| anyhow::anyhow!("nak: {e}"))?;
-        Ok(())
     }
 
     /// T+ has the voucher: record the result, ack, settle.
@@ -186,10 +157,7 @@ impl Writer {
         if self.auth_failing.swap(false, Ordering::Relaxed) {
             self.signal(|s| s.auth_failures = 0).await;
         }
-        let outcome = match result.outcome {
-            WriteOutcome::Created => "created",
-            WriteOutcome::AlreadyExists => "already_exists",
-        };
+        let outcome = result.outcome.as_str();
         j2t_topology::publish_json(
             &self.js,
             &names::results_subject(outcome),
@@ -207,8 +175,8 @@ impl Writer {
     }
 
     /// Tells the monitor something only the writer sees; bookkeeping, never fails a voucher.
-    async fn signal(&self, change: impl Fn(&mut j2t_topology::Signals)) {
-        if let Err(error) = j2t_topology::update_signals(&self.signals, change).await {
+    async fn signal(&self, change: impl Fn(&mut j2t_stores::Signals)) {
+        if let Err(error) = j2t_stores::update_signals(&self.signals, change).await {
             tracing::warn!(%error, "could not record a signal for the monitor");
         }
     }
@@ -245,7 +213,7 @@ impl Writer {
             .flat_map(|h| h.iter())
             .filter_map(|(k, v)| Some((k.to_string(), v.first()?.to_string())))
             .collect();
-        let trace_id = j2t_telemetry::trace_id(msg.headers.as_ref());
+        let trace_id = j2t_runtime::trace_id(msg.headers.as_ref());
         let mut letter = DeadLetter::first_attempt(
             Stage::Writer,
             failure.reason,
@@ -260,11 +228,12 @@ impl Writer {
         letter.history = failure.history;
         letter.headers = headers;
         letter.trace_id = trace_id;
-        j2t_topology::publish_dead_letter(&self.js, &letter, &format!("writer:{seq}")).await?;
+        j2t_stores::publish_dead_letter(&self.js, &letter, &format!("writer:{seq}")).await?;
         msg.double_ack_with(AckKind::Term)
             .await
             .map_err(|e| anyhow::anyhow!("term: {e}"))?;
         metrics::counter!("j2t_writer_vouchers_total", "outcome" => "dead_lettered").increment(1);
+        tracing::warn!(external_code = ?letter.payload["external_code"].as_str(), reason = %letter.reason, error = %letter.error, "voucher dead-lettered");
         if let Some(code) = letter.payload["external_code"].as_str() {
             let detail = format!("{}: {}", letter.reason, letter.error);
             self.settled(code, "dead_lettered", detail).await;

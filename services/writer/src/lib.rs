@@ -2,18 +2,20 @@
 //! a delay (try again later) and dead letter (T+ will not take it as it is). Replicas share
 //! one durable consumer; the ExternalCode makes every retry harmless.
 
+mod decide;
 mod handle;
 mod post;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
-use j2t_config::{Config, WriterConfig};
-use j2t_telemetry::ServiceContext;
-use j2t_topology::{AttemptLog, KvRateGate, KvTokenStore, Topology, names};
+use j2t_config::Config;
+use j2t_runtime::ServiceContext;
+use j2t_stores::{AttemptLog, KvRateLimiter, KvTokenStore};
+use j2t_topology::{Topology, names};
 use j2t_tplus::{DuplicateRule, TplusClient};
 
+pub use decide::{Action, Delivery, decide, nak_delay};
 pub use post::post_with_quick_retries;
 
 use crate::handle::Writer;
@@ -29,7 +31,7 @@ pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
     let writer = Writer {
         js: topology.js.clone(),
         attempts: AttemptLog::new(topology.attempts.clone()),
-        lineage: j2t_topology::Lineage::new(&topology),
+        lineage: j2t_stores::Lineage::new(&topology),
         signals: topology.signals.clone(),
         auth_failing: Default::default(),
         tplus,
@@ -62,40 +64,13 @@ fn tplus_client(cfg: &Config, topology: &Topology) -> anyhow::Result<TplusClient
     );
     let per_second = cfg.tplus.requests_per_second;
     let gate = (per_second > 0).then(|| {
-        Arc::new(KvRateGate::new(
+        Arc::new(KvRateLimiter::new(
             topology.rate.clone(),
             names::tplus_rate_key(&cfg.tplus.app_key),
             per_second,
             per_second.saturating_mul(60),
-        )) as Arc<dyn j2t_access::RequestGate>
+        )) as Arc<dyn j2t_upstream::RateLimiter>
     });
     TplusClient::with_parts(&cfg.tplus, Some(Arc::new(store)), gate)
         .context("building the T+ client")
-}
-
-/// NAK delay for the `delivered`-th delivery: exponential, capped.
-pub fn nak_delay(cfg: &WriterConfig, delivered: i64) -> Duration {
-    let exponent = (delivered.max(1) - 1).min(20) as u32;
-    let secs = cfg.retry_base_secs.saturating_mul(1 << exponent);
-    Duration::from_secs(secs.min(cfg.max_retry_delay_secs))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nak_delay_grows_and_is_capped() {
-        let cfg = WriterConfig {
-            concurrency: 1,
-            max_deliver: 8,
-            ack_wait_secs: 60,
-            quick_retries: 2,
-            retry_base_secs: 2,
-            max_retry_delay_secs: 30,
-            quota_pause_secs: 60,
-        };
-        let secs: Vec<u64> = (1..=6).map(|d| nak_delay(&cfg, d).as_secs()).collect();
-        assert_eq!(secs, vec![2, 4, 8, 16, 30, 30]);
-    }
 }

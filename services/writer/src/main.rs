@@ -1,3 +1,3 @@
 fn main() -> anyhow::Result<()> {
-    j2t_telemetry::service_main("writer", j2t_writer::run)
+    j2t_runtime::service_main("writer", j2t_writer::run)
 }

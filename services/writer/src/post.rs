@@ -1,22 +1,33 @@
+//! One delivery's posting: the call, then a few quick in-process retries of transient
+//! answers (honouring a short Retry-After). What is still transient after that is left to
+//! `decide` (a NAK with a longer delay).
+
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
-use j2t_tplus::{DuplicateRule, Outcome, TplusClient, classify};
-use serde_json::Value;
+use j2t_tplus::{Answer, DuplicateRule, Outcome, classify};
 
-/// Posts a voucher, retrying transient failures a few times in-process (honouring
-/// Retry-After), and returns the final outcome with the number of calls made. Anything
-/// still transient after that is the caller's to NAK.
-pub async fn post_with_quick_retries(
-    tplus: &TplusClient,
+/// Longest Retry-After worth waiting for in-process; a longer one is better served by a NAK
+/// than by holding the message.
+pub const MAX_QUICK_WAIT: Duration = Duration::from_secs(10);
+
+/// Calls `call` until its answer is not transient or `quick_retries` retries are used up, and
+/// returns the last outcome with the number of calls made.
+pub async fn post_with_quick_retries<F, Fut>(
+    call: F,
     duplicate: &DuplicateRule,
-    payload: &Value,
     quick_retries: usize,
-) -> (Outcome, usize) {
-    let calls = std::sync::atomic::AtomicUsize::new(0);
+) -> (Outcome, usize)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Answer>,
+{
+    let calls = AtomicUsize::new(0);
     let attempt = || async {
-        calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        match classify(&tplus.create_other_dispatch(payload).await, duplicate) {
+        calls.fetch_add(1, Ordering::Relaxed);
+        match classify(&call().await, duplicate) {
             transient @ Outcome::Transient { .. } => Err(transient),
             done => Ok(done),
         }
@@ -29,15 +40,149 @@ pub async fn post_with_quick_retries(
                 .with_max_times(quick_retries)
                 .with_jitter(),
         )
-        // A long Retry-After is better served by a NAK than by holding the message.
-        .adjust(|outcome, delay| match outcome {
-            Outcome::Transient {
-                retry_after: Some(after),
-                ..
-            } => Some((*after).min(Duration::from_secs(10))),
-            _ => delay,
-        })
+        .adjust(next_quick_delay)
         .await
         .unwrap_or_else(|transient| transient);
     (outcome, calls.into_inner())
+}
+
+/// The wait before the next quick retry, given the backoff's own (`None` once the retries
+/// are used up), or `None` to stop.
+fn next_quick_delay(outcome: &Outcome, backoff: Option<Duration>) -> Option<Duration> {
+    let backoff = backoff?;
+    match outcome {
+        Outcome::Transient {
+            retry_after: Some(after),
+            ..
+        } if *after > MAX_QUICK_WAIT => None,
+        Outcome::Transient {
+            retry_after: Some(after),
+            ..
+        } => Some(backoff.max(*after)),
+        _ => Some(backoff),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use tokio::time::Instant;
+
+    use super::*;
+
+    fn rule() -> DuplicateRule {
+        DuplicateRule {
+            code: "999".into(),
+            message_contains: "已存在".into(),
+        }
+    }
+
+    fn http(status: u16, body: &str, retry_after: Option<u64>) -> Answer {
+        Answer::Http {
+            status,
+            body: body.into(),
+            retry_after: retry_after.map(Duration::from_secs),
+        }
+    }
+
+    /// Posts against a scripted T+ (the last answer repeats) under paused time; returns the
+    /// outcome kind, the calls made and the (virtual) time it took.
+    async fn run(answers: Vec<Answer>, quick_retries: usize) -> (Outcome, usize, Duration) {
+        let script = Mutex::new(answers);
+        let call = || {
+            let mut script = script.lock().expect("script lock");
+            let answer = if script.len() > 1 {
+                script.remove(0)
+            } else {
+                script[0].clone()
+            };
+            async move { answer }
+        };
+        let started = Instant::now();
+        let (outcome, calls) = tokio::time::timeout(
+            Duration::from_secs(3_600),
+            post_with_quick_retries(call, &rule(), quick_retries),
+        )
+        .await
+        .expect("quick retries end within an hour");
+        (outcome, calls, started.elapsed())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn success_after_transients_stops_retrying() {
+        let (outcome, calls, _) = run(
+            vec![
+                http(503, "", None),
+                http(502, "", None),
+                http(200, "null", None),
+            ],
+            2,
+        )
+        .await;
+        assert!(matches!(outcome, Outcome::Created(_)), "{outcome:?}");
+        assert_eq!(calls, 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn transients_stop_after_the_quick_retries() {
+        let (outcome, calls, elapsed) = run(vec![http(503, "", None)], 2).await;
+        assert!(matches!(outcome, Outcome::Transient { .. }), "{outcome:?}");
+        assert_eq!(calls, 3);
+        // Two backoff waits of 0.2–5 s (jittered).
+        assert!(elapsed <= Duration::from_secs(20), "{elapsed:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_after_is_honoured_and_still_bounded() {
+        // T+ keeps answering 429 with Retry-After: 3 s. The retries wait for it, and stop
+        // when the quick retries are used up (they used to go on forever).
+        let (outcome, calls, elapsed) = run(vec![http(429, "", Some(3))], 2).await;
+        assert_eq!(
+            outcome,
+            Outcome::Transient {
+                reason: "HTTP 429: ".into(),
+                retry_after: Some(Duration::from_secs(3)),
+            }
+        );
+        assert_eq!(calls, 3);
+        assert!(elapsed >= Duration::from_secs(6), "{elapsed:?}");
+        assert!(elapsed < Duration::from_secs(20), "{elapsed:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_long_retry_after_is_left_to_a_nak() {
+        let (outcome, calls, elapsed) = run(vec![http(503, "", Some(120))], 2).await;
+        assert!(matches!(outcome, Outcome::Transient { .. }), "{outcome:?}");
+        assert_eq!(calls, 1);
+        assert_eq!(elapsed, Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn permanent_and_duplicate_answers_are_not_retried() {
+        let rejected = r#"{"code":"999","message":"存货编码[SKU9]不存在"}"#;
+        let (outcome, calls, _) = run(vec![http(400, rejected, None)], 2).await;
+        assert!(matches!(outcome, Outcome::Permanent(_)), "{outcome:?}");
+        assert_eq!(calls, 1);
+        let duplicate = r#"{"code":"999","message":"外部单据号已存在"}"#;
+        let (outcome, calls, _) =
+            run(vec![http(503, "", None), http(400, duplicate, None)], 2).await;
+        assert!(matches!(outcome, Outcome::AlreadyExists(_)), "{outcome:?}");
+        assert_eq!(calls, 2);
+    }
+
+    #[test]
+    fn next_quick_delay_table() {
+        let t = |after: Option<u64>| Outcome::Transient {
+            reason: String::new(),
+            retry_after: after.map(Duration::from_secs),
+        };
+        let s = Duration::from_secs;
+        assert_eq!(next_quick_delay(&t(None), Some(s(1))), Some(s(1)));
+        assert_eq!(next_quick_delay(&t(None), None), None);
+        assert_eq!(next_quick_delay(&t(Some(4)), Some(s(1))), Some(s(4)));
+        assert_eq!(next_quick_delay(&t(Some(4)), None), None);
+        assert_eq!(next_quick_delay(&t(Some(1)), Some(s(2))), Some(s(2)));
+        assert_eq!(next_quick_delay(&t(Some(11)), Some(s(1))), None);
+    }
 }

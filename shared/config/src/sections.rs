@@ -98,7 +98,7 @@ pub struct FetcherConfig {
     pub tasks: std::collections::BTreeMap<String, TaskConfig>,
 }
 
-/// How a window is read page by page (see the fetcher's `pager` module).
+/// How a window is read page by page (see the fetcher's `paging` module).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Paging {

@@ -12,6 +12,8 @@ pub enum Stage {
 }
 
 impl Stage {
+    pub const ALL: [Stage; 3] = [Stage::Fetcher, Stage::Transformer, Stage::Writer];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Stage::Fetcher => "fetcher",
@@ -21,13 +23,87 @@ impl Stage {
     }
 }
 
+impl std::str::FromStr for Stage {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|stage| stage.as_str() == s)
+            .ok_or_else(|| format!("unknown stage `{s}` (known: fetcher, transformer, writer)"))
+    }
+}
+
+/// Why a message was dead-lettered: a subject token (`j2t.dlq.<stage>.<reason>`) and a
+/// metric label, so the set is closed and small.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeadLetterReason {
+    /// Transformer: a window-closed event that is not one.
+    BadEvent,
+    /// Transformer: an order message that is not JSON.
+    BadJson,
+    /// Fetcher or transformer: an order the mapping cannot take (the error says why).
+    BadOrder,
+    /// Writer: a voucher message that is not a voucher envelope.
+    BadPayload,
+    /// Writer: T+ refused the voucher as it is.
+    Rejected,
+    /// Writer: still failing after `max_deliver` deliveries.
+    RetriesExhausted,
+}
+
+impl DeadLetterReason {
+    pub const ALL: [DeadLetterReason; 6] = [
+        Self::BadEvent,
+        Self::BadJson,
+        Self::BadOrder,
+        Self::BadPayload,
+        Self::Rejected,
+        Self::RetriesExhausted,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BadEvent => "bad_event",
+            Self::BadJson => "bad_json",
+            Self::BadOrder => "bad_order",
+            Self::BadPayload => "bad_payload",
+            Self::Rejected => "rejected",
+            Self::RetriesExhausted => "retries_exhausted",
+        }
+    }
+}
+
+impl std::fmt::Display for DeadLetterReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for DeadLetterReason {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| {
+                let known: Vec<&str> = Self::ALL.iter().map(|r| r.as_str()).collect();
+                format!(
+                    "unknown dead-letter reason `{s}` (known: {})",
+                    known.join(", ")
+                )
+            })
+    }
+}
+
 /// A message a stage could not process, kept with everything needed to understand and
 /// replay it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeadLetter {
     pub stage: Stage,
-    /// Short machine-readable reason (a subject token), e.g. `rejected`, `bad_order`.
-    pub reason: String,
+    pub reason: DeadLetterReason,
     /// Human-readable explanation.
     pub error: String,
     /// Subject the original message was published to (replay target).
@@ -61,7 +137,7 @@ impl DeadLetter {
     /// A failure found on the first and only attempt.
     pub fn first_attempt(
         stage: Stage,
-        reason: &str,
+        reason: DeadLetterReason,
         error: String,
         original_subject: String,
         payload: serde_json::Value,
@@ -69,7 +145,7 @@ impl DeadLetter {
         let now = Utc::now();
         Self {
             stage,
-            reason: reason.to_string(),
+            reason,
             error,
             original_subject,
             attempts: 1,

@@ -5,7 +5,7 @@ mod dead_letter;
 mod voucher;
 mod window;
 
-pub use dead_letter::{Attempt, DeadLetter, Stage};
+pub use dead_letter::{Attempt, DeadLetter, DeadLetterReason, Stage};
 pub use voucher::{VoucherEnvelope, WriteOutcome, WriteResult};
 pub use window::{JST_TIME_FORMAT, Window, WindowClosed, jst_time};
 

@@ -26,6 +26,16 @@ pub enum WriteOutcome {
     AlreadyExists,
 }
 
+impl WriteOutcome {
+    /// The subject token and metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WriteOutcome::Created => "created",
+            WriteOutcome::AlreadyExists => "already_exists",
+        }
+    }
+}
+
 /// Audit record of a voucher T+ accepted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WriteResult {

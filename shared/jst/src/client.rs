@@ -1,14 +1,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use j2t_access::{RenewError, TokenKeeper};
 use j2t_config::{ExposeSecret, JstConfig, SecretString};
+use j2t_upstream::{RenewError, TokenKeeper};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use url::Url;
 
 use crate::{
-    ApiCode, JstError, OutboundPage, OutboundQuery, RequestGate, TokenStore, Tokens, sign,
+    ApiCode, JstError, OutboundPage, OutboundQuery, RateLimiter, TokenStore, Tokens, sign,
 };
 
 pub const OUTBOUND_QUERY_PATH: &str = "/open/orders/out/simple/query";
@@ -26,7 +26,7 @@ struct Inner {
     app_key: String,
     app_secret: SecretString,
     tokens: TokenKeeper,
-    gate: Option<Arc<dyn RequestGate>>,
+    gate: Option<Arc<dyn RateLimiter>>,
 }
 
 #[derive(Deserialize)]
@@ -56,7 +56,7 @@ impl JstClient {
     pub fn with_parts(
         cfg: &JstConfig,
         store: Option<Arc<dyn TokenStore>>,
-        gate: Option<Arc<dyn RequestGate>>,
+        gate: Option<Arc<dyn RateLimiter>>,
     ) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(cfg.timeout_secs))
@@ -192,7 +192,7 @@ impl JstClient {
             metrics::histogram!("j2t_jst_rate_limit_wait_seconds")
                 .record(waiting.elapsed().as_secs_f64());
         }
-        tracing::debug!(endpoint, request = %j2t_access::redact::redacted_form(&form), "JST request");
+        tracing::debug!(endpoint, request = %j2t_upstream::redact::redacted_form(&form), "JST request");
         let started = Instant::now();
         let result = self.post(endpoint, url, &form).await;
         let latency = started.elapsed();
@@ -265,7 +265,7 @@ impl JstClient {
             })?;
         tracing::debug!(
             endpoint,
-            response = %j2t_access::redact::redacted_json(&String::from_utf8_lossy(&body)),
+            response = %j2t_upstream::redact::redacted_json(&String::from_utf8_lossy(&body)),
             "JST response"
         );
         serde_json::from_slice(&body).map_err(|e| JstError::Decode {

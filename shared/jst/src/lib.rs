@@ -9,6 +9,6 @@ mod sign;
 
 pub use client::{JstClient, OUTBOUND_QUERY_PATH, REFRESH_TOKEN_PATH};
 pub use error::{ApiCode, JstError};
-pub use j2t_access::{RequestGate, TokenStore, Tokens};
+pub use j2t_upstream::{RateLimiter, TokenStore, Tokens};
 pub use query::{OutboundPage, OutboundQuery};
 pub use sign::sign;

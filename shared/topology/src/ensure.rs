@@ -258,13 +258,13 @@ pub async fn ensure(js: jetstream::Context, cfg: &Config) -> Result<Topology, To
 /// Keeps `/readyz` true while NATS and the streams answer and, when given, the upstream API
 /// (JST for the fetcher, T+ for the writer) answers HTTP. Checked every 10 s in the background.
 pub fn watch_readiness(
-    readiness: &j2t_telemetry::Readiness,
+    readiness: &j2t_runtime::Readiness,
     shutdown: &tokio_util::sync::CancellationToken,
     topology: &Topology,
     upstream: Option<url::Url>,
 ) {
     let topology = topology.clone();
-    tokio::spawn(j2t_telemetry::keep_ready(
+    tokio::spawn(j2t_runtime::keep_ready(
         readiness.clone(),
         shutdown.clone(),
         Duration::from_secs(10),
@@ -274,7 +274,7 @@ pub fn watch_readiness(
             async move {
                 topology.check().await?;
                 match upstream {
-                    Some(url) => j2t_telemetry::http_reachable(&url).await,
+                    Some(url) => j2t_runtime::http_reachable(&url).await,
                     None => Ok(()),
                 }
             }

@@ -28,8 +28,8 @@ pub const VOUCHERS_SUBJECT: &str = "j2t.vouchers.other_dispatch";
 pub const DLQ_STREAM: &str = "J2T_DLQ";
 pub const DLQ_SUBJECTS: &str = "j2t.dlq.>";
 
-pub fn dlq_subject(stage: &str, reason: &str) -> String {
-    format!("j2t.dlq.{stage}.{reason}")
+pub fn dlq_subject(stage: j2t_domain::Stage, reason: j2t_domain::DeadLetterReason) -> String {
+    format!("j2t.dlq.{}.{}", stage.as_str(), reason.as_str())
 }
 
 /// Audit trail of vouchers T+ accepted: `j2t.results.<outcome>`.

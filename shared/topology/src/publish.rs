@@ -42,18 +42,3 @@ pub async fn publish_json<T: Serialize>(
     .await
     .map_err(publish_error)
 }
-
-/// Stores a dead letter on `j2t.dlq.<stage>.<reason>`. `msg_id` makes a retried dead-lettering
-/// of the same failure a no-op.
-pub async fn publish_dead_letter(
-    js: &jetstream::Context,
-    letter: &j2t_domain::DeadLetter,
-    msg_id: &str,
-) -> Result<jetstream::publish::PublishAck, PublishJsonError> {
-    let subject = crate::names::dlq_subject(letter.stage.as_str(), &letter.reason);
-    let ack = publish_json(js, &subject, msg_id, letter).await?;
-    // Reasons are a small fixed set of subject tokens, so the labels stay bounded.
-    metrics::counter!("j2t_dead_letters_total", "stage" => letter.stage.as_str(), "reason" => letter.reason.clone())
-        .increment(1);
-    Ok(ack)
-}

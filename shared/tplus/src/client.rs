@@ -1,8 +1,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use j2t_access::{RenewError, RequestGate, TokenKeeper, TokenStore, Tokens};
 use j2t_config::{ExposeSecret, TplusConfig};
+use j2t_upstream::{RateLimiter, RenewError, TokenKeeper, TokenStore, Tokens};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -22,7 +22,7 @@ struct Inner {
     http: reqwest::Client,
     cfg: TplusConfig,
     tokens: TokenKeeper,
-    gate: Option<Arc<dyn RequestGate>>,
+    gate: Option<Arc<dyn RateLimiter>>,
 }
 
 /// `GET /auth/v2/refreshToken`: `code` "200" is success.
@@ -45,7 +45,7 @@ enum RefreshError {
     #[error("T+ token refresh: {0}")]
     Failed(String),
     #[error("T+ token store: {0}")]
-    Store(j2t_access::BoxError),
+    Store(j2t_upstream::BoxError),
 }
 
 impl TplusClient {
@@ -59,7 +59,7 @@ impl TplusClient {
     pub fn with_parts(
         cfg: &TplusConfig,
         store: Option<Arc<dyn TokenStore>>,
-        gate: Option<Arc<dyn RequestGate>>,
+        gate: Option<Arc<dyn RateLimiter>>,
     ) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(cfg.timeout_secs))
@@ -83,7 +83,7 @@ impl TplusClient {
     }
 
     /// Adopts the stored tokens, if any. Returns whether it did.
-    pub async fn load_stored_tokens(&self) -> Result<bool, j2t_access::BoxError> {
+    pub async fn load_stored_tokens(&self) -> Result<bool, j2t_upstream::BoxError> {
         self.inner.tokens.load_stored().await
     }
 
@@ -161,7 +161,7 @@ impl TplusClient {
             .text()
             .await
             .map_err(|e| failed(format!("HTTP {status}: {}", e.without_url())))?;
-        tracing::debug!(response = %j2t_access::redact::redacted_json(&body), "T+ token refresh");
+        tracing::debug!(response = %j2t_upstream::redact::redacted_json(&body), "T+ token refresh");
         let envelope: RefreshEnvelope = serde_json::from_str(&body)
             .map_err(|e| failed(format!("HTTP {status}: unreadable answer: {e}")))?;
         let code = match &envelope.code {
@@ -180,7 +180,7 @@ impl TplusClient {
         }
     }
 
-    async fn admit(&self) -> Result<(), j2t_access::BoxError> {
+    async fn admit(&self) -> Result<(), j2t_upstream::BoxError> {
         if let Some(gate) = &self.inner.gate {
             gate.admit().await?;
         }
@@ -195,7 +195,7 @@ impl TplusClient {
         if let Err(e) = self.admit().await {
             return Answer::Transport(format!("rate-limit gate: {e}"));
         }
-        tracing::debug!(endpoint, request = %j2t_access::redact::redacted_json(&body.to_string()), "T+ request");
+        tracing::debug!(endpoint, request = %j2t_upstream::redact::redacted_json(&body.to_string()), "T+ request");
         let started = Instant::now();
         let sent = self
             .inner
@@ -230,7 +230,7 @@ impl TplusClient {
             }
         };
         if let Answer::Http { body, .. } = &answer {
-            tracing::debug!(endpoint, response = %j2t_access::redact::redacted_json(body), "T+ response");
+            tracing::debug!(endpoint, response = %j2t_upstream::redact::redacted_json(body), "T+ response");
         }
         let status = match &answer {
             Answer::Http { status, .. } => status.to_string(),

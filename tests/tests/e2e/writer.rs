@@ -293,7 +293,7 @@ async fn an_exhausted_quota_pauses_writes_without_losing_or_dead_lettering() {
         .await
         .expect("get")
         .expect("the writer recorded a signal");
-    let signals: j2t_topology::Signals = serde_json::from_slice(&signals).expect("json");
+    let signals: j2t_stores::Signals = serde_json::from_slice(&signals).expect("json");
     assert!(signals.quota_exhausted_at.is_some());
 
     admin

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 use j2t_config::MonitorConfig;
-use j2t_topology::PipelineStatus;
+use j2t_stores::PipelineStatus;
 use serde_json::{Value, json};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -263,7 +263,7 @@ fn auth_failures(status: &PipelineStatus, thresholds: &Thresholds) -> Option<Con
 #[cfg(test)]
 mod tests {
     use super::*;
-    use j2t_topology::{CursorStatus, Signals, StageStatus};
+    use j2t_stores::{CursorStatus, Signals, StageStatus};
 
     fn t(secs: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_800_000_000 + secs, 0).expect("valid time")

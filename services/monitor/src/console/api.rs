@@ -9,11 +9,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use j2t_domain::io_id_of;
-use j2t_topology::{
-    DeadLetters, DlqEntry, DlqError, DlqFilter, PipelineStatus, Replayed, Topology, Whereabouts,
-    whereabouts,
+use j2t_domain::{DeadLetterReason, Stage, io_id_of};
+use j2t_stores::{
+    DeadLetters, DlqEntry, DlqError, DlqFilter, PipelineStatus, Replayed, Whereabouts, whereabouts,
 };
+use j2t_topology::Topology;
 use serde::{Deserialize, Serialize};
 
 use super::results::{self, RecentVoucher};
@@ -98,7 +98,7 @@ impl IntoResponse for ApiError {
 type Shared = State<Arc<Api>>;
 
 async fn status(State(api): Shared) -> Result<Json<PipelineStatus>, ApiError> {
-    let status = j2t_topology::pipeline_status(&api.topology, api.utc_offset_minutes)
+    let status = j2t_stores::pipeline_status(&api.topology, api.utc_offset_minutes)
         .await
         .map_err(internal)?;
     Ok(Json(status))
@@ -133,8 +133,8 @@ struct DeadLettersQuery {
 #[derive(Debug, Serialize, PartialEq)]
 struct DeadLetterRow {
     id: u64,
-    stage: &'static str,
-    reason: String,
+    stage: Stage,
+    reason: DeadLetterReason,
     error: String,
     original_subject: String,
     attempts: u64,
@@ -157,7 +157,7 @@ impl From<DlqEntry> for DeadLetterRow {
         };
         Self {
             id: entry.id,
-            stage: letter.stage.as_str(),
+            stage: letter.stage,
             external_code: payload["external_code"].as_str().map(str::to_string),
             io_ids,
             reason: letter.reason,
@@ -234,7 +234,7 @@ async fn whereis(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use j2t_domain::{DeadLetter, Stage};
+    use j2t_domain::DeadLetter;
     use serde_json::json;
 
     fn entry(payload: serde_json::Value) -> DlqEntry {
@@ -243,7 +243,7 @@ mod tests {
             subject: "j2t.dlq.writer.rejected".into(),
             letter: DeadLetter::first_attempt(
                 Stage::Writer,
-                "rejected",
+                DeadLetterReason::Rejected,
                 "unknown SKU".into(),
                 "j2t.vouchers.other_dispatch".into(),
                 payload,
@@ -258,7 +258,7 @@ mod tests {
             "external_code": "J2T-1", "io_ids": [3, 5], "payload": {"dto": {}}
         })));
         assert_eq!(row.id, 7);
-        assert_eq!(row.stage, "writer");
+        assert_eq!(row.stage, Stage::Writer);
         assert_eq!(row.external_code.as_deref(), Some("J2T-1"));
         assert_eq!(row.io_ids, [3, 5]);
     }

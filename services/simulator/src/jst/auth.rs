@@ -9,7 +9,7 @@ use axum::response::Response;
 use axum::routing::post;
 use serde_json::{Value, json};
 
-use super::gate::{self, Fields, Outcome, Refusal, TOKEN_INVALID, field};
+use super::admission::{self, Fields, Outcome, Refusal, TOKEN_INVALID, field};
 use crate::state::{Api, Store};
 use crate::tokens::Issued;
 
@@ -39,21 +39,21 @@ async fn init_token(State(store): State<Store>, Form(fields): Form<Fields>) -> R
     let received = Instant::now();
     store.count_request(Api::Jst);
     let outcome = init(&store, &fields, received).await;
-    gate::finish(&store, outcome)
+    admission::finish(&store, outcome)
 }
 
 async fn refresh_token(State(store): State<Store>, Form(fields): Form<Fields>) -> Response {
     let received = Instant::now();
     store.count_request(Api::Jst);
     let outcome = refresh(&store, &fields, received).await;
-    gate::finish(&store, outcome)
+    admission::finish(&store, outcome)
 }
 
 async fn init(store: &Store, fields: &Fields, received: Instant) -> Outcome {
-    gate::admit(store, fields, received).await?;
-    gate::check_timestamp(fields)?;
-    gate::expect(fields, "grant_type", "authorization_code")?;
-    gate::expect(fields, "charset", "utf-8")?;
+    admission::admit(store, fields, received).await?;
+    admission::check_timestamp(fields)?;
+    admission::expect(fields, "grant_type", "authorization_code")?;
+    admission::expect(fields, "charset", "utf-8")?;
     if field(fields, "code").chars().count() != 6 {
         return Err(Refusal::invalid("code must be 6 characters"));
     }
@@ -64,11 +64,11 @@ async fn init(store: &Store, fields: &Fields, received: Instant) -> Outcome {
 }
 
 async fn refresh(store: &Store, fields: &Fields, received: Instant) -> Outcome {
-    gate::admit(store, fields, received).await?;
-    gate::check_timestamp(fields)?;
-    gate::expect(fields, "grant_type", "refresh_token")?;
-    gate::expect(fields, "charset", "utf-8")?;
-    gate::expect(fields, "scope", "all")?;
+    admission::admit(store, fields, received).await?;
+    admission::check_timestamp(fields)?;
+    admission::expect(fields, "grant_type", "refresh_token")?;
+    admission::expect(fields, "charset", "utf-8")?;
+    admission::expect(fields, "scope", "all")?;
     let given = field(fields, "refresh_token");
     store.with(|d| {
         if !d.jst.tokens.is_refresh_token(given) {

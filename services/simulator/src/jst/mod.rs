@@ -3,11 +3,11 @@
 //! expiry, data drift during paging).
 
 mod admin;
+mod admission;
 mod auth;
 mod drift;
 mod faults;
 mod filter;
-mod gate;
 mod limits;
 mod query;
 

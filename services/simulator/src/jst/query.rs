@@ -14,9 +14,9 @@ use axum::response::Response;
 use axum::routing::post;
 use serde_json::{Value, json};
 
+use super::admission::{self, Fields, Outcome, Refusal, TOKEN_INVALID, field};
 use super::drift;
 use super::filter::OutboundQuery;
-use super::gate::{self, Fields, Outcome, Refusal, TOKEN_INVALID, field};
 use super::limits::Exceeded;
 use crate::random::roll;
 use crate::state::{Api, Store};
@@ -29,13 +29,13 @@ async fn outbound_query(State(store): State<Store>, Form(fields): Form<Fields>) 
     let received = Instant::now();
     store.count_request(Api::Jst);
     let outcome = answer(&store, &fields, received).await;
-    gate::finish(&store, outcome)
+    admission::finish(&store, outcome)
 }
 
 async fn answer(store: &Store, fields: &Fields, received: Instant) -> Outcome {
-    gate::admit(store, fields, received).await?;
+    admission::admit(store, fields, received).await?;
     check_token(store, field(fields, "access_token"))?;
-    gate::check_timestamp(fields)?;
+    admission::check_timestamp(fields)?;
     inject_transport_faults(store)?;
     if field(fields, "charset") != "utf-8" || field(fields, "version") != "2" {
         return Err(Refusal::invalid("charset=utf-8 and version=2 are required"));

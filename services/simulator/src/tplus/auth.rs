@@ -12,7 +12,7 @@ use axum::response::Response;
 use axum::routing::get;
 use serde_json::{Value, json};
 
-use super::gate::{self, Outcome, Refusal};
+use super::admission::{self, Outcome, Refusal};
 use crate::state::{Api, Store};
 use crate::tokens::Issued;
 
@@ -35,14 +35,14 @@ async fn refresh_token(
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
     store.count_request(Api::Tplus);
-    gate::delay(&store).await;
+    admission::delay(&store).await;
     let outcome = refresh(&store, &headers, &params);
-    gate::finish(&store, outcome)
+    admission::finish(&store, outcome)
 }
 
 /// App headers (401/50000), then grantType and the refresh token (HTTP 200, code 40001).
 fn refresh(store: &Store, headers: &HeaderMap, params: &HashMap<String, String>) -> Outcome {
-    gate::check_app(store, headers)?;
+    admission::check_app(store, headers)?;
     let param = |key: &str| params.get(key).map(String::as_str).unwrap_or_default();
     store.with(|d| {
         if param("grantType") != "refresh_token"

@@ -16,8 +16,8 @@ use axum::routing::post;
 use serde_json::Value;
 
 use super::TplusState;
+use super::admission::{self, Refusal};
 use super::dto;
-use super::gate::{self, Refusal};
 use crate::random::roll;
 use crate::state::{Api, Store};
 
@@ -28,14 +28,14 @@ pub fn routes() -> Router<Store> {
 /// The body is taken as bytes so that even a non-UTF-8 body gets T+'s answers (auth first).
 async fn create(State(store): State<Store>, headers: HeaderMap, body: Bytes) -> Response {
     store.count_request(Api::Tplus);
-    gate::delay(&store).await;
+    admission::delay(&store).await;
     let (outcome, hold) = match answer(&store, &headers, &body) {
         Ok(hold) => (Ok(Value::Null), hold),
         Err(refusal) => (Err(refusal), None),
     };
     // Counted before the answer is held back: a client that gives up closes the connection,
     // and the server then drops this handler mid-sleep.
-    let response = gate::finish(&store, outcome);
+    let response = admission::finish(&store, outcome);
     if let Some(hold) = hold {
         tokio::time::sleep(hold).await;
     }
@@ -44,8 +44,8 @@ async fn create(State(store): State<Store>, headers: HeaderMap, body: Bytes) -> 
 
 /// `Ok` holds how long to hold the success answer back (timeout after commit), if at all.
 fn answer(store: &Store, headers: &HeaderMap, body: &[u8]) -> Result<Option<Duration>, Refusal> {
-    gate::check_app(store, headers)?;
-    gate::check_open_token(store, headers)?;
+    admission::check_app(store, headers)?;
+    admission::check_open_token(store, headers)?;
     let hold = store.with(|d| inject_faults(&mut d.tplus))?;
     let dto = dto::parse(body).map_err(Refusal::rejected)?;
     let code = dto::external_code(&dto).to_string();

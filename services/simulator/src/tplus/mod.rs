@@ -4,11 +4,11 @@
 //! token expiry).
 
 mod admin;
+mod admission;
 mod auth;
 mod create;
 mod dto;
 mod faults;
-mod gate;
 mod master_data;
 
 use std::collections::BTreeMap;

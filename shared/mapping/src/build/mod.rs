@@ -3,7 +3,7 @@
 //! part of the mapping file; this one reads the file and holds the shared helpers.
 
 mod conditions;
-mod merge;
+mod merge_section;
 mod rows;
 mod sections;
 #[cfg(test)]

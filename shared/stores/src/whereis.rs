@@ -5,7 +5,8 @@
 use j2t_domain::{Attempt, io_id_of};
 use serde::Serialize;
 
-use crate::{AttemptLog, Claim, DeadLetters, DlqFilter, Lineage, Topology, VoucherState};
+use crate::{AttemptLog, Claim, DeadLetters, DlqFilter, Lineage, VoucherState};
+use j2t_topology::Topology;
 
 #[derive(Debug, thiserror::Error)]
 #[error("whereis: {0}")]

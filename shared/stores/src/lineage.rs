@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
-use crate::names;
+use j2t_topology::names;
 
 /// KV round trips in flight at once.
 const CONCURRENCY: usize = 32;
@@ -45,7 +45,7 @@ pub struct Lineage {
 }
 
 impl Lineage {
-    pub fn new(topology: &crate::Topology) -> Self {
+    pub fn new(topology: &j2t_topology::Topology) -> Self {
         Self {
             claims: topology.lineage.clone(),
             states: topology.voucher_state.clone(),

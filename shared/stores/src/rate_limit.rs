@@ -12,12 +12,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_nats::jetstream::kv;
 use futures::future::BoxFuture;
-use j2t_access::{BoxError, RequestGate};
+use j2t_upstream::{BoxError, RateLimiter};
 
 /// Requests leave this much later than the limits strictly allow (network jitter).
 const MARGIN: f64 = 1.05;
 
-pub struct KvRateGate {
+pub struct KvRateLimiter {
     kv: kv::Store,
     key: String,
     interval_ms: i64,
@@ -30,7 +30,7 @@ pub fn spacing(per_second: u32, per_minute: u32) -> Duration {
     Duration::from_millis((per_second.max(per_minute) * MARGIN).ceil() as u64)
 }
 
-impl KvRateGate {
+impl KvRateLimiter {
     pub fn new(kv: kv::Store, key: String, per_second: u32, per_minute: u32) -> Self {
         Self {
             kv,
@@ -76,7 +76,7 @@ impl KvRateGate {
     }
 }
 
-impl RequestGate for KvRateGate {
+impl RateLimiter for KvRateLimiter {
     fn admit(&self) -> BoxFuture<'_, Result<(), BoxError>> {
         Box::pin(async move {
             let wait = self.reserve().await?;

@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 
-use crate::names;
+use j2t_topology::names;
 
 #[derive(Debug, thiserror::Error)]
 #[error("pipeline status: {0}")]
@@ -78,7 +78,7 @@ impl PipelineStatus {
 
 /// Reads the snapshot. `utc_offset_minutes`: JST local time's offset (for cursor lag).
 pub async fn pipeline_status(
-    topology: &crate::Topology,
+    topology: &j2t_topology::Topology,
     utc_offset_minutes: i32,
 ) -> Result<PipelineStatus, StatusError> {
     let js = &topology.js;

@@ -4,7 +4,7 @@ use async_nats::jetstream::kv;
 use chrono::Utc;
 use j2t_domain::Attempt;
 
-use crate::names;
+use j2t_topology::names;
 
 #[derive(Debug, thiserror::Error)]
 #[error("attempt history of {code}: {source}")]

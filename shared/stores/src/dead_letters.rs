@@ -6,10 +6,10 @@
 
 use async_nats::jetstream::{self, kv, message::PublishMessage};
 use chrono::{DateTime, Utc};
-use j2t_domain::{DeadLetter, Window, WindowClosed};
+use j2t_domain::{DeadLetter, DeadLetterReason, Stage, Window, WindowClosed};
 use serde::{Deserialize, Serialize};
 
-use crate::names;
+use j2t_topology::names;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DlqError {
@@ -42,8 +42,8 @@ pub struct DlqEntry {
 #[derive(Debug, Clone, Default)]
 pub struct DlqFilter {
     pub ids: Vec<u64>,
-    pub stage: Option<String>,
-    pub reason: Option<String>,
+    pub stage: Option<Stage>,
+    pub reason: Option<DeadLetterReason>,
     /// Only letters whose last failure is at or after this time.
     pub since: Option<DateTime<Utc>>,
     pub include_replayed: bool,
@@ -52,14 +52,8 @@ pub struct DlqFilter {
 impl DlqFilter {
     pub fn matches(&self, entry: &DlqEntry) -> bool {
         (self.ids.is_empty() || self.ids.contains(&entry.id))
-            && self
-                .stage
-                .as_deref()
-                .is_none_or(|s| entry.letter.stage.as_str() == s)
-            && self
-                .reason
-                .as_deref()
-                .is_none_or(|r| entry.letter.reason == r)
+            && self.stage.is_none_or(|s| entry.letter.stage == s)
+            && self.reason.is_none_or(|r| entry.letter.reason == r)
             && self.since.is_none_or(|t| entry.letter.last_failure >= t)
             && (self.include_replayed || entry.replayed.is_none())
     }
@@ -71,7 +65,7 @@ pub struct DeadLetters {
 }
 
 impl DeadLetters {
-    pub fn new(topology: &crate::Topology) -> Self {
+    pub fn new(topology: &j2t_topology::Topology) -> Self {
         Self {
             js: topology.js.clone(),
             replayed: topology.dlq_replayed.clone(),
@@ -230,12 +224,25 @@ impl DeadLetters {
     }
 }
 
+/// Stores a dead letter on `j2t.dlq.<stage>.<reason>`. `msg_id` makes a retried dead-lettering
+/// of the same failure a no-op.
+pub async fn publish_dead_letter(
+    js: &async_nats::jetstream::Context,
+    letter: &j2t_domain::DeadLetter,
+    msg_id: &str,
+) -> Result<async_nats::jetstream::publish::PublishAck, j2t_topology::PublishJsonError> {
+    let subject = j2t_topology::names::dlq_subject(letter.stage, letter.reason);
+    let ack = j2t_topology::publish_json(js, &subject, msg_id, letter).await?;
+    metrics::counter!("j2t_dead_letters_total", "stage" => letter.stage.as_str(), "reason" => letter.reason.as_str())
+        .increment(1);
+    Ok(ack)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use j2t_domain::Stage;
 
-    fn entry(id: u64, stage: Stage, reason: &str, replayed: bool) -> DlqEntry {
+    fn entry(id: u64, stage: Stage, reason: DeadLetterReason, replayed: bool) -> DlqEntry {
         DlqEntry {
             id,
             subject: String::new(),
@@ -256,10 +263,10 @@ mod tests {
     #[test]
     fn filters_combine_and_hide_replayed_entries_by_default() {
         let entries = [
-            entry(1, Stage::Writer, "rejected", false),
-            entry(2, Stage::Writer, "retries_exhausted", false),
-            entry(3, Stage::Transformer, "bad_order", false),
-            entry(4, Stage::Writer, "rejected", true),
+            entry(1, Stage::Writer, DeadLetterReason::Rejected, false),
+            entry(2, Stage::Writer, DeadLetterReason::RetriesExhausted, false),
+            entry(3, Stage::Transformer, DeadLetterReason::BadOrder, false),
+            entry(4, Stage::Writer, DeadLetterReason::Rejected, true),
         ];
         let ids = |f: DlqFilter| -> Vec<u64> {
             entries
@@ -270,12 +277,12 @@ mod tests {
         };
         assert_eq!(ids(DlqFilter::default()), [1, 2, 3]);
         let writer = DlqFilter {
-            stage: Some("writer".into()),
+            stage: Some(Stage::Writer),
             ..Default::default()
         };
         assert_eq!(ids(writer.clone()), [1, 2]);
         let rejected = DlqFilter {
-            reason: Some("rejected".into()),
+            reason: Some(DeadLetterReason::Rejected),
             include_replayed: true,
             ..writer
         };

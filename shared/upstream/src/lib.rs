@@ -1,14 +1,14 @@
 //! What the JST and T+ clients share about access: the token pair, the store that keeps the
 //! newest pair for every replica and restart (a refresh invalidates the old pair in both
-//! APIs), and the gate every request passes (rate limits).
+//! APIs), and the rate limiter every request passes.
 
-mod gate;
 mod keeper;
+mod rate_limit;
 pub mod redact;
 mod tokens;
 
-pub use gate::RequestGate;
 pub use keeper::{RenewError, TokenKeeper};
+pub use rate_limit::RateLimiter;
 pub use tokens::{TokenStore, Tokens};
 
 /// Errors of stores and gates (NATS in practice).

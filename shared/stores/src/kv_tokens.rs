@@ -2,7 +2,7 @@
 
 use async_nats::jetstream::kv;
 use futures::future::BoxFuture;
-use j2t_access::{BoxError, TokenStore, Tokens};
+use j2t_upstream::{BoxError, TokenStore, Tokens};
 
 pub struct KvTokenStore {
     kv: kv::Store,

@@ -1,0 +1,22 @@
+//! The pipeline's state kept in NATS (the buckets and streams `j2t-topology` names and sets
+//! up): lineage (io_id → voucher), failed write attempts, API tokens, rate-limit slots, dead
+//! letters and their replay, the pipeline status the monitor reads, and `whereis`.
+
+mod attempts;
+mod dead_letters;
+mod kv_tokens;
+mod lineage;
+mod rate_limit;
+mod status;
+mod whereis;
+
+pub use attempts::{AttemptLog, AttemptsError};
+pub use dead_letters::{DeadLetters, DlqEntry, DlqError, DlqFilter, Replayed, publish_dead_letter};
+pub use kv_tokens::KvTokenStore;
+pub use lineage::{Claim, Lineage, LineageError, VoucherState};
+pub use rate_limit::{KvRateLimiter, spacing};
+pub use status::{
+    CursorStatus, PipelineStatus, Signals, StageStatus, StatusError, pipeline_status,
+    update_signals,
+};
+pub use whereis::{Whereabouts, WhereisError, whereabouts};
