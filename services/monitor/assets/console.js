@@ -8,6 +8,7 @@
   const TOKEN_KEY = 'j2t.console.token';
   const LANG_KEY = 'j2t.console.lang';
 
+  // One table per language with the same keys (the repeat is the translation itself).
   const TEXT = {
     zh: {
       title: 'jst2tplus 控制台', autoRefresh: '自动刷新', refresh: '刷新', signOut: '退出',

@@ -1,8 +1,5 @@
-//! Randomness shared by both simulated APIs: the seeded fault rolls (reproducible) and an
-//! unseeded source for tokens (different every run).
-
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
+//! Randomness shared by both simulated APIs: the seeded fault rolls (reproducible) and the
+//! range check of every probability knob.
 
 use rand::RngExt;
 use rand::rngs::StdRng;
@@ -21,17 +18,54 @@ pub fn check_probabilities(knobs: &[(&str, f64)]) -> Result<(), String> {
     }
 }
 
-/// std seeds every `RandomState` from the OS; hashing nothing with one yields a random
-/// number without the OS-rng feature of `rand`.
-pub fn unpredictable_seed() -> u64 {
-    RandomState::new().build_hasher().finish()
-}
-
 #[cfg(test)]
 mod tests {
     use rand::SeedableRng;
+    use serde_json::json;
 
     use super::*;
+    use crate::jst::JstFaults;
+    use crate::tplus::TplusFaults;
+
+    #[test]
+    fn probabilities_outside_zero_to_one_are_rejected() {
+        assert!(check_probabilities(&[("a", 0.0), ("b", 1.0)]).is_ok());
+        for bad in [1.5, -0.1, f64::NAN, f64::INFINITY] {
+            let error = check_probabilities(&[("a", 0.5), ("b", bad)]).expect_err("rejected");
+            assert!(error.starts_with("b must be between 0 and 1"), "{error}");
+        }
+    }
+
+    #[test]
+    fn every_probability_knob_of_both_apis_is_checked() {
+        let jst = |knobs| serde_json::from_value::<JstFaults>(knobs).map(|f| f.validate());
+        let tplus = |knobs| serde_json::from_value::<TplusFaults>(knobs).map(|f| f.validate());
+        for knob in [
+            "throttle_probability",
+            "http_5xx_probability",
+            "drift_probability",
+        ] {
+            assert!(jst(json!({ knob: 1.0 })).expect("parses").is_ok(), "{knob}");
+            assert!(
+                jst(json!({ knob: 1.5 })).expect("parses").is_err(),
+                "{knob}"
+            );
+        }
+        for knob in [
+            "http_5xx_probability",
+            "throttle_409_probability",
+            "timeout_after_commit_probability",
+        ] {
+            assert!(
+                tplus(json!({ knob: 1.0 })).expect("parses").is_ok(),
+                "{knob}"
+            );
+            assert!(
+                tplus(json!({ knob: -0.1 })).expect("parses").is_err(),
+                "{knob}"
+            );
+        }
+    }
 
     #[test]
     fn rolls_are_certain_at_the_bounds_and_repeat_with_the_seed() {

@@ -5,10 +5,8 @@
 
 use std::time::{Duration, Instant};
 
+use rand::RngExt;
 use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
-
-use crate::random::unpredictable_seed;
 
 /// No `Debug`: it holds secrets.
 pub struct TokenPair {
@@ -35,7 +33,7 @@ impl TokenPair {
             refresh,
             issued: Instant::now(),
             revoked: false,
-            rng: StdRng::seed_from_u64(unpredictable_seed()),
+            rng: rand::make_rng(),
         }
     }
 

@@ -71,25 +71,24 @@ mod tests {
 
     use super::*;
 
-    fn rule() -> DuplicateRule {
-        DuplicateRule {
+    /// An HTTP answer: status, body, Retry-After seconds.
+    type Reply = (u16, &'static str, Option<u64>);
+
+    /// Posts against a scripted T+ (the last reply repeats) under paused time; returns the
+    /// outcome, the calls made and the (virtual) time it took.
+    async fn run(replies: Vec<Reply>, quick_retries: usize) -> (Outcome, usize, Duration) {
+        let answers = replies
+            .into_iter()
+            .map(|(status, body, after)| Answer::Http {
+                status,
+                body: body.to_string(),
+                retry_after: after.map(Duration::from_secs),
+            });
+        let script = Mutex::new(answers.collect::<Vec<_>>());
+        let duplicate = DuplicateRule {
             code: "999".into(),
             message_contains: "已存在".into(),
-        }
-    }
-
-    fn http(status: u16, body: &str, retry_after: Option<u64>) -> Answer {
-        Answer::Http {
-            status,
-            body: body.into(),
-            retry_after: retry_after.map(Duration::from_secs),
-        }
-    }
-
-    /// Posts against a scripted T+ (the last answer repeats) under paused time; returns the
-    /// outcome kind, the calls made and the (virtual) time it took.
-    async fn run(answers: Vec<Answer>, quick_retries: usize) -> (Outcome, usize, Duration) {
-        let script = Mutex::new(answers);
+        };
         let call = || {
             let mut script = script.lock().expect("script lock");
             let answer = if script.len() > 1 {
@@ -102,7 +101,7 @@ mod tests {
         let started = Instant::now();
         let (outcome, calls) = tokio::time::timeout(
             Duration::from_secs(3_600),
-            post_with_quick_retries(call, &rule(), quick_retries),
+            post_with_quick_retries(call, &duplicate, quick_retries),
         )
         .await
         .expect("quick retries end within an hour");
@@ -112,11 +111,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn success_after_transients_stops_retrying() {
         let (outcome, calls, _) = run(
-            vec![
-                http(503, "", None),
-                http(502, "", None),
-                http(200, "null", None),
-            ],
+            vec![(503, "", None), (502, "", None), (200, "null", None)],
             2,
         )
         .await;
@@ -126,7 +121,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn transients_stop_after_the_quick_retries() {
-        let (outcome, calls, elapsed) = run(vec![http(503, "", None)], 2).await;
+        let (outcome, calls, elapsed) = run(vec![(503, "", None)], 2).await;
         assert!(matches!(outcome, Outcome::Transient { .. }), "{outcome:?}");
         assert_eq!(calls, 3);
         // Two backoff waits of 0.2–5 s (jittered).
@@ -137,7 +132,7 @@ mod tests {
     async fn retry_after_is_honoured_and_still_bounded() {
         // T+ keeps answering 429 with Retry-After: 3 s. The retries wait for it, and stop
         // when the quick retries are used up (they used to go on forever).
-        let (outcome, calls, elapsed) = run(vec![http(429, "", Some(3))], 2).await;
+        let (outcome, calls, elapsed) = run(vec![(429, "", Some(3))], 2).await;
         assert_eq!(
             outcome,
             Outcome::Transient {
@@ -152,7 +147,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_long_retry_after_is_left_to_a_nak() {
-        let (outcome, calls, elapsed) = run(vec![http(503, "", Some(120))], 2).await;
+        let (outcome, calls, elapsed) = run(vec![(503, "", Some(120))], 2).await;
         assert!(matches!(outcome, Outcome::Transient { .. }), "{outcome:?}");
         assert_eq!(calls, 1);
         assert_eq!(elapsed, Duration::ZERO);
@@ -161,12 +156,11 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn permanent_and_duplicate_answers_are_not_retried() {
         let rejected = r#"{"code":"999","message":"存货编码[SKU9]不存在"}"#;
-        let (outcome, calls, _) = run(vec![http(400, rejected, None)], 2).await;
+        let (outcome, calls, _) = run(vec![(400, rejected, None)], 2).await;
         assert!(matches!(outcome, Outcome::Permanent(_)), "{outcome:?}");
         assert_eq!(calls, 1);
         let duplicate = r#"{"code":"999","message":"外部单据号已存在"}"#;
-        let (outcome, calls, _) =
-            run(vec![http(503, "", None), http(400, duplicate, None)], 2).await;
+        let (outcome, calls, _) = run(vec![(503, "", None), (400, duplicate, None)], 2).await;
         assert!(matches!(outcome, Outcome::AlreadyExists(_)), "{outcome:?}");
         assert_eq!(calls, 2);
     }

@@ -2,7 +2,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use j2t_config::{ExposeSecret, JstConfig, SecretString};
-use j2t_upstream::{RenewError, TokenKeeper};
+use j2t_upstream::{AppAccess, RenewError};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use url::Url;
@@ -14,19 +14,17 @@ use crate::{
 pub const OUTBOUND_QUERY_PATH: &str = "/open/orders/out/simple/query";
 pub const REFRESH_TOKEN_PATH: &str = "/openWeb/auth/refreshToken";
 
-/// One JST app. Cheap to clone; clones share tokens, token store and request gate.
+/// One JST app. Cheap to clone; clones share tokens, token store and rate limiter.
 #[derive(Clone)]
 pub struct JstClient {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    http: reqwest::Client,
+    access: AppAccess,
     base_url: Url,
     app_key: String,
     app_secret: SecretString,
-    tokens: TokenKeeper,
-    gate: Option<Arc<dyn RateLimiter>>,
 }
 
 #[derive(Deserialize)]
@@ -52,39 +50,41 @@ impl JstClient {
     }
 
     /// `store` keeps refreshed tokens for other replicas and restarts; every request (token
-    /// refreshes included) waits for `gate` first.
+    /// refreshes included) waits for `limiter` first.
     pub fn with_parts(
         cfg: &JstConfig,
         store: Option<Arc<dyn TokenStore>>,
-        gate: Option<Arc<dyn RateLimiter>>,
+        limiter: Option<Arc<dyn RateLimiter>>,
     ) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(cfg.timeout_secs))
-            .build()?;
         let tokens = Tokens {
             access_token: cfg.access_token.clone(),
             refresh_token: cfg.refresh_token.clone(),
         };
+        let access = AppAccess::new(
+            Duration::from_secs(cfg.timeout_secs),
+            tokens,
+            store,
+            limiter,
+        )?;
         Ok(Self {
             inner: Arc::new(Inner {
-                http,
+                access,
                 base_url: cfg.base_url.clone(),
                 app_key: cfg.app_key.clone(),
                 app_secret: cfg.app_secret.clone(),
-                tokens: TokenKeeper::new(tokens, store),
-                gate,
             }),
         })
     }
 
     fn tokens(&self) -> Tokens {
-        self.inner.tokens.current()
+        self.inner.access.tokens.current()
     }
 
     /// Adopts the tokens in the store, if it holds any (they are newer than the config's
     /// once anyone refreshed). Returns whether it did.
     pub async fn load_stored_tokens(&self) -> Result<bool, JstError> {
         self.inner
+            .access
             .tokens
             .load_stored()
             .await
@@ -114,6 +114,7 @@ impl JstClient {
     async fn refresh_after(&self, stale: &Tokens) -> Result<(), JstError> {
         let refreshed = self
             .inner
+            .access
             .tokens
             .renew(stale, |refresh_token| self.call_refresh(refresh_token))
             .await
@@ -186,11 +187,8 @@ impl JstClient {
                 endpoint,
                 reason: format!("building URL: {e}"),
             })?;
-        if let Some(gate) = &self.inner.gate {
-            let waiting = Instant::now();
-            gate.admit().await.map_err(JstError::store)?;
-            metrics::histogram!("j2t_jst_rate_limit_wait_seconds")
-                .record(waiting.elapsed().as_secs_f64());
+        if let Some(waited) = self.inner.access.admit().await.map_err(JstError::store)? {
+            metrics::histogram!("j2t_jst_rate_limit_wait_seconds").record(waited.as_secs_f64());
         }
         tracing::debug!(endpoint, request = %j2t_upstream::redact::redacted_form(&form), "JST request");
         let started = Instant::now();
@@ -240,6 +238,7 @@ impl JstClient {
     ) -> Result<Envelope<T>, JstError> {
         let response = self
             .inner
+            .access
             .http
             .post(url)
             .form(form)

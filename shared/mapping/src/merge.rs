@@ -180,31 +180,35 @@ mod tests {
         json!({"io_id": io_id, "io_date": date, "wms_co_id": wh, "remark": "r", "ts": io_id, "items": items})
     }
 
+    /// One order with `skus` lines of one each, mapped with `body_max_line` lines a voucher.
+    fn one_order_of_skus(body_max_line: usize, skus: std::ops::Range<usize>) -> MapOutput {
+        let text = crate::DEFAULT_MAPPING_TOML.replace(
+            "body_max_line = 200",
+            &format!("body_max_line = {body_max_line}"),
+        );
+        let m = Mapping::from_toml(&text).expect("valid");
+        let items: Vec<Value> = skus
+            .map(|i| json!({"sku_id": format!("S{i}"), "qty": 1, "sale_amount": 1}))
+            .collect();
+        let orders = vec![order(1, "2026-11-25 09:00:00", 1, Value::Array(items))];
+        map_orders(&m, orders, "w")
+    }
+
+    fn line(sku: &str, qty: i64, amount: i64) -> Value {
+        json!({"sku_id": sku, "qty": qty, "sale_price": amount / qty, "sale_amount": amount})
+    }
+
     #[test]
     fn merges_by_date_and_sums_per_sku() {
         let m = Mapping::builtin();
+        let (a, b) = (
+            |qty, amount| line("A", qty, amount),
+            |qty, amount| line("B", qty, amount),
+        );
         let orders = vec![
-            order(
-                2,
-                "2026-11-25 10:00:00",
-                1,
-                json!([{"sku_id": "A", "qty": 2, "sale_price": 5, "sale_amount": 10}]),
-            ),
-            order(
-                1,
-                "2026-11-25 09:00:00",
-                1,
-                json!([
-                    {"sku_id": "A", "qty": 1, "sale_price": 4, "sale_amount": 4},
-                    {"sku_id": "B", "qty": 3, "sale_price": 1, "sale_amount": 3}
-                ]),
-            ),
-            order(
-                3,
-                "2026-11-26 09:00:00",
-                1,
-                json!([{"sku_id": "A", "qty": 7, "sale_price": 1, "sale_amount": 7}]),
-            ),
+            order(2, "2026-11-25 10:00:00", 1, json!([a(2, 10)])),
+            order(1, "2026-11-25 09:00:00", 1, json!([a(1, 4), b(3, 3)])),
+            order(3, "2026-11-26 09:00:00", 1, json!([a(7, 7)])),
         ];
         let out = map_orders(&m, orders.clone(), "w");
         assert!(out.rejected.is_empty());
@@ -292,16 +296,7 @@ mod tests {
 
     #[test]
     fn oversized_groups_split_with_their_own_codes() {
-        let text = crate::DEFAULT_MAPPING_TOML.replace("body_max_line = 200", "body_max_line = 2");
-        let m = Mapping::from_toml(&text).expect("valid");
-        let items: Vec<Value> = (0..5)
-            .map(|i| json!({"sku_id": format!("S{i}"), "qty": 1, "sale_amount": 1}))
-            .collect();
-        let out = map_orders(
-            &m,
-            vec![order(1, "2026-11-25 09:00:00", 1, Value::Array(items))],
-            "w",
-        );
+        let out = one_order_of_skus(2, 0..5);
         assert_eq!(out.vouchers.len(), 3);
         let codes: std::collections::BTreeSet<_> = out
             .vouchers
@@ -330,16 +325,7 @@ mod tests {
 
     #[test]
     fn a_group_too_big_for_distinct_codes_is_rejected_not_truncated() {
-        let text = crate::DEFAULT_MAPPING_TOML.replace("body_max_line = 200", "body_max_line = 1");
-        let m = Mapping::from_toml(&text).expect("valid");
-        let items: Vec<Value> = (0..=MAX_PARTS)
-            .map(|i| json!({"sku_id": format!("S{i}"), "qty": 1, "sale_amount": 1}))
-            .collect();
-        let out = map_orders(
-            &m,
-            vec![order(1, "2026-11-25 09:00:00", 1, Value::Array(items))],
-            "w",
-        );
+        let out = one_order_of_skus(1, 0..MAX_PARTS + 1);
         assert!(out.vouchers.is_empty());
         assert_eq!(out.rejected.len(), 1);
         assert!(

@@ -1,3 +1,4 @@
+use std::collections::HashMap;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer, kv, stream};
@@ -161,99 +162,129 @@ pub async fn ensure(js: jetstream::Context, cfg: &Config) -> Result<Topology, To
             .await
             .map_err(|e| error(what)(e.into()))?;
     }
-    let bucket = |bucket: &str, description: &str, history: i64, max_age: Duration| kv::Config {
-        bucket: bucket.to_string(),
-        description: description.to_string(),
-        history,
-        max_age,
-        storage: stream::StorageType::File,
-        ..Default::default()
-    };
-    let f = &cfg.fetcher;
-    // What the fetcher remembers as published, the lineage and voucher states keep as long.
-    let retention = DAY * f.dedup_retention_days.try_into().unwrap_or(u32::MAX);
-    let buckets = [
-        bucket(
-            CURSORS_BUCKET,
-            "sync cursor of each fetcher task",
-            10,
-            Duration::ZERO,
-        ),
-        bucket(SEEN_BUCKET, "io_ids published by the fetcher", 1, retention),
-        bucket(TOKENS_BUCKET, "newest API tokens", 5, Duration::ZERO),
-        bucket(
-            LEASES_BUCKET,
-            "active fetcher of each JST app",
-            1,
-            Duration::from_secs(f.lease_ttl_secs),
-        ),
-        bucket(
-            RATE_BUCKET,
-            "next free request slot per API app",
-            1,
-            Duration::ZERO,
-        ),
-        bucket(
-            ATTEMPTS_BUCKET,
-            "failed write attempts per voucher",
-            1,
-            30 * DAY,
-        ),
-        bucket(
-            DLQ_REPLAYED_BUCKET,
-            "dead letters already replayed",
-            1,
-            90 * DAY,
-        ),
-        bucket(LINEAGE_BUCKET, "voucher holding each io_id", 1, retention),
-        bucket(
-            VOUCHER_STATE_BUCKET,
-            "final state of each voucher",
-            1,
-            retention,
-        ),
-        bucket(
-            SIGNALS_BUCKET,
-            "what services observe, for monitors",
-            1,
-            Duration::ZERO,
-        ),
-    ];
-    let mut stores = Vec::with_capacity(buckets.len());
-    for config in buckets {
-        let what = format!("bucket {}", config.bucket);
-        stores.push(
-            js.create_or_update_key_value(config)
-                .await
-                .map_err(|e| error(what)(e.into()))?,
-        );
+    let mut stores = HashMap::new();
+    for (bucket, description, history, keep) in BUCKETS {
+        let config = kv::Config {
+            bucket: bucket.to_string(),
+            description: description.to_string(),
+            history,
+            max_age: keep.max_age(cfg),
+            storage: stream::StorageType::File,
+            ..Default::default()
+        };
+        let store = js
+            .create_or_update_key_value(config)
+            .await
+            .map_err(|e| error(format!("bucket {bucket}"))(e.into()))?;
+        stores.insert(bucket, store);
     }
-    let [
-        cursors,
-        seen,
-        tokens,
-        leases,
-        rate,
-        attempts,
-        dlq_replayed,
-        lineage,
-        voucher_state,
-        signals,
-    ] = <[kv::Store; 10]>::try_from(stores).map_err(|_| error("buckets")("bucket count".into()))?;
+    let mut take = |bucket: &str| {
+        stores
+            .remove(bucket)
+            .ok_or_else(|| error(format!("bucket {bucket}"))("not in BUCKETS".into()))
+    };
     Ok(Topology {
+        cursors: take(CURSORS_BUCKET)?,
+        seen: take(SEEN_BUCKET)?,
+        tokens: take(TOKENS_BUCKET)?,
+        leases: take(LEASES_BUCKET)?,
+        rate: take(RATE_BUCKET)?,
+        attempts: take(ATTEMPTS_BUCKET)?,
+        dlq_replayed: take(DLQ_REPLAYED_BUCKET)?,
+        lineage: take(LINEAGE_BUCKET)?,
+        voucher_state: take(VOUCHER_STATE_BUCKET)?,
+        signals: take(SIGNALS_BUCKET)?,
         js,
-        cursors,
-        seen,
-        tokens,
-        leases,
-        rate,
-        attempts,
-        dlq_replayed,
-        lineage,
-        voucher_state,
-        signals,
     })
 }
+
+/// How long a bucket keeps a key.
+#[derive(Clone, Copy)]
+enum Keep {
+    Forever,
+    Days(u32),
+    /// As long as the fetcher remembers an io_id as published (`dedup_retention_days`):
+    /// lineage and voucher states must not be forgotten before it.
+    DedupRetention,
+    /// The fetcher lease's time to live.
+    LeaseTtl,
+}
+
+impl Keep {
+    fn max_age(self, cfg: &Config) -> Duration {
+        match self {
+            Keep::Forever => Duration::ZERO,
+            Keep::Days(days) => DAY * days,
+            Keep::DedupRetention => {
+                DAY * cfg
+                    .fetcher
+                    .dedup_retention_days
+                    .try_into()
+                    .unwrap_or(u32::MAX)
+            }
+            Keep::LeaseTtl => Duration::from_secs(cfg.fetcher.lease_ttl_secs),
+        }
+    }
+}
+
+/// Every KV bucket: name, description, history, retention.
+const BUCKETS: [(&str, &str, i64, Keep); 10] = [
+    (
+        CURSORS_BUCKET,
+        "sync cursor of each fetcher task",
+        10,
+        Keep::Forever,
+    ),
+    (
+        SEEN_BUCKET,
+        "io_ids published by the fetcher",
+        1,
+        Keep::DedupRetention,
+    ),
+    (TOKENS_BUCKET, "newest API tokens", 5, Keep::Forever),
+    (
+        LEASES_BUCKET,
+        "active fetcher of each JST app",
+        1,
+        Keep::LeaseTtl,
+    ),
+    (
+        RATE_BUCKET,
+        "next free request slot per API app",
+        1,
+        Keep::Forever,
+    ),
+    (
+        ATTEMPTS_BUCKET,
+        "failed write attempts per voucher",
+        1,
+        Keep::Days(30),
+    ),
+    (
+        DLQ_REPLAYED_BUCKET,
+        "dead letters already replayed",
+        1,
+        Keep::Days(90),
+    ),
+    (
+        LINEAGE_BUCKET,
+        "voucher holding each io_id",
+        1,
+        Keep::DedupRetention,
+    ),
+    (
+        VOUCHER_STATE_BUCKET,
+        "final state of each voucher",
+        1,
+        Keep::DedupRetention,
+    ),
+    (
+        SIGNALS_BUCKET,
+        "what services observe, for monitors",
+        1,
+        Keep::Forever,
+    ),
+];
 
 /// Keeps `/readyz` true while NATS and the streams answer and, when given, the upstream API
 /// (JST for the fetcher, T+ for the writer) answers HTTP. Checked every 10 s in the background.

@@ -2,7 +2,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use j2t_config::{ExposeSecret, TplusConfig};
-use j2t_upstream::{RateLimiter, RenewError, TokenKeeper, TokenStore, Tokens};
+use j2t_upstream::{AppAccess, RateLimiter, RenewError, TokenStore, Tokens};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -11,7 +11,7 @@ use crate::{Answer, is_auth_failure};
 pub const OTHER_DISPATCH_CREATE_PATH: &str = "/tplus/api/v2/otherDispatch/Create";
 pub const REFRESH_TOKEN_PATH: &str = "/auth/v2/refreshToken";
 
-/// One T+ app. Cheap to clone; clones share tokens, token store and request gate. Returns
+/// One T+ app. Cheap to clone; clones share tokens, token store and rate limiter. Returns
 /// raw [`Answer`]s; `classify` interprets them.
 #[derive(Clone)]
 pub struct TplusClient {
@@ -19,10 +19,8 @@ pub struct TplusClient {
 }
 
 struct Inner {
-    http: reqwest::Client,
+    access: AppAccess,
     cfg: TplusConfig,
-    tokens: TokenKeeper,
-    gate: Option<Arc<dyn RateLimiter>>,
 }
 
 /// `GET /auth/v2/refreshToken`: `code` "200" is success.
@@ -55,36 +53,31 @@ impl TplusClient {
     }
 
     /// `store` keeps refreshed tokens for other replicas and restarts; every request waits
-    /// for `gate` first.
+    /// for `limiter` first.
     pub fn with_parts(
         cfg: &TplusConfig,
         store: Option<Arc<dyn TokenStore>>,
-        gate: Option<Arc<dyn RateLimiter>>,
+        limiter: Option<Arc<dyn RateLimiter>>,
     ) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(cfg.timeout_secs))
-            .build()?;
-        let tokens = Tokens {
-            access_token: cfg.open_token.clone(),
-            refresh_token: cfg.refresh_token.clone(),
-        };
+        let tokens = Tokens::new(
+            cfg.open_token.expose_secret(),
+            cfg.refresh_token.expose_secret(),
+        );
+        let timeout = Duration::from_secs(cfg.timeout_secs);
+        let access = AppAccess::new(timeout, tokens, store, limiter)?;
+        let cfg = cfg.clone();
         Ok(Self {
-            inner: Arc::new(Inner {
-                http,
-                cfg: cfg.clone(),
-                tokens: TokenKeeper::new(tokens, store),
-                gate,
-            }),
+            inner: Arc::new(Inner { access, cfg }),
         })
     }
 
     fn tokens(&self) -> Tokens {
-        self.inner.tokens.current()
+        self.inner.access.tokens.current()
     }
 
     /// Adopts the stored tokens, if any. Returns whether it did.
     pub async fn load_stored_tokens(&self) -> Result<bool, j2t_upstream::BoxError> {
-        self.inner.tokens.load_stored().await
+        self.inner.access.tokens.load_stored().await
     }
 
     /// `POST otherDispatch/Create` with a `{"dto": …}` body. When the token is refused, it
@@ -112,6 +105,7 @@ impl TplusClient {
     async fn refresh_after(&self, stale: &Tokens) -> Result<(), RefreshError> {
         let refreshed = self
             .inner
+            .access
             .tokens
             .renew(stale, |refresh_token| async move {
                 self.call_refresh(refresh_token.expose_secret()).await
@@ -139,10 +133,15 @@ impl TplusClient {
         url.query_pairs_mut()
             .append_pair("grantType", "refresh_token")
             .append_pair("refreshToken", refresh_token);
-        self.admit().await.map_err(|e| failed(e.to_string()))?;
+        self.inner
+            .access
+            .admit()
+            .await
+            .map_err(|e| failed(e.to_string()))?;
         let started = Instant::now();
         let response = self
             .inner
+            .access
             .http
             .get(url)
             .header("appKey", &self.inner.cfg.app_key)
@@ -180,25 +179,19 @@ impl TplusClient {
         }
     }
 
-    async fn admit(&self) -> Result<(), j2t_upstream::BoxError> {
-        if let Some(gate) = &self.inner.gate {
-            gate.admit().await?;
-        }
-        Ok(())
-    }
-
     async fn post(&self, endpoint: &'static str, body: &Value, tokens: &Tokens) -> Answer {
         let url = match self.inner.cfg.base_url.join(endpoint) {
             Ok(url) => url,
             Err(e) => return Answer::Transport(format!("building URL: {e}")),
         };
-        if let Err(e) = self.admit().await {
-            return Answer::Transport(format!("rate-limit gate: {e}"));
+        if let Err(e) = self.inner.access.admit().await {
+            return Answer::Transport(format!("rate limiter: {e}"));
         }
         tracing::debug!(endpoint, request = %j2t_upstream::redact::redacted_json(&body.to_string()), "T+ request");
         let started = Instant::now();
         let sent = self
             .inner
+            .access
             .http
             .post(url)
             .header("appKey", &self.inner.cfg.app_key)

@@ -2,11 +2,13 @@
 //! newest pair for every replica and restart (a refresh invalidates the old pair in both
 //! APIs), and the rate limiter every request passes.
 
+mod app;
 mod keeper;
 mod rate_limit;
 pub mod redact;
 mod tokens;
 
+pub use app::AppAccess;
 pub use keeper::{RenewError, TokenKeeper};
 pub use rate_limit::RateLimiter;
 pub use tokens::{TokenStore, Tokens};

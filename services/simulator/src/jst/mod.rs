@@ -14,6 +14,7 @@ mod query;
 use std::collections::BTreeMap;
 
 use axum::Router;
+use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 pub use admin::{EXPIRE_TOKEN_PATH, FAULTS_PATH};
@@ -58,7 +59,7 @@ impl JstState {
         Self {
             tokens: TokenPair::new(access_token, refresh_token),
             limiter: limits::RateLimiter::default(),
-            rng: faults.rng(),
+            rng: StdRng::seed_from_u64(faults.seed),
             faults,
             violations: BTreeMap::new(),
             requests_by_code: BTreeMap::new(),
@@ -68,7 +69,7 @@ impl JstState {
     }
 
     pub fn set_faults(&mut self, faults: JstFaults) {
-        self.rng = faults.rng();
+        self.rng = StdRng::seed_from_u64(faults.seed);
         self.faults = faults;
     }
 }

@@ -134,6 +134,11 @@ mod tests {
             .unwrap_or_default()
     }
 
+    /// data_count, page_count, has_next.
+    fn totals(page: &Value) -> Value {
+        json!([page["data_count"], page["page_count"], page["has_next"]])
+    }
+
     fn rows() -> Vec<Value> {
         vec![
             json!({"io_id": 1, "modified": "2026-11-25 10:00:00", "ts": 30}),
@@ -152,14 +157,7 @@ mod tests {
         let q = query(json!({"io_ids": [1, 2, 3], "page_size": 2}));
         let first = page(rows.iter().collect(), &q);
         assert_eq!(ids(&first), vec![2, 3]);
-        assert_eq!(
-            (
-                &first["data_count"],
-                &first["page_count"],
-                &first["has_next"]
-            ),
-            (&json!(3), &json!(2), &json!(true))
-        );
+        assert_eq!(totals(&first), json!([3, 2, true]));
         let q = query(json!({"io_ids": [1, 2, 3], "page_size": 2, "page_index": 2}));
         assert_eq!(ids(&page(rows.iter().collect(), &q)), vec![1]);
     }
@@ -172,14 +170,7 @@ mod tests {
         );
         let first = page(rows.iter().collect(), &q);
         assert_eq!(ids(&first), vec![2, 3]);
-        assert_eq!(
-            (
-                &first["data_count"],
-                &first["page_count"],
-                &first["has_next"]
-            ),
-            (&json!(0), &json!(0), &json!(true))
-        );
+        assert_eq!(totals(&first), json!([0, 0, true]));
         let q = query(
             json!({"io_ids": [1, 2, 3], "page_size": 2, "start_ts": 20, "is_get_total": false}),
         );

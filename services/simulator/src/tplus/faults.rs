@@ -3,8 +3,6 @@
 
 use std::time::Duration;
 
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
 /// How long a timeout-after-commit answer is held back when `timeout_after_commit_ms` is 0:
@@ -56,29 +54,11 @@ impl TplusFaults {
             ms => ms,
         })
     }
-
-    pub fn rng(&self) -> StdRng {
-        StdRng::seed_from_u64(self.seed)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn probabilities_outside_zero_to_one_are_rejected() {
-        assert!(TplusFaults::default().validate().is_ok());
-        let bad = |f: fn(&mut TplusFaults)| {
-            let mut faults = TplusFaults::default();
-            f(&mut faults);
-            faults.validate()
-        };
-        assert!(bad(|f| f.http_5xx_probability = 1.5).is_err());
-        assert!(bad(|f| f.throttle_409_probability = -0.1).is_err());
-        assert!(bad(|f| f.timeout_after_commit_probability = f64::NAN).is_err());
-        assert!(bad(|f| f.timeout_after_commit_probability = 1.0).is_ok());
-    }
 
     #[test]
     fn unknown_fields_are_rejected_and_missing_ones_default() {

@@ -14,6 +14,7 @@ mod master_data;
 use std::collections::BTreeMap;
 
 use axum::Router;
+use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 pub use admin::{
@@ -60,7 +61,7 @@ impl TplusState {
         let faults = TplusFaults::default();
         Self {
             tokens: TokenPair::new(open_token, refresh_token),
-            rng: faults.rng(),
+            rng: StdRng::seed_from_u64(faults.seed),
             faults,
             master: MasterData::demo(),
             requests_by_code: BTreeMap::new(),
@@ -70,7 +71,7 @@ impl TplusState {
     }
 
     pub fn set_faults(&mut self, faults: TplusFaults) {
-        self.rng = faults.rng();
+        self.rng = StdRng::seed_from_u64(faults.seed);
         self.faults = faults;
     }
 }
