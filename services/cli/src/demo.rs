@@ -122,10 +122,8 @@ pub async fn run(mut cfg: Config, args: DemoArgs) -> anyhow::Result<()> {
             }
             println!("following; Ctrl-C to stop");
         }
-        tokio::select! {
-            _ = shutdown.cancelled() => {}
-            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-        }
+        let pause = tokio::time::sleep(Duration::from_millis(500));
+        shutdown.run_until_cancelled(pause).await;
     }
     shutdown.cancel();
     for task in tasks {

@@ -66,9 +66,9 @@ impl Lease {
                 }
                 Err(e) => return Err(self.error(e)),
             }
-            tokio::select! {
-                _ = shutdown.cancelled() => return Ok(None),
-                _ = tokio::time::sleep(self.ttl / 3) => {}
+            let pause = tokio::time::sleep(self.ttl / 3);
+            if shutdown.run_until_cancelled(pause).await.is_none() {
+                return Ok(None);
             }
         };
         tracing::info!(lease = %self.key, holder = %self.holder, "lease acquired: this fetcher is active");
@@ -100,9 +100,12 @@ async fn renew(
 ) {
     let mut renewed_at = Instant::now();
     loop {
-        tokio::select! {
-            _ = lost.cancelled() => return,
-            _ = tokio::time::sleep(ttl / 3) => {}
+        if lost
+            .run_until_cancelled(tokio::time::sleep(ttl / 3))
+            .await
+            .is_none()
+        {
+            return;
         }
         match kv.update(&key, holder.clone().into(), revision).await {
             Ok(next) => {

@@ -126,9 +126,6 @@ async fn run_task(mut sync: TaskSync, cfg: &Config, stop: CancellationToken) {
                 Duration::from_secs(5).min(poll)
             }
         };
-        tokio::select! {
-            _ = stop.cancelled() => {}
-            _ = tokio::time::sleep(pause) => {}
-        }
+        stop.run_until_cancelled(tokio::time::sleep(pause)).await;
     }
 }

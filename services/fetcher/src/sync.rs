@@ -142,10 +142,10 @@ impl TaskSync {
         };
         let span =
             tracing::info_span!("sync window", task = %self.task.name, window = %window.id());
-        let read = tokio::select! {
-            _ = shutdown.cancelled() => Err(Stopped.into()),
-            read = self.read_window(range, &mut run).instrument(span) => read,
-        };
+        let read = shutdown
+            .run_until_cancelled(self.read_window(range, &mut run).instrument(span))
+            .await
+            .unwrap_or_else(|| Err(Stopped.into()));
         if let Err(error) = read {
             return match error.downcast_ref::<Stopped>() {
                 Some(Stopped) => Ok(None),

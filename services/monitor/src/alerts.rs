@@ -93,9 +93,8 @@ async fn evaluate_loop(
         tokio::time::interval(Duration::from_secs(cfg.monitor.evaluate_every_secs.max(1)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = ticker.tick() => {}
+        if shutdown.run_until_cancelled(ticker.tick()).await.is_none() {
+            return;
         }
         // Without a snapshot nothing is known: keep every alert as it is rather than
         // "resolve" them all because NATS did not answer once.

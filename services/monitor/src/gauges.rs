@@ -17,10 +17,9 @@ pub async fn run(topology: Arc<Topology>, cfg: Arc<Config>, shutdown: Cancellati
             Ok(status) => export(&status),
             Err(error) => tracing::warn!(%error, "could not read the pipeline status"),
         }
-        tokio::select! {
-            _ = shutdown.cancelled() => {}
-            _ = tokio::time::sleep(every) => {}
-        }
+        shutdown
+            .run_until_cancelled(tokio::time::sleep(every))
+            .await;
     }
 }
 

@@ -60,10 +60,9 @@ pub async fn keep_ready<F, Fut>(
             }
         }
         readiness.set_result(result);
-        tokio::select! {
-            _ = shutdown.cancelled() => {}
-            _ = tokio::time::sleep(every) => {}
-        }
+        shutdown
+            .run_until_cancelled(tokio::time::sleep(every))
+            .await;
     }
 }
 

@@ -30,10 +30,9 @@ pub async fn consume<F, Fut>(
             Ok(messages) => messages,
             Err(error) => {
                 tracing::warn!(%error, "pull stream could not start; retrying");
-                tokio::select! {
-                    _ = shutdown.cancelled() => break,
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
-                }
+                let pause = tokio::time::sleep(Duration::from_secs(1));
+                shutdown.run_until_cancelled(pause).await;
+                continue;
             }
         };
         messages

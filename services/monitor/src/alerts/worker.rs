@@ -47,9 +47,9 @@ impl Worker {
         let hook = &self.webhook;
         let mut tracker = Tracker::new(self.policy.clone());
         loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                changed = rounds.changed() => if changed.is_err() { return },
+            let changed = shutdown.run_until_cancelled(rounds.changed()).await;
+            if !matches!(changed, Some(Ok(()))) {
+                return;
             }
             let Some(round) = rounds.borrow_and_update().clone() else {
                 continue;
@@ -66,9 +66,11 @@ impl Worker {
             }
             for note in plan.notifications {
                 let body = format::render(hook.format, &self.style, &note);
-                let sent = tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    sent = self.sender.send(&hook.url, &body, hook.format.answers_with_errcode()) => sent,
+                let send = self
+                    .sender
+                    .send(&hook.url, &body, hook.format.answers_with_errcode());
+                let Some(sent) = shutdown.run_until_cancelled(send).await else {
+                    return;
                 };
                 let (alert, status) = (note.condition.kind(), note.status.as_str());
                 match sent {
