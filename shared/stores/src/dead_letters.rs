@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use j2t_domain::{DeadLetter, DeadLetterReason, Stage, Window, WindowClosed};
 use serde::{Deserialize, Serialize};
 
-use j2t_topology::names;
+use j2t_topology::{Subject, names};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DlqError {
@@ -133,16 +133,20 @@ impl DeadLetters {
         let letter = &entry.letter;
         let msg_id = format!("replay:{}", entry.id);
         let original = letter.original_subject.as_str();
-        let subject = if original.starts_with("j2t.orders.") {
-            self.replay_order(entry, &msg_id).await?
-        } else if original.starts_with("j2t.vouchers.") {
-            self.publish(original, &msg_id, &letter.payload).await?;
-            original.to_string()
-        } else {
-            return Err(DlqError::NotReplayable {
-                id: entry.id,
-                reason: format!("no replay for messages from {original}"),
-            });
+        let subject = match Subject::parse(original) {
+            Subject::Orders { task, window_id } => {
+                self.replay_order(entry, task, window_id, &msg_id).await?
+            }
+            Subject::Vouchers => {
+                self.publish(original, &msg_id, &letter.payload).await?;
+                original.to_string()
+            }
+            Subject::Other => {
+                return Err(DlqError::NotReplayable {
+                    id: entry.id,
+                    reason: format!("no replay for messages from {original}"),
+                });
+            }
         };
         let mark = Replayed {
             at: Utc::now(),
@@ -156,15 +160,14 @@ impl DeadLetters {
         Ok(subject)
     }
 
-    async fn replay_order(&self, entry: &DlqEntry, msg_id: &str) -> Result<String, DlqError> {
+    async fn replay_order(
+        &self,
+        entry: &DlqEntry,
+        task: &str,
+        window_id: &str,
+        msg_id: &str,
+    ) -> Result<String, DlqError> {
         let original = &entry.letter.original_subject;
-        let mut tokens = original.split('.').skip(2);
-        let (Some(task), Some(window_id)) = (tokens.next(), tokens.next()) else {
-            return Err(DlqError::NotReplayable {
-                id: entry.id,
-                reason: format!("{original} names no task and window"),
-            });
-        };
         let Some(window) = Window::from_id(window_id) else {
             return Err(DlqError::NotReplayable {
                 id: entry.id,

@@ -8,8 +8,10 @@ mod consume;
 mod ensure;
 pub mod names;
 mod publish;
+mod subjects;
 
 pub use connect::connect;
 pub use consume::consume;
 pub use ensure::{Topology, TopologyError, ensure, open, watch_readiness};
 pub use publish::{PublishJsonError, publish_json};
+pub use subjects::Subject;

@@ -1,0 +1,68 @@
+//! Reading back what a subject built by [`crate::names`] says: the inverse of its
+//! `*_subject` functions, beside them so the two cannot drift apart.
+
+/// What a message's subject says about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject<'a> {
+    /// `j2t.orders.<task>.<window_id>`: a raw order of one window of one task.
+    Orders { task: &'a str, window_id: &'a str },
+    /// `j2t.vouchers.<kind>`: a voucher ready to post.
+    Vouchers,
+    /// Anything else (or an orders subject without task and window).
+    Other,
+}
+
+impl<'a> Subject<'a> {
+    pub fn parse(subject: &'a str) -> Self {
+        let mut tokens = subject.split('.');
+        match (tokens.next(), tokens.next()) {
+            (Some("j2t"), Some("orders")) => match (tokens.next(), tokens.next(), tokens.next()) {
+                (Some(task), Some(window_id), None)
+                    if !task.is_empty() && !window_id.is_empty() =>
+                {
+                    Subject::Orders { task, window_id }
+                }
+                _ => Subject::Other,
+            },
+            (Some("j2t"), Some("vouchers")) if tokens.next().is_some() => Subject::Vouchers,
+            _ => Subject::Other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::names;
+
+    #[test]
+    fn subjects_built_by_names_parse_back() {
+        let orders = names::orders_subject("shop1", "20261125T000000-20261125T235959");
+        assert_eq!(
+            Subject::parse(&orders),
+            Subject::Orders {
+                task: "shop1",
+                window_id: "20261125T000000-20261125T235959"
+            }
+        );
+        assert_eq!(Subject::parse(names::VOUCHERS_SUBJECT), Subject::Vouchers);
+        let replayed = names::replay_orders_subject(&orders, 7);
+        assert!(matches!(
+            Subject::parse(&replayed),
+            Subject::Orders { task: "shop1", .. }
+        ));
+    }
+
+    #[test]
+    fn other_subjects_are_other() {
+        for subject in [
+            "j2t.orders.shop1",
+            "j2t.orders",
+            "j2t.vouchers",
+            "x.orders.a.b",
+            "",
+        ] {
+            assert_eq!(Subject::parse(subject), Subject::Other, "{subject}");
+        }
+    }
+}
