@@ -385,7 +385,6 @@ impl TaskSync {
             order,
         );
         j2t_stores::publish_dead_letter(&self.js, &letter, msg_id).await?;
-        tracing::warn!(subject, "order without io_id dead-lettered");
         Ok(())
     }
 }

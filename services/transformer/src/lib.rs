@@ -8,6 +8,7 @@
 //! io_id is claimed for its voucher in the lineage bucket before the voucher is published, so
 //! an order that reaches two windows is merged once (and `whereis` can find it).
 
+mod plan;
 mod window;
 
 use std::sync::Arc;
@@ -19,7 +20,8 @@ use j2t_mapping::Mapping;
 use j2t_runtime::ServiceContext;
 use tracing::Instrument;
 
-pub use window::{WindowOutcome, process_window, window_orders};
+pub use plan::{WindowOrders, WindowOutcome, WindowPlan, plan_window};
+pub use window::{process_window, window_orders};
 
 /// The configured mapping: `transformer.mapping_file`, or the built-in one.
 pub fn load_mapping(cfg: &j2t_config::Config) -> anyhow::Result<Mapping> {

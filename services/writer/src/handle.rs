@@ -233,7 +233,6 @@ impl Writer {
             .await
             .map_err(|e| anyhow::anyhow!("term: {e}"))?;
         metrics::counter!("j2t_writer_vouchers_total", "outcome" => "dead_lettered").increment(1);
-        tracing::warn!(external_code = ?letter.payload["external_code"].as_str(), reason = %letter.reason, error = %letter.error, "voucher dead-lettered");
         if let Some(code) = letter.payload["external_code"].as_str() {
             let detail = format!("{}: {}", letter.reason, letter.error);
             self.settled(code, "dead_lettered", detail).await;

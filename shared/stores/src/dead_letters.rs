@@ -236,6 +236,15 @@ pub async fn publish_dead_letter(
 ) -> Result<async_nats::jetstream::publish::PublishAck, j2t_topology::PublishJsonError> {
     let subject = j2t_topology::names::dlq_subject(letter.stage, letter.reason);
     let ack = j2t_topology::publish_json(js, &subject, msg_id, letter).await?;
+    // Every dead letter of every stage is logged here, once.
+    tracing::warn!(
+        stage = letter.stage.as_str(),
+        reason = letter.reason.as_str(),
+        error = %letter.error,
+        original_subject = %letter.original_subject,
+        msg_id,
+        "dead-lettered"
+    );
     metrics::counter!("j2t_dead_letters_total", "stage" => letter.stage.as_str(), "reason" => letter.reason.as_str())
         .increment(1);
     Ok(ack)

@@ -1,0 +1,247 @@
+//! What merging one closed window amounts to, decided without I/O: which orders are merged
+//! here, which go to the dead letters and why, which lineage claims the vouchers need. The
+//! window module reads the orders and the claims, then carries the plan out.
+
+use std::collections::HashMap;
+
+use j2t_domain::{DeadLetter, DeadLetterReason, Stage, VoucherEnvelope, WindowClosed, io_id_of};
+use j2t_mapping::{Mapping, map_orders};
+use j2t_stores::Claim;
+use serde_json::Value;
+
+/// A window's orders as read from the stream.
+#[derive(Debug, Default)]
+pub struct WindowOrders {
+    pub orders: Vec<Value>,
+    /// Bodies that are not JSON, by stream sequence.
+    pub unreadable: Vec<(u64, Vec<u8>)>,
+    /// Each order's message headers (its trace context), by io_id.
+    pub traces: HashMap<i64, async_nats::HeaderMap>,
+}
+
+/// What one window produced, for the log and the metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WindowOutcome {
+    pub window: String,
+    pub orders: usize,
+    pub vouchers: usize,
+    pub rejected: usize,
+    /// Orders skipped because a voucher from another window already holds them.
+    pub already_merged: usize,
+    /// Orders and lines the mapping's conditions left out (not errors).
+    pub skipped_orders: usize,
+    pub skipped_lines: usize,
+}
+
+/// Everything to store for one window, in this order: dead letters, claims, vouchers.
+#[derive(Debug)]
+pub struct WindowPlan {
+    /// Each with its `Nats-Msg-Id`, so a repeated window stores it once.
+    pub dead_letters: Vec<(String, DeadLetter)>,
+    /// Every merged io_id for its voucher; claimed before any voucher is visible.
+    pub claims: Vec<(i64, Claim)>,
+    pub vouchers: Vec<VoucherEnvelope>,
+    pub outcome: WindowOutcome,
+}
+
+/// Plans a closed window. `held` are the lineage claims already recorded for its io_ids:
+/// an order a voucher of another window holds is not merged twice.
+pub fn plan_window(
+    mapping: &Mapping,
+    closed: &WindowClosed,
+    read: &WindowOrders,
+    held: &HashMap<i64, Claim>,
+) -> WindowPlan {
+    let window = closed.window.id();
+    let subject = &closed.orders_subject;
+    let mut dead_letters = Vec::new();
+    for (seq, body) in &read.unreadable {
+        let letter = dead_letter(
+            DeadLetterReason::BadJson,
+            "raw order is not JSON".into(),
+            subject,
+            raw(body),
+        );
+        dead_letters.push((format!("bad_json:{window}:{seq}"), letter));
+    }
+    let (orders, elsewhere): (Vec<Value>, Vec<Value>) =
+        read.orders.iter().cloned().partition(|o| {
+            io_id_of(o)
+                .and_then(|id| held.get(&id))
+                .is_none_or(|claim| &claim.orders_subject == subject)
+        });
+    for order in &elsewhere {
+        tracing::warn!(io_id = ?io_id_of(order), "order already merged from another window; skipped");
+    }
+    let out = map_orders(mapping, orders, &window);
+    for (i, rejected) in out.rejected.iter().enumerate() {
+        let mut letter = dead_letter(
+            DeadLetterReason::BadOrder,
+            rejected.reason.clone(),
+            subject,
+            rejected.order.clone(),
+        );
+        letter.trace_id = rejected
+            .io_id
+            .and_then(|id| j2t_runtime::trace_id(read.traces.get(&id)));
+        let id = rejected
+            .io_id
+            .map_or_else(|| format!("noid{i}"), |id| id.to_string());
+        dead_letters.push((format!("bad_order:{window}:{id}"), letter));
+    }
+    let claims = out
+        .vouchers
+        .iter()
+        .flat_map(|v| {
+            v.io_ids.iter().map(|id| {
+                let claim = Claim {
+                    orders_subject: subject.clone(),
+                    external_code: v.external_code.clone(),
+                };
+                (*id, claim)
+            })
+        })
+        .collect();
+    let outcome = WindowOutcome {
+        window,
+        orders: read.orders.len(),
+        vouchers: out.vouchers.len(),
+        rejected: out.rejected.len() + read.unreadable.len(),
+        already_merged: elsewhere.len(),
+        skipped_orders: out.skipped_orders.len(),
+        skipped_lines: out.skipped_lines.len(),
+    };
+    WindowPlan {
+        dead_letters,
+        claims,
+        vouchers: out.vouchers,
+        outcome,
+    }
+}
+
+pub fn dead_letter(
+    reason: DeadLetterReason,
+    error: String,
+    original_subject: &str,
+    payload: Value,
+) -> DeadLetter {
+    let subject = original_subject.to_string();
+    DeadLetter::first_attempt(Stage::Transformer, reason, error, subject, payload)
+}
+
+/// A body as JSON if it is JSON, else as text.
+pub fn raw(body: &[u8]) -> Value {
+    serde_json::from_slice(body)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+    use j2t_domain::Window;
+    use serde_json::json;
+
+    use super::*;
+
+    const SUBJECT: &str = "j2t.orders.shop1.w1";
+
+    fn closed() -> WindowClosed {
+        let day = NaiveDate::from_ymd_opt(2026, 11, 25).expect("date");
+        WindowClosed {
+            task: "shop1".into(),
+            window: Window {
+                start: day.and_hms_opt(0, 0, 0).expect("time"),
+                end: day.and_hms_opt(23, 59, 59).expect("time"),
+            },
+            orders_subject: SUBJECT.into(),
+            orders: 4,
+        }
+    }
+
+    fn order(io_id: i64, qty: Value) -> Value {
+        json!({
+            "io_id": io_id, "io_date": "2026-11-25 09:00:00", "wms_co_id": 1, "status": "Confirmed",
+            "items": [{"sku_id": "A", "qty": qty, "sale_amount": 1}]
+        })
+    }
+
+    fn claim(subject: &str) -> Claim {
+        Claim {
+            orders_subject: subject.into(),
+            external_code: "JT-OTHER".into(),
+        }
+    }
+
+    #[test]
+    fn a_window_plan_merges_what_it_may_and_parks_the_rest() {
+        let read = WindowOrders {
+            orders: vec![
+                order(1, json!(2)),
+                order(2, json!("many")),
+                order(3, json!(1)),
+                order(4, json!(5)),
+            ],
+            unreadable: vec![(9, b"{not json".to_vec())],
+            traces: HashMap::new(),
+        };
+        // 3 was merged from this very window before (a repeat): merged again, same code.
+        // 4 is held by a voucher of another window: skipped.
+        let held = HashMap::from([(3, claim(SUBJECT)), (4, claim("j2t.orders.shop1.w0"))]);
+        let plan = plan_window(&Mapping::builtin(), &closed(), &read, &held);
+
+        let letters: Vec<(&str, DeadLetterReason)> = plan
+            .dead_letters
+            .iter()
+            .map(|(id, l)| (id.as_str(), l.reason))
+            .collect();
+        let window = closed().window.id();
+        assert_eq!(
+            letters,
+            [
+                (
+                    format!("bad_json:{window}:9").as_str(),
+                    DeadLetterReason::BadJson
+                ),
+                (
+                    format!("bad_order:{window}:2").as_str(),
+                    DeadLetterReason::BadOrder
+                ),
+            ]
+        );
+        assert!(
+            plan.dead_letters
+                .iter()
+                .all(|(_, l)| l.stage == Stage::Transformer && l.original_subject == SUBJECT)
+        );
+        assert_eq!(plan.vouchers.len(), 1);
+        assert_eq!(plan.vouchers[0].io_ids, [1, 3]);
+        let claimed: Vec<i64> = plan.claims.iter().map(|(id, _)| *id).collect();
+        assert_eq!(claimed, [1, 3]);
+        assert!(plan.claims.iter().all(|(_, c)| c.orders_subject == SUBJECT
+            && c.external_code == plan.vouchers[0].external_code));
+        assert_eq!(
+            plan.outcome,
+            WindowOutcome {
+                window,
+                orders: 4,
+                vouchers: 1,
+                rejected: 2,
+                already_merged: 1,
+                skipped_orders: 0,
+                skipped_lines: 0,
+            }
+        );
+    }
+
+    #[test]
+    fn an_empty_window_plans_nothing() {
+        let plan = plan_window(
+            &Mapping::builtin(),
+            &closed(),
+            &WindowOrders::default(),
+            &HashMap::new(),
+        );
+        assert!(plan.dead_letters.is_empty() && plan.claims.is_empty() && plan.vouchers.is_empty());
+        assert_eq!(plan.outcome.orders, 0);
+    }
+}
