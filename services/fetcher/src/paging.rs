@@ -59,9 +59,113 @@ pub fn parts_for(count: u64, page_size: u32) -> i64 {
     (count.div_ceil(target) as i64).clamp(2, MAX_PARTS)
 }
 
+/// What one response said about its range (snapshot strategy: always page 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FirstPage {
+    pub has_next: bool,
+    /// Rows in this response.
+    pub returned: u64,
+    /// Rows JST counts in the whole range.
+    pub data_count: u64,
+}
+
+/// The snapshot strategy's next step for a range, given its first page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SnapshotStep {
+    /// The page holds the whole range: take its rows.
+    Take,
+    /// A single second holds more than a page: page through it until two passes agree.
+    PageUntilStable,
+    /// Read these parts instead, in this order (the page is discarded).
+    Split(Vec<Range>),
+}
+
+pub fn snapshot_step(range: Range, page: FirstPage, page_size: u32) -> SnapshotStep {
+    if !page.has_next && page.returned >= page.data_count {
+        SnapshotStep::Take
+    } else if range.seconds() == 1 {
+        SnapshotStep::PageUntilStable
+    } else {
+        SnapshotStep::Split(range.split(parts_for(page.data_count, page_size)))
+    }
+}
+
+/// The start_ts strategy's next step after a page of `returned` rows whose largest `ts` is
+/// `max_ts`, asked from `start_ts`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TsStep {
+    /// A short page: the window is read.
+    Done,
+    /// Ask again from this ts (`>=`: the last row repeats and is dropped by io_id).
+    From(i64),
+    /// A full page without a larger ts: paging cannot advance.
+    Stuck,
+}
+
+pub fn ts_step(start_ts: i64, returned: usize, page_size: u32, max_ts: Option<i64>) -> TsStep {
+    if returned < page_size as usize {
+        return TsStep::Done;
+    }
+    match max_ts {
+        Some(ts) if ts > start_ts => TsStep::From(ts),
+        _ => TsStep::Stuck,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn snapshot_steps() {
+        let day = Range {
+            start: t("2026-11-25 00:00:00"),
+            end: t("2026-11-25 23:59:59"),
+        };
+        let second = Range {
+            start: t("2026-11-25 10:00:00"),
+            end: t("2026-11-25 10:00:00"),
+        };
+        let page = |has_next, returned, data_count| FirstPage {
+            has_next,
+            returned,
+            data_count,
+        };
+        assert_eq!(
+            snapshot_step(day, page(false, 0, 0), 50),
+            SnapshotStep::Take
+        );
+        assert_eq!(
+            snapshot_step(day, page(false, 50, 50), 50),
+            SnapshotStep::Take
+        );
+        // has_next, or fewer rows than counted (the data moved): not one consistent answer.
+        assert_eq!(
+            snapshot_step(day, page(true, 50, 120), 50),
+            SnapshotStep::Split(day.split(4))
+        );
+        assert_eq!(
+            snapshot_step(day, page(false, 49, 50), 50),
+            SnapshotStep::Split(day.split(2))
+        );
+        assert_eq!(
+            snapshot_step(second, page(true, 50, 51), 50),
+            SnapshotStep::PageUntilStable
+        );
+        assert_eq!(
+            snapshot_step(second, page(false, 7, 7), 50),
+            SnapshotStep::Take
+        );
+    }
+
+    #[test]
+    fn ts_steps() {
+        assert_eq!(ts_step(0, 49, 50, Some(9)), TsStep::Done);
+        assert_eq!(ts_step(0, 0, 50, None), TsStep::Done);
+        assert_eq!(ts_step(0, 50, 50, Some(9)), TsStep::From(9));
+        assert_eq!(ts_step(9, 50, 50, Some(9)), TsStep::Stuck);
+        assert_eq!(ts_step(9, 50, 50, None), TsStep::Stuck);
+    }
 
     fn t(s: &str) -> NaiveDateTime {
         NaiveDateTime::parse_from_str(s, j2t_domain::JST_TIME_FORMAT).expect("valid")

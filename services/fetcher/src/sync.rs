@@ -18,7 +18,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::cursor::{CursorState, CursorStore};
-use crate::paging::{MAX_STABLE_PASSES, Range, parts_for};
+use crate::paging::{
+    FirstPage, MAX_STABLE_PASSES, Range, SnapshotStep, TsStep, snapshot_step, ts_step,
+};
 use crate::seen::SeenIds;
 use crate::windows::next_window;
 
@@ -220,15 +222,16 @@ impl TaskSync {
         let mut todo = vec![range];
         while let Some(range) = todo.pop() {
             let page = self.fetch_page(&self.query(range, 1), run).await?;
-            let complete = !page.has_next && page.datas.len() as u64 >= page.data_count;
-            if complete {
-                self.accept(page.datas, run).await?;
-            } else if range.seconds() == 1 {
-                self.read_until_stable(range, run).await?;
-            } else {
-                let parts = range.split(parts_for(page.data_count, self.task.page_size));
+            let first = FirstPage {
+                has_next: page.has_next,
+                returned: page.datas.len() as u64,
+                data_count: page.data_count,
+            };
+            match snapshot_step(range, first, self.task.page_size) {
+                SnapshotStep::Take => self.accept(page.datas, run).await?,
+                SnapshotStep::PageUntilStable => self.read_until_stable(range, run).await?,
                 // Reversed onto the stack, so parts are read in time order.
-                todo.extend(parts.into_iter().rev());
+                SnapshotStep::Split(parts) => todo.extend(parts.into_iter().rev()),
             }
         }
         Ok(())
@@ -276,19 +279,17 @@ impl TaskSync {
                 ..self.query(range, 1)
             };
             let page = self.fetch_page(&query, run).await?;
-            let full = page.datas.len() >= self.task.page_size as usize;
             let max_ts = page
                 .datas
                 .iter()
                 .filter_map(|o| o.get("ts").and_then(Value::as_i64))
                 .max();
+            let step = ts_step(start_ts, page.datas.len(), self.task.page_size, max_ts);
             self.accept(page.datas, run).await?;
-            if !full {
-                return Ok(());
-            }
-            match max_ts {
-                Some(ts) if ts > start_ts => start_ts = ts,
-                _ => anyhow::bail!(
+            match step {
+                TsStep::Done => return Ok(()),
+                TsStep::From(ts) => start_ts = ts,
+                TsStep::Stuck => anyhow::bail!(
                     "start_ts paging made no progress at ts {start_ts} (rows without a larger ts)"
                 ),
             }
