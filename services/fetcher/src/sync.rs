@@ -111,9 +111,6 @@ impl TaskSync {
                 pending: None,
             },
         };
-        let lag = (self.now_local() - state.next_start).num_seconds().max(0);
-        metrics::gauge!("j2t_fetcher_cursor_lag_seconds", "task" => self.task.name.clone())
-            .set(lag as f64);
         let window = match state.pending {
             Some(window) => window,
             None => {

@@ -1,12 +1,15 @@
 //! The pipeline's state as Prometheus gauges on the monitor's `/metrics`: consumer backlog
-//! per stage, dead letters waiting, time of the last write. Labels are fixed stage names and
-//! the bounded `stage.reason` set.
+//! per stage, dead letters waiting, time of the last write, cursor lag per sync task. Labels
+//! are fixed stage names and the closed sets of dead-letter stages and reasons (every pair is
+//! exported, zero when none wait, so a replayed or purged letter does not leave a stale
+//! count behind).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use j2t_config::Config;
-use j2t_stores::{PipelineStatus, StageStatus};
+use j2t_domain::{DeadLetterReason, Stage};
+use j2t_stores::{DeadLetterKind, PipelineStatus, StageStatus};
 use j2t_topology::Topology;
 use tokio_util::sync::CancellationToken;
 
@@ -38,10 +41,16 @@ fn export(status: &PipelineStatus) {
     if let Some(at) = status.written.last_at {
         metrics::gauge!("j2t_last_write_timestamp_seconds").set(at.timestamp() as f64);
     }
-    metrics::gauge!("j2t_dead_letters_pending_total").set(status.dead_letters_total() as f64);
-    for (stage_reason, count) in &status.dead_letters {
-        metrics::gauge!("j2t_dead_letters_pending", "stage_reason" => stage_reason.clone())
-            .set(*count as f64);
+    for stage in Stage::ALL {
+        for reason in DeadLetterReason::ALL {
+            let count = status
+                .dead_letters
+                .get(&DeadLetterKind::new(stage, reason))
+                .copied()
+                .unwrap_or_default();
+            metrics::gauge!("j2t_dead_letters_pending", "stage" => stage.as_str(), "reason" => reason.as_str())
+                .set(count as f64);
+        }
     }
     for cursor in &status.cursors {
         metrics::gauge!("j2t_sync_cursor_lag_seconds", "task" => cursor.task.clone())

@@ -12,7 +12,7 @@ mod shutdown;
 pub use admin::{serve, serve_admin};
 pub use logging::{TracingGuard, init_logging};
 pub use otel::{continue_trace, link_to, remote_context, trace_headers, trace_id};
-pub use prometheus::metrics_handle;
+pub use prometheus::{METRICS, MetricDef, MetricKind, metrics_handle};
 pub use readiness::{Readiness, http_reachable, keep_ready};
 pub use service::{ServiceContext, service_main};
 pub use shutdown::shutdown_on_signal;

@@ -16,7 +16,7 @@ pub use kv_tokens::KvTokenStore;
 pub use lineage::{Claim, Lineage, LineageError, VoucherState};
 pub use rate_limit::{KvRateLimiter, spacing};
 pub use status::{
-    CursorStatus, PipelineStatus, Signals, StageStatus, StatusError, pipeline_status,
-    update_signals,
+    CursorStatus, DeadLetterKind, PipelineStatus, Signals, StageStatus, StatusError,
+    pipeline_status, update_signals,
 };
 pub use whereis::{Whereabouts, WhereisError, whereabouts};

@@ -8,6 +8,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 
+use j2t_domain::{DeadLetterReason, Stage};
 use j2t_topology::names;
 
 #[derive(Debug, thiserror::Error)]
@@ -64,10 +65,67 @@ pub struct PipelineStatus {
     pub vouchers: StageStatus,
     /// Vouchers written (J2T_RESULTS); `last_at` is the last successful write.
     pub written: StageStatus,
-    /// Dead letters not yet replayed, by `stage.reason`.
-    pub dead_letters: BTreeMap<String, u64>,
+    /// Dead letters not yet replayed, by stage and reason (`stage.reason` in JSON).
+    pub dead_letters: BTreeMap<DeadLetterKind, u64>,
     pub cursors: Vec<CursorStatus>,
     pub signals: Signals,
+}
+
+/// Where and why letters were dead-lettered: the two tokens of `j2t.dlq.<stage>.<reason>`,
+/// kept apart (separate metric labels) and written `stage.reason` as a JSON map key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeadLetterKind {
+    pub stage: Stage,
+    pub reason: DeadLetterReason,
+}
+
+impl DeadLetterKind {
+    pub fn new(stage: Stage, reason: DeadLetterReason) -> Self {
+        Self { stage, reason }
+    }
+}
+
+impl Ord for DeadLetterKind {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.stage.as_str(), self.reason).cmp(&(other.stage.as_str(), other.reason))
+    }
+}
+
+impl PartialOrd for DeadLetterKind {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl std::fmt::Display for DeadLetterKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.stage.as_str(), self.reason)
+    }
+}
+
+impl std::str::FromStr for DeadLetterKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (stage, reason) = s
+            .split_once('.')
+            .ok_or_else(|| format!("`{s}` is not `stage.reason`"))?;
+        Ok(Self::new(stage.parse()?, reason.parse()?))
+    }
+}
+
+impl Serialize for DeadLetterKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for DeadLetterKind {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 impl PipelineStatus {
@@ -96,7 +154,10 @@ pub async fn pipeline_status(
         .await
         .map_err(error)?;
     for entry in entries {
-        let key = format!("{}.{}", entry.letter.stage.as_str(), entry.letter.reason);
+        let key = DeadLetterKind {
+            stage: entry.letter.stage,
+            reason: entry.letter.reason,
+        };
         *status.dead_letters.entry(key).or_default() += 1;
     }
     let now_local = Utc::now().naive_utc() + chrono::Duration::minutes(utc_offset_minutes.into());
@@ -206,4 +267,25 @@ pub async fn update_signals(
     Err(error(
         "signals kept changing underneath; gave up after 5 tries",
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dead_letter_kinds_are_stage_dot_reason_in_json() {
+        let mut status = PipelineStatus::default();
+        status.dead_letters.insert(
+            DeadLetterKind::new(Stage::Writer, DeadLetterReason::Rejected),
+            2,
+        );
+        let json = serde_json::to_value(&status).expect("json");
+        assert_eq!(
+            json["dead_letters"],
+            serde_json::json!({"writer.rejected": 2})
+        );
+        let back: PipelineStatus = serde_json::from_value(json).expect("parse");
+        assert_eq!(back, status);
+    }
 }

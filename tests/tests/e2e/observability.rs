@@ -1,4 +1,5 @@
-//! What operators observe: /metrics counters equal what happened, and no configured secret
+//! What operators observe: /metrics counters equal what happened and pass `promtool check
+//! metrics` (latency as histograms with buckets), and no configured secret
 //! (nor a refreshed token) ever appears in any process's logs, even at debug level.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -102,10 +103,95 @@ async fn metrics_count_what_happened() {
     eventually(Duration::from_secs(30), "the monitor's gauges", || async {
         let stored = metric(ports[3], r#"j2t_stage_stored{stage="written"}"#).await?;
         let backlog = metric(ports[3], r#"j2t_stage_backlog{stage="vouchers"}"#).await?;
-        let dead = metric(ports[3], "j2t_dead_letters_pending_total").await?;
+        let dead = metric(
+            ports[3],
+            r#"j2t_dead_letters_pending{stage="writer",reason="rejected"}"#,
+        )
+        .await?;
         (stored == written && backlog == 0.0 && dead == 0.0).then_some(())
     })
     .await;
+
+    // Every service's exposition follows Prometheus conventions, and latency is exported as
+    // histograms (aggregatable across replicas), not summaries.
+    let services = ["fetcher", "transformer", "writer", "monitor"];
+    let histograms: [&[&str]; 4] = [
+        &[
+            "j2t_jst_request_duration_seconds",
+            "j2t_jst_rate_limit_wait_seconds",
+        ],
+        &[],
+        &["j2t_tplus_request_duration_seconds"],
+        &[],
+    ];
+    for ((service, port), expected) in services.iter().zip(&ports).zip(histograms) {
+        let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text");
+        promtool_check_metrics(service, &text);
+        for name in expected {
+            assert!(
+                text.contains(&format!("# TYPE {name} histogram")),
+                "{service}: {name} is a histogram:\n{text}"
+            );
+        }
+        for line in text.lines() {
+            assert!(
+                !line.starts_with("# TYPE") || !line.ends_with(" summary"),
+                "{service}: {line}"
+            );
+            if let Some(name) = line
+                .strip_prefix("# TYPE ")
+                .and_then(|l| l.strip_suffix(" histogram"))
+            {
+                let buckets = text
+                    .lines()
+                    .filter(|l| l.starts_with(&format!("{name}_bucket{{")))
+                    .count();
+                assert!(buckets > 1, "{service}: {name} has _bucket series:\n{text}");
+            }
+        }
+    }
+}
+
+/// `promtool check metrics` (stdin) must print nothing and succeed.
+fn promtool_check_metrics(service: &str, exposition: &str) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    let promtool = std::env::var("PROMTOOL_BIN").unwrap_or_else(|_| "promtool".into());
+    let mut child = Command::new(&promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run `{promtool}` ({e}): install Debian's `prometheus` package \
+                 (`apt-get install prometheus`, as CI's .ci/run does), or set PROMTOOL_BIN"
+            )
+        });
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(exposition.as_bytes())
+        .expect("write to promtool");
+    let output = child.wait_with_output().expect("promtool");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success() && said.trim().is_empty(),
+        "promtool check metrics on the {service}'s /metrics ({}):\n{said}\n--- exposition:\n{exposition}",
+        output.status
+    );
 }
 
 fn unique(what: &str) -> String {

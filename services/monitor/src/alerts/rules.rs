@@ -188,7 +188,7 @@ fn dead_letters(status: &PipelineStatus) -> Option<Condition> {
             .dead_letters
             .iter()
             .filter(|(_, n)| **n > 0)
-            .map(|(k, n)| (k.clone(), *n))
+            .map(|(k, n)| (k.to_string(), *n))
             .collect(),
     })
 }
@@ -305,10 +305,9 @@ mod tests {
     #[test]
     fn dead_letters_fire_as_one_alert_with_counts_by_reason() {
         let mut status = PipelineStatus::default();
-        status.dead_letters.insert("writer.rejected".into(), 48);
-        status
-            .dead_letters
-            .insert("transformer.bad_order".into(), 2);
+        let kind = |s: &str| s.parse::<j2t_stores::DeadLetterKind>().expect("kind");
+        status.dead_letters.insert(kind("writer.rejected"), 48);
+        status.dead_letters.insert(kind("transformer.bad_order"), 2);
         let firing = evaluate(&status, t(0), &thresholds(), &mut Memory::default());
         assert_eq!(keys(&firing), ["dead_letters"]);
         assert_eq!(

@@ -89,7 +89,7 @@ impl Worker {
                             %error,
                             "alert not delivered; will try again"
                         );
-                        metrics::counter!("j2t_alert_send_failures_total", "webhook" => hook.name.clone())
+                        metrics::counter!("j2t_alerts_send_failures_total", "webhook" => hook.name.clone())
                             .increment(1);
                     }
                 }
