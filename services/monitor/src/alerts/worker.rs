@@ -68,9 +68,9 @@ impl Worker {
                 let body = format::render(hook.format, &self.style, &note);
                 let sent = tokio::select! {
                     _ = shutdown.cancelled() => return,
-                    sent = self.sender.send(&hook.url, &body, hook.format.answers_with_errcode()) => sent,
+                    sent = self.sender.send(&hook.url, &body, format::answers_with_errcode(hook.format)) => sent,
                 };
-                let (alert, status) = (note.condition.kind(), note.status.as_str());
+                let (alert, status) = (note.condition.kind().as_str(), note.status.as_str());
                 match sent {
                     Ok(()) => {
                         tracker.delivered(&note);
