@@ -19,9 +19,35 @@ pub const ENV_PREFIX: &str = "J2T";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// The file, the environment or a value was wrong; the message names the key.
+    /// A value was wrong (parsed by its type, see `values`).
+    #[error("configuration key `{key}`{origin}: {reason}")]
+    Invalid {
+        key: String,
+        /// ` in FILE` or ` in the environment`, when known.
+        origin: String,
+        reason: String,
+    },
+    /// The file or the environment could not be read, or a value had the wrong type;
+    /// `config` names the key.
     #[error("configuration: {0}")]
-    Load(#[from] config::ConfigError),
+    Load(config::ConfigError),
+}
+
+impl From<config::ConfigError> for ConfigError {
+    fn from(e: config::ConfigError) -> Self {
+        match e {
+            config::ConfigError::At {
+                error,
+                origin,
+                key: Some(key),
+            } => ConfigError::Invalid {
+                key,
+                origin: origin.map(|o| format!(" in {o}")).unwrap_or_default(),
+                reason: error.to_string(),
+            },
+            other => ConfigError::Load(other),
+        }
+    }
 }
 
 impl Config {
@@ -140,13 +166,13 @@ mod tests {
                 "J2T__FETCHER__DATE_TYPE",
                 "1",
                 "fetcher.date_type",
-                "date_type 1",
+                "1 is not a date_type",
             ),
             (
                 "J2T__FETCHER__TASKS__X__DATE_TYPE",
                 "7",
                 "fetcher.tasks.x.date_type",
-                "date_type 7",
+                "7 is not a date_type",
             ),
             (
                 "J2T__FETCHER__DATE_TYPE",
@@ -170,7 +196,7 @@ mod tests {
                 "J2T__FETCHER__PAGE_SIZE",
                 "0",
                 "fetcher.page_size",
-                "page_size 0",
+                "0 is out of range",
             ),
             (
                 "J2T__FETCHER__TASKS__X__PAGE_SIZE",
@@ -229,6 +255,12 @@ mod tests {
             assert!(text.contains(&format!("`{key}`")), "{var}: {text}");
             assert!(text.contains(shown), "{var}: {text}");
         }
+        let err = Config::load_with_env(None, env(&[("J2T__MONITOR__LANGUAGE", "fr")]))
+            .expect_err("no French");
+        assert_eq!(
+            err.to_string(),
+            "configuration key `monitor.language`: `fr` is not a language; use zh or en"
+        );
     }
 
     /// Rules across keys: the error names the keys and their values.

@@ -8,6 +8,15 @@ use std::fmt;
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Deserializer, de};
 
+/// `a`, `a or b`, `a, b or c`.
+pub(crate) fn one_of(words: &[&str]) -> String {
+    match words.split_last() {
+        Some((last, [])) => last.to_string(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
 /// An enum written as one of a few words. Its error names the bad value and the words
 /// allowed (config's own enum error names neither the choices nor, clearly, the value).
 macro_rules! word_enum {
@@ -38,9 +47,9 @@ macro_rules! word_enum {
                 match s.trim() {
                     $($word => Ok($name::$variant),)+
                     other => Err(format!(
-                        concat!("`{}` is not a ", $what, ": use {}"),
+                        concat!("`{}` is not a ", $what, "; use {}"),
                         other,
-                        [$($word),+].join(", ")
+                        $crate::values::one_of(&[$($word),+])
                     )),
                 }
             }
@@ -121,7 +130,7 @@ impl TryFrom<i64> for DateType {
             0 => Ok(DateType::Modified),
             2 => Ok(DateType::IoDate),
             other => Err(format!(
-                "date_type {other} is not supported: use 0 (modified) or 2 (io_date)"
+                "{other} is not a date_type JST supports here; use 0 (modified) or 2 (io_date)"
             )),
         }
     }
@@ -206,7 +215,7 @@ pub(crate) fn page_size<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error
     let size = u32::deserialize(d)?;
     if !(1..=50).contains(&size) {
         return Err(de::Error::custom(format!(
-            "page_size {size} is out of range: must be between 1 and 50 (JST maximum)"
+            "{size} is out of range; JST pages hold 1 to 50 orders"
         )));
     }
     Ok(size)
@@ -223,7 +232,9 @@ pub(crate) fn page_size_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u3
 pub(crate) fn non_empty<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     let text = String::deserialize(d)?;
     if text.trim().is_empty() {
-        return Err(de::Error::custom(format!("`{text}` is empty: must not be")));
+        return Err(de::Error::custom(format!(
+            "`{text}` is blank; name a server"
+        )));
     }
     Ok(text)
 }

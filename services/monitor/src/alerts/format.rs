@@ -181,7 +181,7 @@ mod tests {
         let err = "slack".parse::<Format>().expect_err("unknown format");
         assert_eq!(
             err,
-            "`slack` is not a webhook format: use generic, dingtalk, wecom"
+            "`slack` is not a webhook format; use generic, dingtalk or wecom"
         );
     }
 }
