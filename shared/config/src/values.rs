@@ -185,13 +185,9 @@ pub(crate) fn jst_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDa
     let Some(text) = Option::<String>::deserialize(d)? else {
         return Ok(None);
     };
-    NaiveDateTime::parse_from_str(text.trim(), j2t_domain::JST_TIME_FORMAT)
+    j2t_domain::jst_time::parse(&text)
         .map(Some)
-        .map_err(|e| {
-            de::Error::custom(format!(
-                "`{text}` is not a time like 2026-11-01 00:00:00 ({e})"
-            ))
-        })
+        .map_err(de::Error::custom)
 }
 
 /// A number of at least `MIN` (rates, concurrency, lease ttl, …).
