@@ -91,7 +91,7 @@ pub async fn run(mut cfg: Config, args: DemoArgs) -> anyhow::Result<()> {
         cfg.fetcher.status
     );
 
-    cfg.fetcher.start_time = Some(format!("{first} 00:00:00"));
+    cfg.fetcher.start_time = first.and_hms_opt(0, 0, 0);
     cfg.fetcher.poll_interval_secs = 2;
     let tasks = start_services(&cfg, &shutdown);
 

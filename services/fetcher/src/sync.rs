@@ -89,14 +89,9 @@ impl TaskSync {
     }
 
     fn initial_start(&self) -> NaiveDateTime {
-        self.task
-            .start_time
-            .as_deref()
-            .and_then(|s| NaiveDateTime::parse_from_str(s, j2t_domain::JST_TIME_FORMAT).ok())
-            .unwrap_or_else(|| {
-                self.now_local()
-                    - chrono::Duration::seconds(self.settings.initial_lookback_secs as i64)
-            })
+        self.task.start_time.unwrap_or_else(|| {
+            self.now_local() - chrono::Duration::seconds(self.settings.initial_lookback_secs as i64)
+        })
     }
 
     /// Syncs one window if one is due. `Ok(None)`: caught up, or asked to stop.

@@ -27,17 +27,14 @@ use j2t_topology::Topology;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use self::format::Format;
 use self::rules::{Condition, Memory, Thresholds};
 use self::send::Sender;
 use self::state::Policy;
-use self::texts::{Language, Style};
+use self::texts::Style;
 use self::worker::{Round, Webhook, Worker};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AlertsError {
-    #[error("monitor.webhooks.{0}.format: must be generic, dingtalk or wecom")]
-    Format(String),
     #[error(transparent)]
     Send(#[from] send::SendError),
 }
@@ -48,22 +45,17 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let monitor = &cfg.monitor;
-    let style = Style::new(
-        Language::from_config(&monitor.language),
-        cfg.jst.utc_offset_minutes,
-    );
+    let style = Style::new(monitor.language, cfg.jst.utc_offset_minutes);
     let policy = Policy::from_config(monitor);
     let sender = Sender::new(send::TIMEOUT).map_err(AlertsError::from)?;
     let (rounds, receiver) = watch::channel(None);
     let mut workers = Vec::new();
     for (name, hook) in &monitor.webhooks {
-        let format =
-            Format::from_config(&hook.format).ok_or_else(|| AlertsError::Format(name.clone()))?;
         let worker = Worker {
             webhook: Webhook {
                 name: name.clone(),
                 url: hook.url.clone(),
-                format,
+                format: hook.format,
             },
             style,
             policy: policy.clone(),
@@ -126,9 +118,9 @@ fn log_changes(previous: &mut BTreeSet<String>, firing: &[Condition]) {
     for key in previous.difference(&current) {
         tracing::info!(alert = %key, "alert resolved");
     }
-    for kind in rules::KINDS {
+    for kind in rules::AlertKind::ALL {
         let count = firing.iter().filter(|c| c.kind() == kind).count();
-        metrics::gauge!("j2t_alerts_firing", "alert" => kind).set(count as f64);
+        metrics::gauge!("j2t_alerts_firing", "alert" => kind.as_str()).set(count as f64);
     }
     *previous = current;
 }

@@ -3,11 +3,13 @@
 //! with the key's name. Secrets are `SecretString`, whose `Debug` prints `[REDACTED]`.
 
 mod sections;
+mod values;
 
 use std::path::Path;
 
 pub use secrecy::{ExposeSecret, SecretString};
 pub use sections::*;
+pub use values::{DateType, Language, SoIds, WebhookFormat, split_ids};
 
 /// The defaults every binary starts from (the repository's `config/default.toml`).
 pub const DEFAULT_TOML: &str = include_str!("../../../config/default.toml");
@@ -17,11 +19,35 @@ pub const ENV_PREFIX: &str = "J2T";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// The file, the environment or a value's type was wrong; `config` names the key.
+    /// A value was wrong (parsed by its type, see `values`).
+    #[error("configuration key `{key}`{origin}: {reason}")]
+    Invalid {
+        key: String,
+        /// ` in FILE` or ` in the environment`, when known.
+        origin: String,
+        reason: String,
+    },
+    /// The file or the environment could not be read, or a value had the wrong type;
+    /// `config` names the key.
     #[error("configuration: {0}")]
-    Load(#[from] config::ConfigError),
-    #[error("configuration key `{key}`: {reason}")]
-    Invalid { key: String, reason: String },
+    Load(config::ConfigError),
+}
+
+impl From<config::ConfigError> for ConfigError {
+    fn from(e: config::ConfigError) -> Self {
+        match e {
+            config::ConfigError::At {
+                error,
+                origin,
+                key: Some(key),
+            } => ConfigError::Invalid {
+                key,
+                origin: origin.map(|o| format!(" in {o}")).unwrap_or_default(),
+                reason: error.to_string(),
+            },
+            other => ConfigError::Load(other),
+        }
+    }
 }
 
 impl Config {
@@ -46,130 +72,10 @@ impl Config {
             .prefix_separator("__")
             .separator("__")
             .source(env);
-        let cfg: Config = builder.add_source(environment).build()?.try_deserialize()?;
-        cfg.validate()?;
-        Ok(cfg)
+        // Every value is parsed into its type here (see `values`): a wrong one fails with
+        // its key and the value.
+        Ok(builder.add_source(environment).build()?.try_deserialize()?)
     }
-
-    fn validate(&self) -> Result<(), ConfigError> {
-        let f = &self.fetcher;
-        if f.window_secs == 0 || f.window_secs + f.overlap_secs > 7 * 86_400 {
-            return invalid(
-                "fetcher.window_secs",
-                "must be at least 1, and window_secs + overlap_secs at most 604800 (7 days)",
-            );
-        }
-        if f.requests_per_second == 0 || f.requests_per_minute == 0 {
-            return invalid(
-                "fetcher.requests_per_minute",
-                "rate limits must be at least 1",
-            );
-        }
-        if f.lease_ttl_secs < 3 {
-            return invalid("fetcher.lease_ttl_secs", "must be at least 3");
-        }
-        let defaults = TaskConfig {
-            start_time: f.start_time.clone(),
-            paging: Some(f.paging),
-            page_size: Some(f.page_size),
-            status: Some(f.status.clone()),
-            date_type: Some(f.date_type),
-            so_ids: f.so_ids.clone(),
-            ..TaskConfig::default()
-        };
-        validate_task("fetcher", &defaults)?;
-        for (name, task) in &f.tasks {
-            let prefix = format!("fetcher.tasks.{name}");
-            if name.is_empty()
-                || !name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            {
-                return invalid(&prefix, "task names use only A-Z a-z 0-9 - _");
-            }
-            validate_task(&prefix, task)?;
-        }
-        for task in f.sync_tasks() {
-            if task.paging == Paging::StartTs && task.page_size < 2 {
-                return invalid(
-                    &format!("fetcher.tasks.{}.page_size", task.name),
-                    "start_ts paging needs a page_size of at least 2",
-                );
-            }
-        }
-        if self.writer.concurrency == 0 {
-            return invalid("writer.concurrency", "must be at least 1");
-        }
-        if self.writer.max_deliver < 1 {
-            return invalid("writer.max_deliver", "must be at least 1");
-        }
-        if !matches!(self.monitor.language.as_str(), "zh" | "en") {
-            return invalid("monitor.language", "must be zh or en");
-        }
-        for (name, hook) in &self.monitor.webhooks {
-            if !matches!(hook.format.as_str(), "generic" | "dingtalk" | "wecom") {
-                return invalid(
-                    &format!("monitor.webhooks.{name}.format"),
-                    "must be generic, dingtalk or wecom",
-                );
-            }
-        }
-        if self.nats.url.trim().is_empty() {
-            return invalid("nats.url", "must not be empty");
-        }
-        Ok(())
-    }
-}
-
-fn invalid(key: &str, reason: &str) -> Result<(), ConfigError> {
-    Err(ConfigError::Invalid {
-        key: key.to_string(),
-        reason: reason.to_string(),
-    })
-}
-
-/// Checks the keys `task` sets; `prefix` is where they live (`fetcher` or `fetcher.tasks.X`).
-fn validate_task(prefix: &str, task: &TaskConfig) -> Result<(), ConfigError> {
-    let key = |k: &str| format!("{prefix}.{k}");
-    if let Some(size) = task.page_size
-        && !(1..=50).contains(&size)
-    {
-        return invalid(&key("page_size"), "must be between 1 and 50 (JST maximum)");
-    }
-    if let Some(date_type) = task.date_type
-        && !matches!(date_type, 0 | 2)
-    {
-        return invalid(&key("date_type"), "must be 0 (modified) or 2 (io_date)");
-    }
-    if let Some(start) = &task.start_time
-        && parse_jst_time(start).is_none()
-    {
-        return invalid(&key("start_time"), "must look like 2026-11-01 00:00:00");
-    }
-    if let Some(ids) = &task.so_ids {
-        let count = split_ids(ids).len();
-        if count > 50 {
-            return invalid(
-                &key("so_ids"),
-                &format!("holds {count} ids; JST accepts at most 50"),
-            );
-        }
-    }
-    Ok(())
-}
-
-/// JST's time format, `yyyy-MM-dd HH:mm:ss`, checked without pulling a time crate in here.
-fn parse_jst_time(s: &str) -> Option<()> {
-    let b = s.as_bytes();
-    let digits = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18];
-    (b.len() == 19
-        && digits.iter().all(|&i| b[i].is_ascii_digit())
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && b[10] == b' '
-        && b[13] == b':'
-        && b[16] == b':')
-        .then_some(())
 }
 
 #[cfg(test)]
@@ -196,6 +102,9 @@ mod tests {
         assert_eq!(tasks[0].name, "default");
         assert_eq!(tasks[0].status.as_deref(), Some("Confirmed"));
         assert_eq!(tasks[0].paging, Paging::Snapshot);
+        assert_eq!(tasks[0].date_type, DateType::IoDate);
+        assert_eq!(tasks[0].start_time, None);
+        assert_eq!(cfg.monitor.language, Language::Zh);
         assert_eq!(cfg.tplus.duplicate_code, "999");
     }
 
@@ -236,6 +145,194 @@ mod tests {
         let err = Config::load_with_env(None, env(&[("J2T__FETCHER__START_TIME", "yesterday")]))
             .expect_err("bad time");
         assert!(err.to_string().contains("fetcher.start_time"), "{err}");
+    }
+
+    /// Each checked key, given a bad value: the error names the key and the value.
+    #[test]
+    fn every_bad_value_names_its_key_and_value() {
+        let many = (0..51)
+            .map(|i| format!("S{i}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let cases: [(&str, &str, &str, &str); 17] = [
+            ("J2T__MONITOR__LANGUAGE", "fr", "monitor.language", "`fr`"),
+            (
+                "J2T__MONITOR__WEBHOOKS__OPS__FORMAT",
+                "slack",
+                "monitor.webhooks.ops.format",
+                "`slack`",
+            ),
+            (
+                "J2T__FETCHER__DATE_TYPE",
+                "1",
+                "fetcher.date_type",
+                "1 is not a date_type",
+            ),
+            (
+                "J2T__FETCHER__TASKS__X__DATE_TYPE",
+                "7",
+                "fetcher.tasks.x.date_type",
+                "7 is not a date_type",
+            ),
+            (
+                "J2T__FETCHER__DATE_TYPE",
+                "modified",
+                "fetcher.date_type",
+                "modified",
+            ),
+            (
+                "J2T__FETCHER__START_TIME",
+                "yesterday",
+                "fetcher.start_time",
+                "`yesterday`",
+            ),
+            (
+                "J2T__FETCHER__TASKS__X__START_TIME",
+                "2026-13-01 00:00:00",
+                "fetcher.tasks.x.start_time",
+                "`2026-13-01 00:00:00`",
+            ),
+            (
+                "J2T__FETCHER__PAGE_SIZE",
+                "0",
+                "fetcher.page_size",
+                "0 is out of range",
+            ),
+            (
+                "J2T__FETCHER__TASKS__X__PAGE_SIZE",
+                "51",
+                "fetcher.tasks.x.page_size",
+                "51",
+            ),
+            (
+                "J2T__FETCHER__SO_IDS",
+                many.as_str(),
+                "fetcher.so_ids",
+                "51 ids",
+            ),
+            (
+                "J2T__FETCHER__REQUESTS_PER_SECOND",
+                "0",
+                "fetcher.requests_per_second",
+                "0 is",
+            ),
+            (
+                "J2T__FETCHER__REQUESTS_PER_MINUTE",
+                "0",
+                "fetcher.requests_per_minute",
+                "0 is",
+            ),
+            (
+                "J2T__FETCHER__LEASE_TTL_SECS",
+                "2",
+                "fetcher.lease_ttl_secs",
+                "2 is",
+            ),
+            (
+                "J2T__FETCHER__WINDOW_SECS",
+                "0",
+                "fetcher.window_secs",
+                "0 is",
+            ),
+            (
+                "J2T__WRITER__CONCURRENCY",
+                "0",
+                "writer.concurrency",
+                "0 is",
+            ),
+            (
+                "J2T__WRITER__MAX_DELIVER",
+                "-1",
+                "writer.max_deliver",
+                "-1 is",
+            ),
+            ("J2T__NATS__URL", " ", "nats.url", "` `"),
+        ];
+        for (var, value, key, shown) in cases {
+            let err = Config::load_with_env(None, env(&[(var, value)]))
+                .expect_err(&format!("{var}={value} must be refused"));
+            let text = err.to_string();
+            assert!(text.contains(&format!("`{key}`")), "{var}: {text}");
+            assert!(text.contains(shown), "{var}: {text}");
+        }
+        let err = Config::load_with_env(None, env(&[("J2T__MONITOR__LANGUAGE", "fr")]))
+            .expect_err("no French");
+        assert_eq!(
+            err.to_string(),
+            "configuration key `monitor.language`: `fr` is not a language; use zh or en"
+        );
+    }
+
+    /// Rules across keys: the error names the keys and their values.
+    #[test]
+    fn rules_across_keys_name_keys_and_values() {
+        let err = Config::load_with_env(
+            None,
+            env(&[
+                ("J2T__FETCHER__WINDOW_SECS", "600000"),
+                ("J2T__FETCHER__OVERLAP_SECS", "5000"),
+            ]),
+        )
+        .expect_err("longer than 7 days");
+        let text = err.to_string();
+        assert!(
+            text.contains("window_secs (600000) + overlap_secs (5000)"),
+            "{text}"
+        );
+        assert!(text.contains("`fetcher`"), "{text}");
+
+        let err = Config::load_with_env(
+            None,
+            env(&[
+                ("J2T__FETCHER__PAGE_SIZE", "1"),
+                ("J2T__FETCHER__TASKS__T1__PAGING", "start_ts"),
+            ]),
+        )
+        .expect_err("start_ts with pages of 1");
+        let text = err.to_string();
+        assert!(text.contains("tasks.t1.page_size is 1"), "{text}");
+    }
+
+    #[test]
+    fn task_names_are_checked() {
+        let path = std::env::temp_dir().join(format!("j2t-config-{}.toml", std::process::id()));
+        std::fs::write(&path, "[fetcher.tasks.\"tmall shop\"]\nshop_id = 1\n").expect("write");
+        let err = Config::load_with_env(Some(&path), env(&[])).expect_err("space in a name");
+        let _ = std::fs::remove_file(&path);
+        let text = err.to_string();
+        assert!(text.contains("`fetcher.tasks`"), "{text}");
+        assert!(text.contains("`tmall shop`"), "{text}");
+    }
+
+    #[test]
+    fn typed_values_parse() {
+        let cfg = Config::load_with_env(
+            None,
+            env(&[
+                ("J2T__MONITOR__LANGUAGE", "en"),
+                ("J2T__MONITOR__WEBHOOKS__DING__FORMAT", "dingtalk"),
+                (
+                    "J2T__MONITOR__WEBHOOKS__DING__URL",
+                    "http://127.0.0.1:1/hook",
+                ),
+                ("J2T__MONITOR__WEBHOOKS__WE__FORMAT", "wecom"),
+                ("J2T__MONITOR__WEBHOOKS__WE__URL", "http://127.0.0.1:1/hook"),
+                ("J2T__FETCHER__DATE_TYPE", "0"),
+                ("J2T__FETCHER__START_TIME", "2026-11-01 08:30:00"),
+            ]),
+        )
+        .expect("valid");
+        assert_eq!(cfg.monitor.language, Language::En);
+        assert_eq!(cfg.monitor.webhooks["ding"].format, WebhookFormat::DingTalk);
+        assert_eq!(cfg.monitor.webhooks["we"].format, WebhookFormat::WeCom);
+        let task = &cfg.fetcher.sync_tasks()[0];
+        assert_eq!(task.date_type, DateType::Modified);
+        let start = chrono::NaiveDate::from_ymd_opt(2026, 11, 1)
+            .and_then(|d| d.and_hms_opt(8, 30, 0))
+            .expect("valid");
+        assert_eq!(task.start_time, Some(start));
+        // JST's wire format stays the number.
+        assert_eq!(serde_json::to_string(&DateType::IoDate).expect("json"), "2");
     }
 
     #[test]

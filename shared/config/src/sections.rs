@@ -4,9 +4,12 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use chrono::NaiveDateTime;
 use secrecy::SecretString;
 use serde::Deserialize;
 use url::Url;
+
+use crate::values::{self, DateType, Language, SoIds, WebhookFormat};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -26,6 +29,7 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 pub struct NatsConfig {
     /// NATS server URL, e.g. `nats://127.0.0.1:4222`.
+    #[serde(deserialize_with = "values::non_empty")]
     pub url: String,
 }
 
@@ -67,8 +71,9 @@ pub struct AdminConfig {
 }
 
 /// Sync settings shared by every task, plus the defaults of each task's filters.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+///
+/// Read through [`FetcherFile`], which checks the rules that join several keys.
+#[derive(Debug, Clone)]
 pub struct FetcherConfig {
     pub initial_lookback_secs: u64,
     pub window_secs: u64,
@@ -84,28 +89,120 @@ pub struct FetcherConfig {
     /// How long an io_id is remembered as synced (no double counting within this time).
     pub dedup_retention_days: u64,
     // Task defaults; also the filters of the implicit task `default` when `tasks` is empty.
-    pub start_time: Option<String>,
+    pub start_time: Option<NaiveDateTime>,
     pub paging: Paging,
     pub page_size: u32,
     pub status: String,
-    pub date_type: u8,
+    pub date_type: DateType,
     pub shop_id: Option<i64>,
     pub wms_co_id: Option<i64>,
     pub is_offline_shop: Option<bool>,
-    pub so_ids: Option<String>,
+    pub so_ids: Option<SoIds>,
     /// Named sync tasks (e.g. one per shop); each key overrides the defaults above.
-    #[serde(default)]
     pub tasks: std::collections::BTreeMap<String, TaskConfig>,
 }
 
-/// How a window is read page by page (see the fetcher's `paging` module).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Paging {
-    /// Split the window until every part fits in one response (one atomic snapshot each).
-    Snapshot,
-    /// Keyset paging on the rowversion `ts` (JST's `start_ts`, `is_get_total = false`).
-    StartTs,
+/// `[fetcher]` as written: every key parsed on its own. [`FetcherConfig`] adds the checks
+/// across keys.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FetcherFile {
+    pub initial_lookback_secs: u64,
+    #[serde(deserialize_with = "values::at_least::<_, _, 1>")]
+    pub window_secs: u64,
+    pub lag_secs: u64,
+    pub overlap_secs: u64,
+    pub poll_interval_secs: u64,
+    #[serde(deserialize_with = "values::at_least::<_, _, 1>")]
+    pub requests_per_second: u32,
+    #[serde(deserialize_with = "values::at_least::<_, _, 1>")]
+    pub requests_per_minute: u32,
+    #[serde(deserialize_with = "values::at_least::<_, _, 3>")]
+    pub lease_ttl_secs: u64,
+    pub dedup_retention_days: u64,
+    #[serde(default, deserialize_with = "values::jst_time")]
+    pub start_time: Option<NaiveDateTime>,
+    pub paging: Paging,
+    #[serde(deserialize_with = "values::page_size")]
+    pub page_size: u32,
+    pub status: String,
+    pub date_type: DateType,
+    pub shop_id: Option<i64>,
+    pub wms_co_id: Option<i64>,
+    pub is_offline_shop: Option<bool>,
+    pub so_ids: Option<SoIds>,
+    #[serde(default, deserialize_with = "values::task_names")]
+    pub tasks: std::collections::BTreeMap<String, TaskConfig>,
+}
+
+impl<'de> Deserialize<'de> for FetcherConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        FetcherConfig::try_from(FetcherFile::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+/// JST answers at most 7 days per query.
+pub const MAX_QUERY_SECS: u64 = 7 * 86_400;
+
+impl TryFrom<FetcherFile> for FetcherConfig {
+    type Error = String;
+
+    fn try_from(f: FetcherFile) -> Result<Self, String> {
+        let reach = f.window_secs.saturating_add(f.overlap_secs);
+        if reach > MAX_QUERY_SECS {
+            return Err(format!(
+                "window_secs ({}) + overlap_secs ({}) = {reach} is more than \
+                 {MAX_QUERY_SECS} (7 days, JST's longest query)",
+                f.window_secs, f.overlap_secs
+            ));
+        }
+        let cfg = FetcherConfig {
+            initial_lookback_secs: f.initial_lookback_secs,
+            window_secs: f.window_secs,
+            lag_secs: f.lag_secs,
+            overlap_secs: f.overlap_secs,
+            poll_interval_secs: f.poll_interval_secs,
+            requests_per_second: f.requests_per_second,
+            requests_per_minute: f.requests_per_minute,
+            lease_ttl_secs: f.lease_ttl_secs,
+            dedup_retention_days: f.dedup_retention_days,
+            start_time: f.start_time,
+            paging: f.paging,
+            page_size: f.page_size,
+            status: f.status,
+            date_type: f.date_type,
+            shop_id: f.shop_id,
+            wms_co_id: f.wms_co_id,
+            is_offline_shop: f.is_offline_shop,
+            so_ids: f.so_ids,
+            tasks: f.tasks,
+        };
+        for task in cfg.sync_tasks() {
+            if task.paging == Paging::StartTs && task.page_size < 2 {
+                let key = if cfg.tasks.is_empty() {
+                    "page_size".to_string()
+                } else {
+                    format!("tasks.{}.page_size", task.name)
+                };
+                return Err(format!(
+                    "task `{}` pages by start_ts, which needs a page_size of at least 2, \
+                     but {key} is {}",
+                    task.name, task.page_size
+                ));
+            }
+        }
+        Ok(cfg)
+    }
+}
+
+crate::values::word_enum! {
+    /// How a window is read page by page (see the fetcher's `paging` module).
+    Paging, "paging strategy" {
+        /// Split the window until every part fits in one response (one atomic snapshot each).
+        Snapshot = "snapshot",
+        /// Keyset paging on the rowversion `ts` (JST's `start_ts`, `is_get_total = false`).
+        StartTs = "start_ts",
+    }
 }
 
 /// Filters of one sync task; unset keys fall back to `[fetcher]`.
@@ -113,39 +210,33 @@ pub enum Paging {
 #[serde(deny_unknown_fields)]
 pub struct TaskConfig {
     /// Backfill start (`yyyy-MM-dd HH:mm:ss`, JST local) used while the task has no cursor.
-    pub start_time: Option<String>,
+    #[serde(default, deserialize_with = "values::jst_time")]
+    pub start_time: Option<NaiveDateTime>,
     pub paging: Option<Paging>,
+    #[serde(default, deserialize_with = "values::page_size_opt")]
     pub page_size: Option<u32>,
     pub status: Option<String>,
-    pub date_type: Option<u8>,
+    pub date_type: Option<DateType>,
     pub shop_id: Option<i64>,
     pub wms_co_id: Option<i64>,
     pub is_offline_shop: Option<bool>,
     /// Online order numbers, separated by commas and/or whitespace.
-    pub so_ids: Option<String>,
+    pub so_ids: Option<SoIds>,
 }
 
 /// One sync task with every default applied.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SyncTask {
     pub name: String,
-    pub start_time: Option<String>,
+    pub start_time: Option<NaiveDateTime>,
     pub paging: Paging,
     pub page_size: u32,
     pub status: Option<String>,
-    pub date_type: u8,
+    pub date_type: DateType,
     pub shop_id: Option<i64>,
     pub wms_co_id: Option<i64>,
     pub is_offline_shop: Option<bool>,
     pub so_ids: Vec<String>,
-}
-
-/// Splits `"A1, B2  C3"` into `["A1", "B2", "C3"]`.
-pub fn split_ids(ids: &str) -> Vec<String> {
-    ids.split(|c: char| c == ',' || c == '，' || c.is_whitespace())
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
 }
 
 impl FetcherConfig {
@@ -154,7 +245,7 @@ impl FetcherConfig {
         let d = self;
         let resolve = |name: &str, t: &TaskConfig| SyncTask {
             name: name.to_string(),
-            start_time: t.start_time.clone().or_else(|| d.start_time.clone()),
+            start_time: t.start_time.or(d.start_time),
             paging: t.paging.unwrap_or(d.paging),
             page_size: t.page_size.unwrap_or(d.page_size),
             status: Some(t.status.clone().unwrap_or_else(|| d.status.clone()))
@@ -165,9 +256,9 @@ impl FetcherConfig {
             is_offline_shop: t.is_offline_shop.or(d.is_offline_shop),
             so_ids: t
                 .so_ids
-                .as_deref()
-                .or(d.so_ids.as_deref())
-                .map(split_ids)
+                .as_ref()
+                .or(d.so_ids.as_ref())
+                .map(|ids| ids.as_slice().to_vec())
                 .unwrap_or_default(),
         };
         if self.tasks.is_empty() {
@@ -188,7 +279,9 @@ pub struct TransformerConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WriterConfig {
+    #[serde(deserialize_with = "values::at_least::<_, _, 1>")]
     pub concurrency: usize,
+    #[serde(deserialize_with = "values::at_least::<_, _, 1>")]
     pub max_deliver: i64,
     pub ack_wait_secs: u64,
     pub quick_retries: usize,
@@ -218,7 +311,7 @@ pub struct MonitorConfig {
     /// While an alert keeps firing, repeat it at most this often (0 = announce once).
     pub renotify_secs: u64,
     /// Language of alert messages: `zh` or `en`.
-    pub language: String,
+    pub language: Language,
     /// Alert receivers by name.
     #[serde(default)]
     pub webhooks: std::collections::BTreeMap<String, WebhookConfig>,
@@ -230,7 +323,7 @@ pub struct WebhookConfig {
     /// Receiver URL (it may embed a robot's access token, so it is treated as a secret).
     pub url: SecretString,
     /// `generic` (JSON), `dingtalk` (DingTalk robot) or `wecom` (WeCom robot).
-    pub format: String,
+    pub format: WebhookFormat,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -59,7 +59,13 @@ pub mod jst_time {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveDateTime, D::Error> {
         let s = String::deserialize(d)?;
-        NaiveDateTime::parse_from_str(&s, super::JST_TIME_FORMAT).map_err(serde::de::Error::custom)
+        parse(&s).map_err(serde::de::Error::custom)
+    }
+
+    /// Parses `yyyy-MM-dd HH:mm:ss`; the error names the text.
+    pub fn parse(text: &str) -> Result<NaiveDateTime, String> {
+        NaiveDateTime::parse_from_str(text.trim(), super::JST_TIME_FORMAT)
+            .map_err(|e| format!("`{text}` is not a time like 2026-11-01 00:00:00 ({e})"))
     }
 }
 
@@ -83,5 +89,7 @@ mod tests {
         assert_eq!(serde_json::from_str::<Window>(&json).expect("parses"), w);
         assert_eq!(Window::from_id(&w.id()), Some(w));
         assert_eq!(Window::from_id("20261125000000"), None);
+        let err = jst_time::parse("2026-11-25T00:00").expect_err("not JST's format");
+        assert!(err.contains("`2026-11-25T00:00`"), "{err}");
     }
 }

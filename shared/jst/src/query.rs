@@ -1,3 +1,4 @@
+use j2t_config::DateType;
 use serde::{Deserialize, Serialize};
 
 /// Business parameters (`biz`) of `/open/orders/out/simple/query`. Unset options are not sent.
@@ -14,7 +15,8 @@ pub struct OutboundQuery {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub modified_end: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub date_type: Option<u8>,
+    /// Sent as JST's number (0 or 2).
+    pub date_type: Option<DateType>,
     pub page_index: u32,
     pub page_size: u32,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -21,19 +21,15 @@ pub fn apply(rules: &[FormatRule], order: &mut Value) -> Result<(), String> {
     Ok(())
 }
 
-/// `yyyy-MM-dd` or `yyyy-MM-dd HH:mm:ss` (or `T` separated) → `yyyy-MM-dd`.
+/// `yyyy-MM-dd` or `yyyy-MM-dd HH:mm:ss` (or `T` separated) → `yyyy-MM-dd`: the day is
+/// the first 10 characters.
 fn date(text: &str) -> Option<String> {
     let day = text.trim().get(..10)?;
-    let b = day.as_bytes();
-    let valid = b[4] == b'-'
-        && b[7] == b'-'
-        && [0, 1, 2, 3, 5, 6, 8, 9]
-            .iter()
-            .all(|&i| b[i].is_ascii_digit());
-    let month: u32 = day[5..7].parse().ok()?;
-    let dom: u32 = day[8..10].parse().ok()?;
-    (valid && (1..=12).contains(&month) && (1..=31).contains(&dom)).then(|| day.to_string())
+    let parsed = chrono::NaiveDate::parse_from_str(day, DAY_FORMAT).ok()?;
+    Some(parsed.format(DAY_FORMAT).to_string())
 }
+
+const DAY_FORMAT: &str = "%Y-%m-%d";
 
 #[cfg(test)]
 mod tests {
@@ -54,6 +50,10 @@ mod tests {
         let mut bad = json!({"io_date": "25/11/2026"});
         let err = apply(&rules, &mut bad).expect_err("not a date");
         assert!(err.contains("io_date"), "{err}");
+        for not_a_day in ["2026-02-30 00:00:00", "2026-13-01", "2026-1-5", "yesterday"] {
+            let mut bad = json!({ "io_date": not_a_day });
+            assert!(apply(&rules, &mut bad).is_err(), "{not_a_day}");
+        }
         let mut missing = json!({});
         assert!(apply(&rules, &mut missing).is_err());
     }

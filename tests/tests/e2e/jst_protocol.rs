@@ -17,7 +17,7 @@ fn query(page_index: u32, page_size: u32) -> OutboundQuery {
         status: Some("Confirmed".into()),
         modified_begin: Some("2026-11-20 00:00:00".into()),
         modified_end: Some("2026-11-26 23:59:59".into()),
-        date_type: Some(2),
+        date_type: Some(j2t_config::DateType::IoDate),
         page_index,
         page_size,
         ..Default::default()

@@ -7,29 +7,13 @@ use super::rules::rfc3339;
 use super::state::{Notification, Status};
 use super::texts::{self, Style};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Generic,
-    DingTalk,
-    WeCom,
-}
+/// `monitor.webhooks.<name>.format`, parsed at load.
+pub use j2t_config::WebhookFormat as Format;
 
-impl Format {
-    /// `monitor.webhooks.<name>.format`.
-    pub fn from_config(format: &str) -> Option<Self> {
-        match format {
-            "generic" => Some(Format::Generic),
-            "dingtalk" => Some(Format::DingTalk),
-            "wecom" => Some(Format::WeCom),
-            _ => None,
-        }
-    }
-
-    /// The robots answer HTTP 200 even when they refuse a message; the verdict is the
-    /// `errcode` in the body.
-    pub fn answers_with_errcode(self) -> bool {
-        matches!(self, Format::DingTalk | Format::WeCom)
-    }
+/// The robots answer HTTP 200 even when they refuse a message; the verdict is the `errcode`
+/// in the body.
+pub fn answers_with_errcode(format: Format) -> bool {
+    matches!(format, Format::DingTalk | Format::WeCom)
 }
 
 pub fn render(format: Format, style: &Style, note: &Notification) -> Value {
@@ -192,8 +176,12 @@ mod tests {
     #[test]
     fn every_format_name_in_the_config_is_known() {
         for name in ["generic", "dingtalk", "wecom"] {
-            assert!(Format::from_config(name).is_some(), "{name}");
+            assert!(name.parse::<Format>().is_ok(), "{name}");
         }
-        assert_eq!(Format::from_config("slack"), None);
+        let err = "slack".parse::<Format>().expect_err("unknown format");
+        assert_eq!(
+            err,
+            "`slack` is not a webhook format; use generic, dingtalk or wecom"
+        );
     }
 }

@@ -24,14 +24,38 @@ impl Severity {
     }
 }
 
-/// Every rule's name, for metrics that must show 0 when a rule is quiet.
-pub const KINDS: [&str; 5] = [
-    "dead_letters",
-    "no_writes",
-    "cursor_lag",
-    "quota_exhausted",
-    "auth_failures",
-];
+/// Which rule an alert comes from; its name is a bounded metric label and the `alert` of
+/// the generic JSON body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    DeadLetters,
+    NoWrites,
+    CursorLag,
+    QuotaExhausted,
+    AuthFailures,
+}
+
+impl AlertKind {
+    /// Every rule, for metrics that must show 0 when a rule is quiet.
+    pub const ALL: [AlertKind; 5] = [
+        AlertKind::DeadLetters,
+        AlertKind::NoWrites,
+        AlertKind::CursorLag,
+        AlertKind::QuotaExhausted,
+        AlertKind::AuthFailures,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::DeadLetters => "dead_letters",
+            AlertKind::NoWrites => "no_writes",
+            AlertKind::CursorLag => "cursor_lag",
+            AlertKind::QuotaExhausted => "quota_exhausted",
+            AlertKind::AuthFailures => "auth_failures",
+        }
+    }
+}
 
 /// One firing condition with the facts its messages show.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,14 +87,14 @@ pub enum Condition {
 }
 
 impl Condition {
-    /// The rule's name: a bounded metric label.
-    pub fn kind(&self) -> &'static str {
+    /// The rule that fires.
+    pub fn kind(&self) -> AlertKind {
         match self {
-            Condition::DeadLetters { .. } => KINDS[0],
-            Condition::NoWrites { .. } => KINDS[1],
-            Condition::CursorLag { .. } => KINDS[2],
-            Condition::QuotaExhausted { .. } => KINDS[3],
-            Condition::AuthFailures { .. } => KINDS[4],
+            Condition::DeadLetters { .. } => AlertKind::DeadLetters,
+            Condition::NoWrites { .. } => AlertKind::NoWrites,
+            Condition::CursorLag { .. } => AlertKind::CursorLag,
+            Condition::QuotaExhausted { .. } => AlertKind::QuotaExhausted,
+            Condition::AuthFailures { .. } => AlertKind::AuthFailures,
         }
     }
 
@@ -80,7 +104,7 @@ impl Condition {
         match self {
             // Task names come from the configuration, so these keys stay bounded too.
             Condition::CursorLag { task, .. } => format!("cursor_lag.{task}"),
-            other => other.kind().to_string(),
+            other => other.kind().as_str().to_string(),
         }
     }
 

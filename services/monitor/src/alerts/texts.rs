@@ -2,26 +2,11 @@
 //! a hint at what to do. The payload shapes around them live in `format`.
 
 use chrono::{DateTime, FixedOffset, Offset, Utc};
+/// `monitor.language`, parsed at load.
+pub use j2t_config::Language;
 
 use super::rules::Condition;
 use super::state::{Notification, Status};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Language {
-    Zh,
-    En,
-}
-
-impl Language {
-    /// `monitor.language` (validated at load: `zh` or `en`).
-    pub fn from_config(language: &str) -> Self {
-        if language == "en" {
-            Language::En
-        } else {
-            Language::Zh
-        }
-    }
-}
 
 /// How messages are written: language, and the zone times are shown in (JST's, which is the
 /// operators' local time).

@@ -66,13 +66,13 @@ impl Worker {
             }
             for note in plan.notifications {
                 let body = format::render(hook.format, &self.style, &note);
-                let send = self
-                    .sender
-                    .send(&hook.url, &body, hook.format.answers_with_errcode());
+                let send =
+                    self.sender
+                        .send(&hook.url, &body, format::answers_with_errcode(hook.format));
                 let Some(sent) = shutdown.run_until_cancelled(send).await else {
                     return;
                 };
-                let (alert, status) = (note.condition.kind(), note.status.as_str());
+                let (alert, status) = (note.condition.kind().as_str(), note.status.as_str());
                 match sent {
                     Ok(()) => {
                         tracker.delivered(&note);

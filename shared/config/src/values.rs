@@ -1,0 +1,257 @@
+//! The value types of configuration keys: each parses its value while the configuration is
+//! read, so a bad value stops the load with an error naming the value (and, added by the
+//! loader, the key: "… for key `monitor.language`"). Code using the configuration never
+//! re-checks them.
+
+use std::fmt;
+
+use chrono::NaiveDateTime;
+use serde::{Deserialize, Deserializer, de};
+
+/// `a`, `a or b`, `a, b or c`.
+pub(crate) fn one_of(words: &[&str]) -> String {
+    match words.split_last() {
+        Some((last, [])) => last.to_string(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
+/// An enum written as one of a few words. Its error names the bad value and the words
+/// allowed (config's own enum error names neither the choices nor, clearly, the value).
+macro_rules! word_enum {
+    ($(#[$meta:meta])* $name:ident, $what:literal { $($(#[$vmeta:meta])* $variant:ident = $word:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+        #[serde(try_from = "String", into = "&'static str")]
+        pub enum $name {
+            $($(#[$vmeta])* $variant),+
+        }
+
+        impl $name {
+            /// Every value, in the order documented.
+            pub const ALL: &[$name] = &[$($name::$variant),+];
+
+            /// The word in the configuration.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $word),+
+                }
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s.trim() {
+                    $($word => Ok($name::$variant),)+
+                    other => Err(format!(
+                        concat!("`{}` is not a ", $what, "; use {}"),
+                        other,
+                        $crate::values::one_of(&[$($word),+])
+                    )),
+                }
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+
+            fn try_from(s: String) -> Result<Self, String> {
+                s.parse()
+            }
+        }
+
+        impl From<$name> for &'static str {
+            fn from(v: $name) -> &'static str {
+                v.as_str()
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+pub(crate) use word_enum;
+
+word_enum! {
+    /// Language of alert messages (`monitor.language`).
+    Language, "language" { Zh = "zh", En = "en" }
+}
+
+word_enum! {
+    /// The body a webhook receiver expects (`monitor.webhooks.NAME.format`).
+    WebhookFormat, "webhook format" {
+        /// JSON for Alertmanager-style webhooks and scripts.
+        Generic = "generic",
+        /// DingTalk robot markdown.
+        DingTalk = "dingtalk",
+        /// WeCom robot markdown.
+        WeCom = "wecom",
+    }
+}
+
+/// Which of an order's times JST's `modified_begin`/`modified_end` window filters on
+/// (`date_type`, a number in the config and on the wire).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(try_from = "i64", into = "u8")]
+pub enum DateType {
+    /// 0: the order's `modified` time (an order edited later comes back in a later window).
+    Modified,
+    /// 2: the order's `io_date`, its ship time.
+    IoDate,
+}
+
+impl DateType {
+    /// JST's code.
+    pub fn code(self) -> u8 {
+        match self {
+            DateType::Modified => 0,
+            DateType::IoDate => 2,
+        }
+    }
+}
+
+impl From<DateType> for u8 {
+    fn from(t: DateType) -> u8 {
+        t.code()
+    }
+}
+
+impl TryFrom<i64> for DateType {
+    type Error = String;
+
+    fn try_from(code: i64) -> Result<Self, String> {
+        match code {
+            0 => Ok(DateType::Modified),
+            2 => Ok(DateType::IoDate),
+            other => Err(format!(
+                "{other} is not a date_type JST supports here; use 0 (modified) or 2 (io_date)"
+            )),
+        }
+    }
+}
+
+/// Online order numbers (`so_ids`): written as one string separated by commas and/or
+/// whitespace, at most 50 (JST's limit).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct SoIds(Vec<String>);
+
+impl SoIds {
+    /// JST accepts at most this many ids in one query.
+    pub const MAX: usize = 50;
+
+    pub fn as_slice(&self) -> &[String] {
+        &self.0
+    }
+
+    pub fn into_vec(self) -> Vec<String> {
+        self.0
+    }
+}
+
+impl TryFrom<String> for SoIds {
+    type Error = String;
+
+    fn try_from(ids: String) -> Result<Self, String> {
+        let ids = split_ids(&ids);
+        if ids.len() > Self::MAX {
+            return Err(format!(
+                "so_ids holds {} ids (`{} …`); JST accepts at most {}",
+                ids.len(),
+                ids[..3].join(", "),
+                Self::MAX
+            ));
+        }
+        Ok(SoIds(ids))
+    }
+}
+
+/// Splits `"A1, B2  C3"` into `["A1", "B2", "C3"]`.
+pub fn split_ids(ids: &str) -> Vec<String> {
+    ids.split(|c: char| c == ',' || c == '，' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// A JST local time, `yyyy-MM-dd HH:mm:ss` (`start_time`).
+pub(crate) fn jst_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDateTime>, D::Error> {
+    let Some(text) = Option::<String>::deserialize(d)? else {
+        return Ok(None);
+    };
+    j2t_domain::jst_time::parse(&text)
+        .map(Some)
+        .map_err(de::Error::custom)
+}
+
+/// A number of at least `MIN` (rates, concurrency, lease ttl, …).
+pub(crate) fn at_least<'de, D, T, const MIN: i64>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Copy + TryInto<i64> + fmt::Display,
+{
+    let value = T::deserialize(d)?;
+    match value.try_into() {
+        Ok(n) if n < MIN => Err(de::Error::custom(format!(
+            "{value} is too small: must be at least {MIN}"
+        ))),
+        // Beyond i64: certainly at least MIN.
+        _ => Ok(value),
+    }
+}
+
+/// JST's page size: 1 to 50.
+pub(crate) fn page_size<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let size = u32::deserialize(d)?;
+    if !(1..=50).contains(&size) {
+        return Err(de::Error::custom(format!(
+            "{size} is out of range; JST pages hold 1 to 50 orders"
+        )));
+    }
+    Ok(size)
+}
+
+/// `Option` of [`page_size`].
+pub(crate) fn page_size_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    #[derive(Deserialize)]
+    struct Checked(#[serde(deserialize_with = "page_size")] u32);
+    Ok(Option::<Checked>::deserialize(d)?.map(|c| c.0))
+}
+
+/// A string with something in it (`nats.url`).
+pub(crate) fn non_empty<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let text = String::deserialize(d)?;
+    if text.trim().is_empty() {
+        return Err(de::Error::custom(format!(
+            "`{text}` is blank; name a server"
+        )));
+    }
+    Ok(text)
+}
+
+/// Task names become NATS subject tokens and KV keys: `A-Z a-z 0-9 - _` only.
+pub(crate) fn task_names<'de, D, V>(d: D) -> Result<std::collections::BTreeMap<String, V>, D::Error>
+where
+    D: Deserializer<'de>,
+    V: Deserialize<'de>,
+{
+    let tasks = std::collections::BTreeMap::<String, V>::deserialize(d)?;
+    for name in tasks.keys() {
+        let valid = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !valid {
+            return Err(de::Error::custom(format!(
+                "task name `{name}` is not allowed: task names use only A-Z a-z 0-9 - _"
+            )));
+        }
+    }
+    Ok(tasks)
+}
