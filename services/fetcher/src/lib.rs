@@ -90,13 +90,13 @@ fn jst_client(cfg: &Config, topology: &Topology) -> anyhow::Result<JstClient> {
         topology.tokens.clone(),
         names::jst_tokens_key(&cfg.jst.app_key),
     );
-    let gate = KvRateLimiter::new(
+    let limiter = KvRateLimiter::new(
         topology.rate.clone(),
         names::jst_rate_key(&cfg.jst.app_key),
         cfg.fetcher.requests_per_second,
         cfg.fetcher.requests_per_minute,
     );
-    JstClient::with_parts(&cfg.jst, Some(Arc::new(store)), Some(Arc::new(gate)))
+    JstClient::with_parts(&cfg.jst, Some(Arc::new(store)), Some(Arc::new(limiter)))
         .context("building the JST client")
 }
 

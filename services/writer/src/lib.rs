@@ -63,7 +63,7 @@ fn tplus_client(cfg: &Config, topology: &Topology) -> anyhow::Result<TplusClient
         names::tplus_tokens_key(&cfg.tplus.app_key),
     );
     let per_second = cfg.tplus.requests_per_second;
-    let gate = (per_second > 0).then(|| {
+    let limiter = (per_second > 0).then(|| {
         Arc::new(KvRateLimiter::new(
             topology.rate.clone(),
             names::tplus_rate_key(&cfg.tplus.app_key),
@@ -71,6 +71,6 @@ fn tplus_client(cfg: &Config, topology: &Topology) -> anyhow::Result<TplusClient
             per_second.saturating_mul(60),
         )) as Arc<dyn j2t_upstream::RateLimiter>
     });
-    TplusClient::with_parts(&cfg.tplus, Some(Arc::new(store)), gate)
+    TplusClient::with_parts(&cfg.tplus, Some(Arc::new(store)), limiter)
         .context("building the T+ client")
 }

@@ -170,7 +170,7 @@ impl JstClient {
         self.send(endpoint, fields).await
     }
 
-    /// Signs `form`, waits for the gate, posts, and decodes the envelope. One log line and
+    /// Signs `form`, waits for the rate limiter, posts, and decodes the envelope. One log line and
     /// one metric sample per call; credentials are never logged.
     async fn send<T: DeserializeOwned>(
         &self,
