@@ -70,56 +70,50 @@ pub struct AdminConfig {
     pub listen: SocketAddr,
 }
 
-/// Sync settings shared by every task, plus the defaults of each task's filters.
-///
-/// Read through [`FetcherFile`], which checks the rules that join several keys.
-#[derive(Debug, Clone)]
-pub struct FetcherConfig {
+/// Sync settings shared by every task, plus the defaults of each task's filters: the keys of
+/// `[fetcher]` ([`FetcherKeys`]), read with the rules that join several keys checked.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "FetcherKeys")]
+pub struct FetcherConfig(FetcherKeys);
+
+impl std::ops::Deref for FetcherConfig {
+    type Target = FetcherKeys;
+
+    fn deref(&self) -> &FetcherKeys {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for FetcherConfig {
+    /// For callers that adjust settings no cross-key rule involves (the demo's start time).
+    fn deref_mut(&mut self) -> &mut FetcherKeys {
+        &mut self.0
+    }
+}
+
+/// `[fetcher]` as written: every key parsed on its own.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FetcherKeys {
     pub initial_lookback_secs: u64,
+    #[serde(deserialize_with = "values::at_least::<_, _, 1>")]
     pub window_secs: u64,
+    /// Windows end this long before now (JST's data settles).
     pub lag_secs: u64,
     /// Each window's query also covers this much time before the window (late commits).
     pub overlap_secs: u64,
     pub poll_interval_secs: u64,
     /// JST limits of the app, shared by every task and replica.
+    #[serde(deserialize_with = "values::at_least::<_, _, 1>")]
     pub requests_per_second: u32,
+    #[serde(deserialize_with = "values::at_least::<_, _, 1>")]
     pub requests_per_minute: u32,
     /// Only the fetcher holding the app's lease polls; a dead holder's lease expires after this.
+    #[serde(deserialize_with = "values::at_least::<_, _, 3>")]
     pub lease_ttl_secs: u64,
     /// How long an io_id is remembered as synced (no double counting within this time).
     pub dedup_retention_days: u64,
     // Task defaults; also the filters of the implicit task `default` when `tasks` is empty.
-    pub start_time: Option<NaiveDateTime>,
-    pub paging: Paging,
-    pub page_size: u32,
-    pub status: String,
-    pub date_type: DateType,
-    pub shop_id: Option<i64>,
-    pub wms_co_id: Option<i64>,
-    pub is_offline_shop: Option<bool>,
-    pub so_ids: Option<SoIds>,
-    /// Named sync tasks (e.g. one per shop); each key overrides the defaults above.
-    pub tasks: std::collections::BTreeMap<String, TaskConfig>,
-}
-
-/// `[fetcher]` as written: every key parsed on its own. [`FetcherConfig`] adds the checks
-/// across keys.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FetcherFile {
-    pub initial_lookback_secs: u64,
-    #[serde(deserialize_with = "values::at_least::<_, _, 1>")]
-    pub window_secs: u64,
-    pub lag_secs: u64,
-    pub overlap_secs: u64,
-    pub poll_interval_secs: u64,
-    #[serde(deserialize_with = "values::at_least::<_, _, 1>")]
-    pub requests_per_second: u32,
-    #[serde(deserialize_with = "values::at_least::<_, _, 1>")]
-    pub requests_per_minute: u32,
-    #[serde(deserialize_with = "values::at_least::<_, _, 3>")]
-    pub lease_ttl_secs: u64,
-    pub dedup_retention_days: u64,
     #[serde(default, deserialize_with = "values::jst_time")]
     pub start_time: Option<NaiveDateTime>,
     pub paging: Paging,
@@ -131,23 +125,18 @@ pub struct FetcherFile {
     pub wms_co_id: Option<i64>,
     pub is_offline_shop: Option<bool>,
     pub so_ids: Option<SoIds>,
+    /// Named sync tasks (e.g. one per shop); each key overrides the defaults above.
     #[serde(default, deserialize_with = "values::task_names")]
     pub tasks: std::collections::BTreeMap<String, TaskConfig>,
-}
-
-impl<'de> Deserialize<'de> for FetcherConfig {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        FetcherConfig::try_from(FetcherFile::deserialize(d)?).map_err(serde::de::Error::custom)
-    }
 }
 
 /// JST answers at most 7 days per query.
 pub const MAX_QUERY_SECS: u64 = 7 * 86_400;
 
-impl TryFrom<FetcherFile> for FetcherConfig {
+impl TryFrom<FetcherKeys> for FetcherConfig {
     type Error = String;
 
-    fn try_from(f: FetcherFile) -> Result<Self, String> {
+    fn try_from(f: FetcherKeys) -> Result<Self, String> {
         let reach = f.window_secs.saturating_add(f.overlap_secs);
         if reach > MAX_QUERY_SECS {
             return Err(format!(
@@ -156,27 +145,7 @@ impl TryFrom<FetcherFile> for FetcherConfig {
                 f.window_secs, f.overlap_secs
             ));
         }
-        let cfg = FetcherConfig {
-            initial_lookback_secs: f.initial_lookback_secs,
-            window_secs: f.window_secs,
-            lag_secs: f.lag_secs,
-            overlap_secs: f.overlap_secs,
-            poll_interval_secs: f.poll_interval_secs,
-            requests_per_second: f.requests_per_second,
-            requests_per_minute: f.requests_per_minute,
-            lease_ttl_secs: f.lease_ttl_secs,
-            dedup_retention_days: f.dedup_retention_days,
-            start_time: f.start_time,
-            paging: f.paging,
-            page_size: f.page_size,
-            status: f.status,
-            date_type: f.date_type,
-            shop_id: f.shop_id,
-            wms_co_id: f.wms_co_id,
-            is_offline_shop: f.is_offline_shop,
-            so_ids: f.so_ids,
-            tasks: f.tasks,
-        };
+        let cfg = FetcherConfig(f);
         for task in cfg.sync_tasks() {
             if task.paging == Paging::StartTs && task.page_size < 2 {
                 let key = if cfg.tasks.is_empty() {

@@ -13,5 +13,5 @@ pub use keeper::{RenewError, TokenKeeper};
 pub use rate_limit::RateLimiter;
 pub use tokens::{TokenStore, Tokens};
 
-/// Errors of stores and gates (NATS in practice).
+/// Errors of token stores and rate limiters (NATS in practice).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
