@@ -48,9 +48,10 @@ impl DuplicateRule {
     }
 }
 
-/// T+ business codes arrive as strings or numbers; normalise to a string.
+/// T+ business codes arrive as strings or numbers, as `code` (or `status` on some
+/// services); normalise to a string.
 fn code_of(body: &Value) -> Option<String> {
-    match body.get("code")? {
+    match body.get("code").or_else(|| body.get("status"))? {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
         _ => None,
@@ -117,7 +118,15 @@ pub fn classify(answer: &Answer, duplicate: &DuplicateRule) -> Outcome {
         }
     };
     match status {
-        200..=299 if code.is_empty() || code == "0" || code == "200" => Outcome::Created(json),
+        // A duplicate means an earlier attempt was stored, whatever status carries it.
+        _ if duplicate.matches(&code, &message) => Outcome::AlreadyExists(json),
+        200..=299 if is_success(&json, &code) => Outcome::Created(json),
+        // A proxy's or maintenance page's 200 is not T+ storing the voucher: try again
+        // (the ExternalCode makes the repeat harmless).
+        200..=299 => Outcome::Transient {
+            reason: format!("HTTP {status} without a T+ success: {}", truncate(body)),
+            retry_after,
+        },
         409 | 429 | 500..=599 => Outcome::Transient {
             reason: described(),
             retry_after,
@@ -128,10 +137,21 @@ pub fn classify(answer: &Answer, duplicate: &DuplicateRule) -> Outcome {
         },
         401 if code == "50112" => Outcome::QuotaExhausted(described()),
         _ if is_auth_failure(answer) => Outcome::AuthExpired(described()),
-        _ if duplicate.matches(&code, &message) => Outcome::AlreadyExists(json),
         _ => Outcome::Permanent(described()),
     }
 }
+
+/// T+'s success answers: `null` or an empty body (Create on cloud), or an `*OpenApi`
+/// envelope whose code says success.
+fn is_success(json: &Value, code: &str) -> bool {
+    match json {
+        Value::Null => true,
+        Value::Object(_) => SUCCESS_CODES.contains(&code),
+        _ => false,
+    }
+}
+
+const SUCCESS_CODES: [&str; 3] = ["0", "200", "openapi.e0000"];
 
 fn truncate(body: &str) -> String {
     body.chars().take(200).collect()
@@ -200,6 +220,31 @@ mod tests {
             (Answer::Timeout, "transient"),
             (Answer::Transport("connection refused".into()), "transient"),
             (http(200, r#"{"code":"999","message":"已存在"}"#), "exists"),
+            (
+                http(200, r#"{"status":"openapi.e0000","data":{}}"#),
+                "created",
+            ),
+            // A 2xx that is not a T+ success is not a write.
+            (
+                http(200, "<html><body>系统维护中</body></html>"),
+                "transient",
+            ),
+            (http(200, r#"{"data":{}}"#), "transient"),
+            (
+                http(200, r#"{"code":"500","message":"内部错误"}"#),
+                "transient",
+            ),
+            (http(200, "[]"), "transient"),
+            (http(204, "   "), "created"),
+            // The duplicate rule comes before the status classes.
+            (
+                http(409, r#"{"code":"999","message":"外部单据号[JT1]已存在"}"#),
+                "exists",
+            ),
+            (
+                http(500, r#"{"code":"999","message":"外部单据号[JT1]已存在"}"#),
+                "exists",
+            ),
         ];
         for (answer, expected) in cases {
             assert_eq!(kind(classify(&answer, &rule())), expected, "{answer:?}");
