@@ -1,6 +1,7 @@
-//! The configuration contract (design.md §5): built-in defaults → optional TOML file →
-//! `J2T__SECTION__KEY` environment variables. One typed struct; a bad value fails at start
-//! with the key's name. Secrets are `SecretString`, whose `Debug` prints `[REDACTED]`.
+//! The configuration contract (`docs/design.md`, "Configuration"): built-in defaults →
+//! optional TOML file → `J2T__SECTION__KEY` environment variables. One typed struct; a bad
+//! value fails at start with the key's name. Secrets are `SecretString`, whose `Debug`
+//! prints `[REDACTED]`.
 
 mod sections;
 mod values;

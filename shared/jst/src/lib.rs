@@ -1,6 +1,6 @@
 //! Jushuitan (聚水潭) open API client: request signing, form encoding, typed errors, token
 //! refresh.
-//! Facts: `jushuitan-api.md` in the project docs.
+//! Facts: `docs/jushuitan-api.md`.
 
 mod client;
 mod error;

@@ -21,7 +21,7 @@ pub fn sign<'a>(secret: &str, fields: impl IntoIterator<Item = (&'a str, &'a str
 mod tests {
     use super::sign;
 
-    // The four golden vectors of jushuitan-api.md.
+    // The four golden vectors of `docs/jushuitan-api.md`, "Signature".
     #[test]
     fn vector_a_business_call() {
         let fields = [

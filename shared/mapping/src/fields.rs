@@ -1,7 +1,7 @@
 //! The source fields a mapping may read, so that `check` can name a misspelt one. The lists
-//! are JST's documented outbound order fields (jushuitan-api.md, "Response"); a mapping adds
-//! its own with `[source]`, `[[format_response]]` adds the fields it creates, and the merge
-//! adds `merge_*` to each voucher's header.
+//! are JST's documented outbound order fields (`docs/jushuitan-api.md`, "Response"); a
+//! mapping adds its own with `[source]`, `[[format_response]]` adds the fields it creates, and
+//! the merge adds `merge_*` to each voucher's header.
 
 use std::collections::BTreeMap;
 

@@ -1,5 +1,5 @@
 //! Chanjet T+ OpenAPI client, and the pure classification of every answer into what the
-//! writer does next. Facts: `tplus-api.md` in the project docs.
+//! writer does next. Facts: `docs/tplus-api.md`.
 
 mod classify;
 mod client;

@@ -1,5 +1,5 @@
-//! The simulated Jushuitan, faithful to jushuitan-api.md: the outbound query and the token
-//! endpoints, JST's rate limits, and injectable faults (throttling, 502s, latency, token
+//! The simulated Jushuitan, faithful to `docs/jushuitan-api.md`: the outbound query and the
+//! token endpoints, JST's rate limits, and injectable faults (throttling, 502s, latency, token
 //! expiry, data drift during paging).
 
 mod admin;

@@ -1,6 +1,6 @@
-//! `POST /open/orders/out/simple/query`, as documented in jushuitan-api.md. Checks in order:
-//! latency → rate limit → signature (10) → token (100) → timestamp (140) → injected 502 →
-//! injected 199 → biz validation (140) → drift → answer.
+//! `POST /open/orders/out/simple/query`, as documented in `docs/jushuitan-api.md`. Checks in
+//! order: latency → rate limit → signature (10) → token (100) → timestamp (140) → injected
+//! 502 → injected 199 → biz validation (140) → drift → answer.
 //!
 //! Without `start_ts`, rows are ordered by (`modified`, io_id): a modification moves an order
 //! to the end, which is how page_index paging misses rows while data changes. With

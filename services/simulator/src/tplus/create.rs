@@ -1,7 +1,7 @@
-//! `POST /tplus/api/v2/otherDispatch/Create`, as documented in tplus-api.md. Checks in order:
-//! latency → appKey/appSecret/openToken (401, 50000) → quota (401, 50112) → injected 503 →
-//! injected 409 → body and dto (400, 999) → master data (400, 999) → duplicate ExternalCode
-//! (400, 999 "已存在") → store. Success is HTTP 200 with body `null`. Under the
+//! `POST /tplus/api/v2/otherDispatch/Create`, as documented in `docs/tplus-api.md`. Checks in
+//! order: latency → appKey/appSecret/openToken (401, 50000) → quota (401, 50112) → injected
+//! 503 → injected 409 → body and dto (400, 999) → master data (400, 999) → duplicate
+//! ExternalCode (400, 999 "已存在") → store. Success is HTTP 200 with body `null`. Under the
 //! timeout-after-commit fault the voucher is stored and the answer held back, so a client
 //! that gives up first saw a timeout for a voucher that exists.
 

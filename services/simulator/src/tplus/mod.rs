@@ -1,5 +1,5 @@
-//! The simulated T+, faithful to tplus-api.md: `otherDispatch/Create` (header auth, dto
-//! validation, master data, ExternalCode uniqueness), the openToken refresh endpoint, and
+//! The simulated T+, faithful to `docs/tplus-api.md`: `otherDispatch/Create` (header auth,
+//! dto validation, master data, ExternalCode uniqueness), the openToken refresh endpoint, and
 //! injectable faults (503, 409 throttling, timeout after commit, latency, exhausted quota,
 //! token expiry).
 
