@@ -66,21 +66,22 @@ fn build_bins() -> io::Result<PathBuf> {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.toml");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let started = Instant::now();
-    let output = Command::new(&cargo)
+    let mut command = Command::new(&cargo);
+    command
         .args(["build", "--bins", "--profile", profile])
         .arg("--manifest-path")
         .arg(&manifest)
         .arg("--target-dir")
         .arg(&target_dir)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| {
-            io::Error::other(format!(
-                "cannot run {} to build the binaries under test ({e}); run `cargo build \
+        .stdin(Stdio::null());
+    without_test_env(&mut command, &target_dir);
+    let output = command.output().map_err(|e| {
+        io::Error::other(format!(
+            "cannot run {} to build the binaries under test ({e}); run `cargo build \
                  --bins` and set J2T_TEST_SKIP_BUILD=1",
-                Path::new(&cargo).display()
-            ))
-        })?;
+            Path::new(&cargo).display()
+        ))
+    })?;
     if !output.status.success() {
         return Err(io::Error::other(format!(
             "`cargo build --bins --profile {profile}` failed ({}):\n{}",
@@ -93,6 +94,40 @@ fn build_bins() -> io::Result<PathBuf> {
         started.elapsed()
     );
     Ok(dir)
+}
+
+/// Removes what `cargo test` added to the test's environment, so the build sees the
+/// environment a plain `cargo build --bins` would: build scripts that track a variable (ring
+/// tracks `CARGO_MANIFEST_DIR`) would otherwise rebuild, and the next `cargo test` again.
+fn without_test_env(command: &mut Command, target_dir: &Path) {
+    const SET_BY_CARGO_TEST: [&str; 7] = [
+        "CARGO_MANIFEST_DIR",
+        "CARGO_MANIFEST_PATH",
+        "CARGO_CRATE_NAME",
+        "CARGO_BIN_NAME",
+        "CARGO_PRIMARY_PACKAGE",
+        "CARGO_TARGET_TMPDIR",
+        "OUT_DIR",
+    ];
+    for (key, _) in std::env::vars_os() {
+        let Some(name) = key.to_str() else { continue };
+        if SET_BY_CARGO_TEST.contains(&name)
+            || name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_BIN_EXE_")
+        {
+            command.env_remove(&key);
+        }
+    }
+    // Cargo prepends the target directory's library folders to the loader path.
+    if let Some(paths) = std::env::var_os("LD_LIBRARY_PATH") {
+        let kept: Vec<PathBuf> = std::env::split_paths(&paths)
+            .filter(|p| !p.starts_with(target_dir))
+            .collect();
+        match std::env::join_paths(kept) {
+            Ok(joined) if !joined.is_empty() => command.env("LD_LIBRARY_PATH", joined),
+            _ => command.env_remove("LD_LIBRARY_PATH"),
+        };
+    }
 }
 
 /// A child process that is killed (SIGKILL) when dropped.
