@@ -1,7 +1,7 @@
 use std::time::{Duration, Instant};
 
 use j2t_simulator::AdminClient;
-use j2t_testkit::{NatsServer, Service, free_port};
+use j2t_testkit::{NatsServer, Service};
 
 /// NATS, the simulator, and the environment the services need to reach them.
 pub struct Stack {
@@ -29,31 +29,43 @@ impl Stack {
     /// environment, and logs to files in `log_dir` when given.
     pub async fn start_with(extra: &[(&str, String)], log_dir: Option<&std::path::Path>) -> Stack {
         let nats = NatsServer::start().expect("nats-server starts");
-        let (jst_port, tplus_port) = (free_port().expect("port"), free_port().expect("port"));
-        let jst = format!("http://127.0.0.1:{jst_port}");
-        let tplus = format!("http://127.0.0.1:{tplus_port}");
-        let env = vec![
+        let extra: Vec<_> = extra.iter().map(|(k, v)| var(k, v)).collect();
+        // The simulator binds port 0 for both APIs and reports what it got.
+        let mut sim_env = vec![
+            var("J2T__NATS__URL", nats.url()),
+            var("J2T__ADMIN__LISTEN", "127.0.0.1:0"),
+            var("J2T__SIMULATOR__JST_LISTEN", "127.0.0.1:0"),
+            var("J2T__SIMULATOR__TPLUS_LISTEN", "127.0.0.1:0"),
+            var("RUST_LOG", "warn"),
+        ];
+        sim_env.extend(extra.iter().cloned());
+        let log_dir = log_dir.map(std::path::Path::to_path_buf);
+        let log = log_dir.as_ref().map(|d| d.join("jst2tplus-simulator.log"));
+        let mut simulator =
+            Service::spawn_with_log("jst2tplus-simulator", &sim_env, log.as_deref())
+                .expect("simulator starts");
+        let jst = format!(
+            "http://{}",
+            simulator
+                .listening("jst")
+                .await
+                .expect("simulator's JST port")
+        );
+        let tplus = format!(
+            "http://{}",
+            simulator
+                .listening("tplus")
+                .await
+                .expect("simulator's T+ port")
+        );
+        let mut env = vec![
             var("J2T__NATS__URL", nats.url()),
             var("J2T__JST__BASE_URL", &jst),
             var("J2T__TPLUS__BASE_URL", &tplus),
             var("J2T__ADMIN__LISTEN", "127.0.0.1:0"),
             var("RUST_LOG", "warn"),
         ];
-        let mut env = env;
-        env.extend(extra.iter().map(|(k, v)| var(k, v)));
-        let mut sim_env = env.clone();
-        sim_env.push(var(
-            "J2T__SIMULATOR__JST_LISTEN",
-            format!("127.0.0.1:{jst_port}"),
-        ));
-        sim_env.push(var(
-            "J2T__SIMULATOR__TPLUS_LISTEN",
-            format!("127.0.0.1:{tplus_port}"),
-        ));
-        let log_dir = log_dir.map(std::path::Path::to_path_buf);
-        let log = log_dir.as_ref().map(|d| d.join("jst2tplus-simulator.log"));
-        let simulator = Service::spawn_with_log("jst2tplus-simulator", &sim_env, log.as_deref())
-            .expect("simulator starts");
+        env.extend(extra);
         let admin = AdminClient::new(jst.clone());
         let started = Instant::now();
         while admin.stats().await.is_err() {
@@ -77,7 +89,8 @@ impl Stack {
         self.nats.url()
     }
 
-    /// Starts a service binary with the stack's environment plus `extra`.
+    /// Starts a service binary with the stack's environment plus `extra`. Its listeners bind
+    /// port 0 (unless `extra` says otherwise): ask [`Service::listening`] for the address.
     pub fn spawn(&self, bin: &str, extra: &[(&str, String)]) -> Service {
         let mut env = self.env.clone();
         env.extend(extra.iter().map(|(k, v)| var(k, v)));
@@ -141,6 +154,16 @@ pub async fn stream_messages(nats_url: &str, stream: &str) -> u64 {
         Ok(mut stream) => stream.info().await.map_or(0, |i| i.state.messages),
         Err(_) => 0,
     }
+}
+
+/// The admin endpoint (`/healthz`, `/readyz`, `/metrics`) of a service started by the stack.
+pub async fn admin_port(service: &mut Service) -> u16 {
+    let name = service.name.clone();
+    service
+        .listening("admin")
+        .await
+        .unwrap_or_else(|e| panic!("{name}'s admin address: {e}"))
+        .port()
 }
 
 /// Scrapes `/metrics` on `port` and returns the value of the sample `series` (the metric name

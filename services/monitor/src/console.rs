@@ -35,6 +35,7 @@ pub async fn run(
     let addr = j2t_runtime::serve(listen, app(api, token), shutdown.clone())
         .await
         .with_context(|| format!("monitor.console_listen {listen}"))?;
+    j2t_runtime::announce_listening("console", addr);
     tracing::info!(%addr, "operator console listening");
     shutdown.cancelled().await;
     Ok(())

@@ -6,6 +6,8 @@ fn main() -> anyhow::Result<()> {
             "simulator listening jst={} tplus={}",
             running.jst, running.tplus
         );
+        j2t_runtime::announce_listening("jst", running.jst);
+        j2t_runtime::announce_listening("tplus", running.tplus);
         tracing::info!(jst = %running.jst, tplus = %running.tplus, "simulator listening");
         ctx.readiness.set(true);
         ctx.shutdown.cancelled().await;

@@ -39,6 +39,27 @@ pub async fn serve_admin(
     serve(listen, router(readiness), shutdown).await
 }
 
+/// Names a file to which each listener's bound address is appended as a line `<what> <addr>`,
+/// so a parent process (the tests) can bind port 0 and read back the port it got.
+pub const LISTEN_FILE_ENV: &str = "J2T_LISTEN_FILE";
+
+/// Appends `<what> <addr>` to the file named by [`LISTEN_FILE_ENV`], if set.
+pub fn announce_listening(what: &str, addr: SocketAddr) {
+    use std::io::Write;
+    let Some(path) = std::env::var_os(LISTEN_FILE_ENV) else {
+        return;
+    };
+    let line = format!("{what} {addr}\n");
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut file| file.write_all(line.as_bytes()));
+    if let Err(error) = written {
+        tracing::warn!(%error, path = %path.display(), "cannot write the listen file");
+    }
+}
+
 /// Binds `listen` and serves `app` until `shutdown`. Returns the bound address; binding
 /// errors are returned at once so a binary fails at start.
 pub async fn serve(

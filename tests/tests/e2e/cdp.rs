@@ -7,7 +7,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
-use j2t_testkit::free_port;
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
@@ -24,7 +23,8 @@ pub fn chromium_bin() -> PathBuf {
         let bin = PathBuf::from(bin);
         assert!(
             bin.is_file() || on_path(&bin).is_some(),
-            "CHROMIUM_BIN={} does not exist",
+            "chromium not found: CHROMIUM_BIN={} does not exist; install Debian's `chromium` \
+             package (apt-get install chromium) or point CHROMIUM_BIN at a Chromium binary",
             bin.display()
         );
         return bin;
@@ -33,8 +33,8 @@ pub fn chromium_bin() -> PathBuf {
         .iter()
         .find_map(|name| on_path(Path::new(name)))
         .expect(
-            "the browser tests need headless Chromium: install Debian's `chromium` package \
-             (apt-get install chromium) or set CHROMIUM_BIN to its binary",
+            "chromium not found (the browser tests need headless Chromium): install Debian's \
+             `chromium` package (apt-get install chromium) or set CHROMIUM_BIN to its binary",
         )
 }
 
@@ -56,7 +56,6 @@ pub struct Browser {
 
 impl Browser {
     pub async fn launch(bin: &Path) -> Browser {
-        let port = free_port().expect("a free port");
         let profile = tempfile::tempdir().expect("a profile directory");
         let log = std::fs::File::create(profile.path().join("chromium.log")).expect("log file");
         let child = Command::new(bin)
@@ -69,7 +68,8 @@ impl Browser {
                 "--no-first-run",
                 "--no-default-browser-check",
                 "--window-size=1400,1000",
-                &format!("--remote-debugging-port={port}"),
+                // Chromium picks the port and writes it to `<profile>/DevToolsActivePort`.
+                "--remote-debugging-port=0",
                 &format!("--user-data-dir={}", profile.path().display()),
                 "about:blank",
             ])
@@ -83,6 +83,7 @@ impl Browser {
             profile,
             socket: Mutex::new(None),
         };
+        let port = browser.devtools_port().await;
         let url = browser.page_socket_url(port).await;
         let (socket, _) = tokio_tungstenite::connect_async(url.as_str())
             .await
@@ -91,6 +92,32 @@ impl Browser {
         browser.call("Page.enable", json!({})).await;
         browser.call("Runtime.enable", json!({})).await;
         browser
+    }
+
+    /// Waits for Chromium to report the DevTools port it bound: the first line of
+    /// `DevToolsActivePort` in the profile.
+    async fn devtools_port(&mut self) -> u16 {
+        let file = self.profile.path().join("DevToolsActivePort");
+        let started = Instant::now();
+        loop {
+            // Complete once the second line (the browser's websocket path) is there.
+            if let Ok(text) = std::fs::read_to_string(&file)
+                && let Some((first, rest)) = text.split_once('\n')
+                && !rest.trim().is_empty()
+                && let Ok(port) = first.trim().parse::<u16>()
+            {
+                return port;
+            }
+            if let Some(status) = self.child.try_wait().ok().flatten() {
+                panic!("Chromium exited ({status}):\n{}", self.log());
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "Chromium never reported its DevTools port:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// Waits for the DevTools endpoint to list the page; its websocket URL.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use j2t_e2e::harness::{Stack, eventually, stream_messages};
 use j2t_simulator::DemoSpec;
-use j2t_testkit::{Service, free_port};
+use j2t_testkit::Service;
 use j2t_topology::names;
 use jst2tplus::reconcile;
 use serde_json::{Value, json};
@@ -95,16 +95,16 @@ async fn the_console_shows_a_dead_lettered_voucher_and_replays_it_with_a_click()
         .await
         .expect("master data");
 
-    let port = free_port().expect("a port");
     let token = random_token();
-    let _monitor = stack.spawn(
+    let mut monitor = stack.spawn(
         "jst2tplus-monitor",
         &[
-            ("J2T__MONITOR__CONSOLE_LISTEN", format!("127.0.0.1:{port}")),
+            ("J2T__MONITOR__CONSOLE_LISTEN", "127.0.0.1:0".into()),
             ("J2T__MONITOR__CONSOLE_TOKEN", token.clone()),
         ],
     );
-    let base = format!("http://127.0.0.1:{port}");
+    let console = monitor.listening("console").await.expect("the console");
+    let base = format!("http://{console}");
 
     // The API: the token is required, and the dead letter is there with its voucher.
     let http = reqwest::Client::new();

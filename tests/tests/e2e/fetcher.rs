@@ -11,9 +11,9 @@ use j2t_simulator::{DemoSpec, JstFaults, Stats};
 use j2t_topology::names;
 use serde_json::Value;
 
-use j2t_testkit::{Service, free_port};
+use j2t_testkit::Service;
 
-use j2t_e2e::harness::{Stack, eventually, metric, published_io_ids, stream_messages};
+use j2t_e2e::harness::{Stack, admin_port, eventually, metric, published_io_ids, stream_messages};
 
 pub const UTC_OFFSET: i32 = 480;
 
@@ -187,14 +187,11 @@ async fn a_tenth_of_requests_failing_with_502_misses_nothing() {
     let mut scenario = Scenario::new(200, 3);
     scenario.faults.http_5xx_probability = 0.1;
     scenario.faults.seed = 11;
-    let port = free_port().expect("port");
     scenario
         .env
         .push(("J2T__FETCHER__OVERLAP_SECS", "3600".into()));
-    scenario
-        .env
-        .push(("J2T__ADMIN__LISTEN", format!("127.0.0.1:{port}")));
-    let (stack, _fetcher, stats) = fetch_all(&scenario).await;
+    let (stack, mut fetcher, stats) = fetch_all(&scenario).await;
+    let port = admin_port(&mut fetcher).await;
     let failed = answered(&stats, "http502");
     assert!(failed > 0, "502s were injected: {stats:?}");
 

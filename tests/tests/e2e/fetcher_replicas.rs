@@ -1,14 +1,15 @@
 //! The fetcher across process deaths: SIGKILL at random points, two replicas with one
 //! active, and a refreshed JST token that must outlive the process that refreshed it.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use j2t_testkit::{Service, free_port};
+use j2t_testkit::{Service, seeded_rng};
 use j2t_topology::names;
 use serde_json::json;
 
 use crate::fetcher::{Scenario, UTC_OFFSET, assert_all_published_once};
-use j2t_e2e::harness::{Stack, eventually, published_io_ids};
+use j2t_e2e::harness::{Stack, admin_port, eventually, published_io_ids};
+use rand::RngExt;
 
 /// The pid of the fetcher holding the app's lease (holder ids start with the pid).
 async fn lease_holder(nats_url: &str) -> Option<u32> {
@@ -37,14 +38,12 @@ async fn killed_at_random_points_and_restarted_misses_nothing() {
     let mut scenario = Scenario::new(400, 4);
     short_lease(&mut scenario);
     let env = scenario.prepare(&stack).await;
-    let seed = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    println!("kill points from seed {seed}");
+    // Kill points from `J2T_TEST_SEED` when set (printed either way, to replay a failure).
+    let mut rng = seeded_rng("killed_at_random_points_and_restarted_misses_nothing");
     for round in 0..3u32 {
         let mut fetcher = stack.spawn("jst2tplus-fetcher", &env);
         // A different point in the sync each round: 1.5 s to 6 s after start.
-        let after = 1_500 + u64::from(seed.wrapping_mul(round + 7) % 4_500);
+        let after: u64 = rng.random_range(1_500..6_000);
         tokio::time::sleep(Duration::from_millis(after)).await;
         fetcher.kill();
         let published = published_io_ids(&stack.nats_url()).await.len();
@@ -60,13 +59,12 @@ async fn two_fetchers_one_active_and_the_standby_takes_over() {
     let mut scenario = Scenario::new(400, 4);
     short_lease(&mut scenario);
     let env = scenario.prepare(&stack).await;
-    let spawn = |port: u16| {
-        let mut env = env.clone();
-        env.push(("J2T__ADMIN__LISTEN", format!("127.0.0.1:{port}")));
-        (stack.spawn("jst2tplus-fetcher", &env), port)
-    };
-    let ports = (free_port().expect("port"), free_port().expect("port"));
-    let mut fetchers: Vec<(Service, u16)> = vec![spawn(ports.0), spawn(ports.1)];
+    let mut fetchers: Vec<(Service, u16)> = Vec::new();
+    for _ in 0..2 {
+        let mut fetcher = stack.spawn("jst2tplus-fetcher", &env);
+        let port = admin_port(&mut fetcher).await;
+        fetchers.push((fetcher, port));
+    }
     let nats = stack.nats_url();
     let active = eventually(Duration::from_secs(30), "a lease holder", || {
         lease_holder(&nats)

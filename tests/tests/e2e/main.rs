@@ -1,6 +1,8 @@
 //! End-to-end tests: every service is a separate process of this workspace's binaries, NATS
-//! is a real `nats-server`, Jushuitan and T+ are the simulator over HTTP. Build the binaries
-//! first (`cargo build --bins`); the README's test command does.
+//! is a real `nats-server`, Jushuitan and T+ are the simulator over HTTP. The harness builds
+//! the binaries (`cargo build --bins`) once per run before starting any, so none is stale.
+//! Every listener binds port 0 and reports the port it got. Random choices (kill points) come
+//! from `J2T_TEST_SEED` when set, else from the OS, and the seed is printed.
 
 mod cdp;
 mod console;

@@ -5,9 +5,8 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_nats::jetstream;
-use j2t_e2e::harness::{Stack, eventually, metric, published_io_ids, stream_messages};
+use j2t_e2e::harness::{Stack, admin_port, eventually, metric, published_io_ids, stream_messages};
 use j2t_simulator::DemoSpec;
-use j2t_testkit::free_port;
 use j2t_topology::names;
 use jst2tplus::reconcile::{self, QtyBySku};
 
@@ -45,20 +44,23 @@ async fn sums_match(stack: &Stack, expected: &QtyBySku) {
 async fn metrics_count_what_happened() {
     let stack = Stack::start().await;
     let (expected, start) = seed(&stack, 200, 4).await;
-    let ports: Vec<u16> = (0..4).map(|_| free_port().expect("port")).collect();
-    let admin = |i: usize| ("J2T__ADMIN__LISTEN", format!("127.0.0.1:{}", ports[i]));
     let start = ("J2T__FETCHER__START_TIME", start);
-    let _fetcher = stack.spawn("jst2tplus-fetcher", &[start.clone(), admin(0)]);
-    let _transformer = stack.spawn("jst2tplus-transformer", &[admin(1)]);
-    let _writer = stack.spawn("jst2tplus-writer", &[admin(2)]);
-    let _monitor = stack.spawn(
-        "jst2tplus-monitor",
-        &[
-            admin(3),
-            ("J2T__MONITOR__EVALUATE_EVERY_SECS", "1".into()),
-            ("J2T__MONITOR__CONSOLE_LISTEN", "127.0.0.1:0".into()),
-        ],
-    );
+    let mut services = [
+        stack.spawn("jst2tplus-fetcher", &[start]),
+        stack.spawn("jst2tplus-transformer", &[]),
+        stack.spawn("jst2tplus-writer", &[]),
+        stack.spawn(
+            "jst2tplus-monitor",
+            &[
+                ("J2T__MONITOR__EVALUATE_EVERY_SECS", "1".into()),
+                ("J2T__MONITOR__CONSOLE_LISTEN", "127.0.0.1:0".into()),
+            ],
+        ),
+    ];
+    let mut ports = Vec::new();
+    for service in &mut services {
+        ports.push(admin_port(service).await);
+    }
     sums_match(&stack, &expected).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     for port in &ports {
