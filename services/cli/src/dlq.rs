@@ -45,7 +45,8 @@ pub struct FilterArgs {
     /// fetcher, transformer or writer.
     #[arg(long)]
     pub stage: Option<Stage>,
-    /// bad_event, bad_json, bad_order, bad_payload, rejected or retries_exhausted.
+    /// bad_event, bad_json, bad_order, bad_payload, rejected, retries_exhausted, too_large or
+    /// window_failed.
     #[arg(long)]
     pub reason: Option<DeadLetterReason>,
     /// Only failures since this time: RFC 3339 (2026-11-28T08:00:00Z) or a UTC date.

@@ -11,6 +11,9 @@ pub struct CursorState {
     pub next_start: NaiveDateTime,
     /// The window being fetched; a restart resumes exactly this one.
     pub pending: Option<Window>,
+    /// Failed attempts at `pending` so far (dead-lettered at `max_window_attempts`).
+    #[serde(default)]
+    pub attempts: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +47,11 @@ impl CursorStore {
             key: task.to_string(),
             revision: None,
         }
+    }
+
+    /// The bucket the cursor lives in (replay requests are kept beside it).
+    pub fn kv(&self) -> &kv::Store {
+        &self.kv
     }
 
     pub async fn load(&mut self) -> Result<Option<CursorState>, CursorError> {

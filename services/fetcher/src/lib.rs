@@ -106,11 +106,21 @@ async fn run_task(mut sync: TaskSync, cfg: &Config, stop: CancellationToken) {
     while !stop.is_cancelled() {
         let pause = match sync.step(&stop).await {
             Ok(Some(report)) => {
+                if let Some(error) = &report.failed {
+                    tracing::error!(
+                        task = sync.name(),
+                        window = %report.window.id(),
+                        error,
+                        "window dead-lettered after its last attempt; moving on"
+                    );
+                    continue;
+                }
                 tracing::info!(
                     task = sync.name(),
                     window = %report.window.id(),
                     orders = report.orders,
                     already_synced = report.already_synced,
+                    dead_lettered = report.dead_lettered,
                     pages = report.pages,
                     "window synced"
                 );

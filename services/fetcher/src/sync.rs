@@ -32,7 +32,23 @@ pub struct WindowReport {
     pub orders: u64,
     /// Orders skipped because an earlier window already published them.
     pub already_synced: u64,
+    /// Orders dead-lettered (unreadable, too large, without io_id).
+    pub dead_lettered: u64,
+    /// Set when the window itself was dead-lettered after its last allowed attempt.
+    pub failed: Option<String>,
 }
+
+/// A replay request for a dead-lettered window (the value of its replay key).
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct ReplayRequest {
+    #[serde(default)]
+    attempts: u32,
+}
+
+/// Bytes kept of an order too large to publish, in its dead letter.
+const TOO_LARGE_KEPT: usize = 4096;
+/// Room left for headers under the server's max payload.
+const HEADER_ROOM: usize = 4096;
 
 /// Stopped on request; the window stays pending and is fetched again next time.
 #[derive(Debug, thiserror::Error)]
@@ -55,10 +71,16 @@ struct WindowRun {
     subject: String,
     /// `task/window`: who marks the io_ids it publishes as synced.
     owner: String,
+    /// io_ids published by this run (8 bytes each: the only state that grows with the
+    /// window; payloads are not kept).
     published: HashSet<i64>,
+    /// Publishes not yet acknowledged: at most `max_in_flight`, awaited as they fill up.
     acks: Vec<(i64, PublishAckFuture)>,
+    /// Orders acknowledged and marked synced so far.
+    stored: u64,
     pages: u32,
     already_synced: u64,
+    dead_lettered: u64,
 }
 
 impl TaskSync {
@@ -94,16 +116,22 @@ impl TaskSync {
         })
     }
 
-    /// Syncs one window if one is due. `Ok(None)`: caught up, or asked to stop.
+    /// Syncs one window if one is due (a requested replay first). `Ok(None)`: caught up, or
+    /// asked to stop. A window still failing after `max_window_attempts` is dead-lettered
+    /// and the task moves on.
     pub async fn step(
         &mut self,
         shutdown: &CancellationToken,
     ) -> anyhow::Result<Option<WindowReport>> {
+        if let Some((key, window, request)) = self.replay_request().await? {
+            return self.replay(key, window, request, shutdown).await;
+        }
         let mut state = match self.cursor.load().await? {
             Some(state) => state,
             None => CursorState {
                 next_start: self.initial_start(),
                 pending: None,
+                attempts: 0,
             },
         };
         let window = match state.pending {
@@ -116,19 +144,124 @@ impl TaskSync {
                     return Ok(None);
                 };
                 state.pending = Some(window);
+                state.attempts = 0;
                 // Recorded before fetching, so a crash resumes this very window.
                 self.cursor.save(&state).await?;
                 window
             }
         };
+        let report = match self.sync_window(window, shutdown).await {
+            Ok(None) => return Ok(None),
+            Ok(Some(report)) => report,
+            Err(error) => {
+                state.attempts += 1;
+                if state.attempts < self.settings.max_window_attempts {
+                    self.cursor.save(&state).await?;
+                    return Err(error.context(format!(
+                        "window {} attempt {} of {}",
+                        window.id(),
+                        state.attempts,
+                        self.settings.max_window_attempts
+                    )));
+                }
+                self.dead_letter_window(window, state.attempts, &error)
+                    .await?;
+                self.failed_report(window, &error)
+            }
+        };
+        state.next_start = window.end + chrono::Duration::seconds(1);
+        state.pending = None;
+        state.attempts = 0;
+        self.cursor.save(&state).await?;
+        Ok(Some(report))
+    }
+
+    /// The oldest window `dlq replay` asked this task to sync again, if any.
+    async fn replay_request(&self) -> anyhow::Result<Option<(String, Window, ReplayRequest)>> {
+        let prefix = names::window_replay_prefix(&self.task.name);
+        let mut keys = self.cursor.kv().keys().await?;
+        let mut found = Vec::new();
+        while let Some(key) = futures::StreamExt::next(&mut keys).await {
+            let key = key?;
+            if key.starts_with(&prefix) {
+                found.push(key);
+            }
+        }
+        found.sort();
+        for key in found {
+            let Some(value) = self.cursor.kv().get(&key).await? else {
+                continue;
+            };
+            let window = key.strip_prefix(&prefix).and_then(Window::from_id);
+            let Some(window) = window else {
+                tracing::warn!(key, "replay request for no window; dropped");
+                self.cursor.kv().purge(&key).await?;
+                continue;
+            };
+            let request = serde_json::from_slice(&value).unwrap_or_default();
+            return Ok(Some((key, window, request)));
+        }
+        Ok(None)
+    }
+
+    /// Syncs a dead-lettered window again; the request is removed once the window is closed
+    /// or dead-lettered anew.
+    async fn replay(
+        &self,
+        key: String,
+        window: Window,
+        mut request: ReplayRequest,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<Option<WindowReport>> {
+        tracing::info!(task = %self.task.name, window = %window.id(), "replaying a dead-lettered window");
+        let report = match self.sync_window(window, shutdown).await {
+            Ok(None) => return Ok(None),
+            Ok(Some(report)) => report,
+            Err(error) => {
+                request.attempts += 1;
+                if request.attempts < self.settings.max_window_attempts {
+                    self.cursor
+                        .kv()
+                        .put(&key, serde_json::to_vec(&request)?.into())
+                        .await?;
+                    return Err(error.context(format!("replay of window {}", window.id())));
+                }
+                self.dead_letter_window(window, request.attempts, &error)
+                    .await?;
+                self.failed_report(window, &error)
+            }
+        };
+        self.cursor.kv().purge(&key).await?;
+        Ok(Some(report))
+    }
+
+    fn failed_report(&self, window: Window, error: &anyhow::Error) -> WindowReport {
+        WindowReport {
+            window,
+            pages: 0,
+            orders: 0,
+            already_synced: 0,
+            dead_lettered: 0,
+            failed: Some(format!("{error:#}")),
+        }
+    }
+
+    /// Reads, publishes and closes one window. `Ok(None)`: stopped on request.
+    async fn sync_window(
+        &self,
+        window: Window,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<Option<WindowReport>> {
         let mut run = WindowRun {
             window,
             subject: names::orders_subject(&self.task.name, &window.id()),
             owner: format!("{}/{}", self.task.name, window.id()),
             published: HashSet::new(),
             acks: Vec::new(),
+            stored: 0,
             pages: 0,
             already_synced: 0,
+            dead_lettered: 0,
         };
         let range = Range {
             start: window.start - chrono::Duration::seconds(self.settings.overlap_secs as i64),
@@ -146,27 +279,59 @@ impl TaskSync {
                 None => Err(error),
             };
         }
-        let report = self.close(run).await?;
-        state.next_start = window.end + chrono::Duration::seconds(1);
-        state.pending = None;
-        self.cursor.save(&state).await?;
-        Ok(Some(report))
+        self.close(run).await.map(Some)
     }
 
-    /// Waits for every PubAck, marks the io_ids synced, announces the window closed.
-    async fn close(&self, run: WindowRun) -> anyhow::Result<WindowReport> {
+    /// A window that keeps failing: parked for a person (replayable), so the task goes on.
+    async fn dead_letter_window(
+        &self,
+        window: Window,
+        attempts: u32,
+        error: &anyhow::Error,
+    ) -> anyhow::Result<()> {
+        let mut letter = DeadLetter::first_attempt(
+            Stage::Fetcher,
+            DeadLetterReason::WindowFailed,
+            format!("window failed {attempts} times: {error:#}"),
+            names::orders_subject(&self.task.name, &window.id()),
+            serde_json::json!({
+                "task": self.task.name,
+                "window": window,
+                "window_id": window.id(),
+            }),
+        );
+        letter.attempts = u64::from(attempts);
+        let msg_id = format!(
+            "window_failed:{}:{}:{}",
+            self.task.name,
+            window.id(),
+            chrono::Utc::now().timestamp_millis()
+        );
+        j2t_stores::publish_dead_letter(&self.js, &letter, &msg_id).await?;
+        Ok(())
+    }
+
+    /// Waits for the PubAcks of every publish in flight, then marks their io_ids synced.
+    async fn flush(&self, run: &mut WindowRun) -> anyhow::Result<()> {
         let mut io_ids = Vec::with_capacity(run.acks.len());
-        for (io_id, ack) in run.acks {
+        for (io_id, ack) in run.acks.drain(..) {
             ack.await
                 .with_context(|| format!("no PubAck for order {io_id}"))?;
             io_ids.push(io_id);
         }
         self.seen.mark(&io_ids, &run.owner).await?;
+        run.stored += io_ids.len() as u64;
+        Ok(())
+    }
+
+    /// Waits for the last PubAcks, marks their io_ids synced, announces the window closed.
+    async fn close(&self, mut run: WindowRun) -> anyhow::Result<WindowReport> {
+        self.flush(&mut run).await?;
         let closed = WindowClosed {
             task: self.task.name.clone(),
             window: run.window,
             orders_subject: run.subject,
-            orders: io_ids.len() as u64,
+            orders: run.stored,
         };
         j2t_topology::publish_json(
             &self.js,
@@ -178,8 +343,10 @@ impl TaskSync {
         Ok(WindowReport {
             window: run.window,
             pages: run.pages,
-            orders: io_ids.len() as u64,
+            orders: run.stored,
             already_synced: run.already_synced,
+            dead_lettered: run.dead_lettered,
+            failed: None,
         })
     }
 
@@ -216,11 +383,11 @@ impl TaskSync {
             let page = self.fetch_page(&self.query(range, 1), run).await?;
             let first = FirstPage {
                 has_next: page.has_next,
-                returned: page.datas.len() as u64,
+                returned: (page.datas.len() + page.unreadable.len()) as u64,
                 data_count: page.data_count,
             };
             match snapshot_step(range, first, self.task.page_size) {
-                SnapshotStep::Take => self.accept(page.datas, run).await?,
+                SnapshotStep::Take => self.accept(page, run).await?,
                 SnapshotStep::PageUntilStable => self.read_until_stable(range, run).await?,
                 // Reversed onto the stack, so parts are read in time order.
                 SnapshotStep::Split(parts) => todo.extend(parts.into_iter().rev()),
@@ -244,8 +411,10 @@ impl TaskSync {
                         o.get("ts").and_then(Value::as_i64).unwrap_or(0),
                     ))
                 }));
-                self.accept(page.datas, run).await?;
-                if !page.has_next {
+                pass.extend(page.unreadable.iter().filter_map(|o| Some((o.io_id?, 0))));
+                let has_next = page.has_next;
+                self.accept(page, run).await?;
+                if !has_next {
                     break;
                 }
                 page_index += 1;
@@ -276,8 +445,9 @@ impl TaskSync {
                 .iter()
                 .filter_map(|o| o.get("ts").and_then(Value::as_i64))
                 .max();
-            let step = ts_step(start_ts, page.datas.len(), self.task.page_size, max_ts);
-            self.accept(page.datas, run).await?;
+            let returned = page.datas.len() + page.unreadable.len();
+            let step = ts_step(start_ts, returned, self.task.page_size, max_ts);
+            self.accept(page, run).await?;
             match step {
                 TsStep::Done => return Ok(()),
                 TsStep::From(ts) => start_ts = ts,
@@ -289,16 +459,50 @@ impl TaskSync {
     }
 
     /// Publishes the orders of one response that are new to this window and not already
-    /// synced by another window.
-    async fn accept(&self, orders: Vec<Value>, run: &mut WindowRun) -> anyhow::Result<()> {
+    /// synced by another window; dead-letters those that cannot go on. At most
+    /// `max_in_flight` publishes wait for their PubAck at any time.
+    async fn accept(&self, page: OutboundPage, run: &mut WindowRun) -> anyhow::Result<()> {
+        for bad in page.unreadable {
+            if bad.io_id.is_some_and(|id| run.published.contains(&id)) {
+                continue;
+            }
+            let tag = match bad.io_id {
+                Some(io_id) => io_id.to_string(),
+                None => format!("{:x}", hash_of(&bad.raw)),
+            };
+            let msg_id = format!("{}:unreadable:{tag}", run.owner);
+            let error = format!(
+                "order{} in a JST page is not valid JSON: {}",
+                bad.io_id.map(|id| format!(" {id}")).unwrap_or_default(),
+                bad.reason
+            );
+            let raw = truncate(&bad.raw, self.max_payload() / 2);
+            self.dead_letter(
+                &run.subject,
+                &msg_id,
+                DeadLetterReason::BadJson,
+                error,
+                Value::String(raw),
+            )
+            .await?;
+            run.dead_lettered += 1;
+        }
         let mut fresh = Vec::new();
-        for (position, order) in orders.into_iter().enumerate() {
+        for (position, order) in page.datas.into_iter().enumerate() {
             match io_id_of(&order) {
                 Some(io_id) if run.published.contains(&io_id) => {}
                 Some(io_id) => fresh.push((io_id, order)),
                 None => {
                     let msg_id = format!("{}:{}:{position}", run.owner, run.pages);
-                    self.dead_letter(&run.subject, &msg_id, order).await?;
+                    self.dead_letter(
+                        &run.subject,
+                        &msg_id,
+                        DeadLetterReason::BadOrder,
+                        "order has no usable io_id".into(),
+                        order,
+                    )
+                    .await?;
+                    run.dead_lettered += 1;
                 }
             }
         }
@@ -314,10 +518,38 @@ impl TaskSync {
                 metrics::counter!("j2t_fetcher_orders_skipped_total", "task" => task.to_string(), "reason" => "already_synced").increment(1);
                 continue;
             }
+            let payload = serde_json::to_vec(&order)?;
+            let limit = self.max_payload().saturating_sub(HEADER_ROOM);
+            if payload.len() > limit {
+                // It can never be stored: park it (its io_id and the start of its text).
+                let text = String::from_utf8_lossy(&payload);
+                let kept = serde_json::json!({
+                    "io_id": io_id,
+                    "bytes": payload.len(),
+                    "truncated": truncate(&text, TOO_LARGE_KEPT),
+                });
+                let error = format!(
+                    "order {io_id} is {} bytes, more than NATS's max payload ({limit} bytes with \
+                     room for headers)",
+                    payload.len()
+                );
+                let msg_id = format!("{}:too_large:{io_id}", run.owner);
+                self.dead_letter(
+                    &run.subject,
+                    &msg_id,
+                    DeadLetterReason::TooLarge,
+                    error,
+                    kept,
+                )
+                .await?;
+                run.dead_lettered += 1;
+                run.published.insert(io_id);
+                continue;
+            }
             // Each order starts its own span; the transformer links its voucher to it.
             let span = tracing::info_span!("fetched order", io_id, task);
             let mut message = PublishMessage::build()
-                .payload(serde_json::to_vec(&order)?.into())
+                .payload(payload.into())
                 .message_id(format!("{task}:{}:{io_id}", run.window.id()))
                 .header(names::HEADER_TASK, task)
                 .header(names::HEADER_WINDOW, run.window.id().as_str());
@@ -333,8 +565,16 @@ impl TaskSync {
             run.acks.push((io_id, ack));
             metrics::counter!("j2t_fetcher_orders_published_total", "task" => task.to_string())
                 .increment(1);
+            if run.acks.len() >= self.settings.max_in_flight {
+                self.flush(run).await?;
+            }
         }
         Ok(())
+    }
+
+    /// The largest message the server takes.
+    fn max_payload(&self) -> usize {
+        self.js.client().server_info().max_payload
     }
 
     /// One page, retried on transient failures (network, 5xx, throttling) with backoff until
@@ -345,6 +585,8 @@ impl TaskSync {
         run: &mut WindowRun,
     ) -> Result<OutboundPage, JstError> {
         let task = self.task.name.as_str();
+        let unreadable = std::sync::atomic::AtomicU32::new(0);
+        let page_attempts = self.settings.page_attempts;
         let page = (|| self.jst.query_outbound(query))
             .retry(
                 ExponentialBuilder::default()
@@ -353,10 +595,17 @@ impl TaskSync {
                     .with_jitter()
                     .without_max_times(),
             )
-            .when(JstError::is_transient)
+            // An unreadable answer may be a glitch: tried `page_attempts` times in all.
+            .when(|error| {
+                error.is_transient()
+                    || (matches!(error, JstError::Decode { .. })
+                        && unreadable.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
+                            < page_attempts)
+            })
             .notify(|error, delay| {
-                let reason = match error.api_code() {
-                    Some(ApiCode::Throttled) => "throttled",
+                let reason = match error {
+                    JstError::Decode { .. } => "unreadable",
+                    _ if error.api_code() == Some(ApiCode::Throttled) => "throttled",
                     _ => "transient",
                 };
                 metrics::counter!("j2t_fetcher_retries_total", "task" => task.to_string(), "reason" => reason).increment(1);
@@ -368,16 +617,35 @@ impl TaskSync {
         Ok(page)
     }
 
-    /// An order without an io_id cannot be deduplicated or traced: park it for a person.
-    async fn dead_letter(&self, subject: &str, msg_id: &str, order: Value) -> anyhow::Result<()> {
-        let letter = DeadLetter::first_attempt(
-            Stage::Fetcher,
-            DeadLetterReason::BadOrder,
-            "order has no usable io_id".into(),
-            subject.to_string(),
-            order,
-        );
+    /// An order that cannot go on (no io_id, unreadable, too large): park it for a person.
+    async fn dead_letter(
+        &self,
+        subject: &str,
+        msg_id: &str,
+        reason: DeadLetterReason,
+        error: String,
+        payload: Value,
+    ) -> anyhow::Result<()> {
+        let letter =
+            DeadLetter::first_attempt(Stage::Fetcher, reason, error, subject.to_string(), payload);
         j2t_stores::publish_dead_letter(&self.js, &letter, msg_id).await?;
         Ok(())
     }
+}
+
+/// At most `max` bytes of `text`, cut at a character boundary.
+fn truncate(text: &str, max: usize) -> String {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_string()
+}
+
+/// A stable tag for a text (SipHash with fixed keys): the same text, the same message id.
+fn hash_of(text: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut hasher);
+    hasher.finish()
 }

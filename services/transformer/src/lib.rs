@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use async_nats::jetstream::AckKind;
+use j2t_domain::DeadLetterReason;
 use j2t_mapping::Mapping;
 use j2t_runtime::ServiceContext;
 use tracing::Instrument;
@@ -45,12 +46,17 @@ pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
     tracing::info!("transformer running");
     let js = &topology.js;
     let lineage = &j2t_stores::Lineage::new(&topology);
+    let max_deliver = cfg.transformer.max_deliver;
+    let max_orders = cfg.transformer.max_window_orders;
     j2t_topology::consume(&consumer, 1, &ctx.shutdown, |msg| {
         let mapping = mapping.clone();
         async move {
-            let seq = msg.info().map(|i| i.stream_sequence).unwrap_or_default();
+            let (seq, delivered) = msg
+                .info()
+                .map(|i| (i.stream_sequence, i.delivered))
+                .unwrap_or_default();
             let span = tracing::info_span!("merge window", seq);
-            match process_window(js, lineage, &mapping, &msg.payload, seq)
+            match process_window(js, lineage, &mapping, &msg.payload, seq, max_orders)
                 .instrument(span)
                 .await
             {
@@ -75,8 +81,35 @@ pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
                         tracing::warn!(%error, "ack of window lost; it will be merged again (idempotent)");
                     }
                 }
+                Err(error) if delivered >= max_deliver => {
+                    // Still failing: park the event (replayable) so later windows go on.
+                    let payload = serde_json::from_slice(&msg.payload)
+                        .unwrap_or_else(|_| plan::raw(&msg.payload));
+                    let mut letter = plan::dead_letter(
+                        DeadLetterReason::WindowFailed,
+                        format!("window failed {delivered} times: {error:#}"),
+                        msg.subject.as_str(),
+                        payload,
+                    );
+                    letter.attempts = delivered as u64;
+                    let msg_id = format!("window_failed:{seq}");
+                    match j2t_stores::publish_dead_letter(js, &letter, &msg_id).await {
+                        Ok(_) => {
+                            let _ = msg.ack_with(AckKind::Term).await;
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "could not dead-letter the window; redelivering");
+                            let _ = msg.ack_with(AckKind::Nak(Some(Duration::from_secs(5)))).await;
+                        }
+                    }
+                }
                 Err(error) => {
-                    tracing::error!(error = format!("{error:#}"), "window failed; redelivering");
+                    tracing::error!(
+                        error = format!("{error:#}"),
+                        delivered,
+                        max_deliver,
+                        "window failed; redelivering"
+                    );
                     let _ = msg.ack_with(AckKind::Nak(Some(Duration::from_secs(5)))).await;
                 }
             }

@@ -18,6 +18,7 @@ pub async fn process_window(
     mapping: &Mapping,
     event: &[u8],
     event_seq: u64,
+    max_orders: u64,
 ) -> anyhow::Result<WindowOutcome> {
     let closed: WindowClosed = match serde_json::from_slice(event) {
         Ok(closed) => closed,
@@ -42,7 +43,29 @@ pub async fn process_window(
             });
         }
     };
-    let read = read_orders(js, &closed.orders_subject).await?;
+    let read = match read_orders(js, &closed.orders_subject, max_orders).await? {
+        Ok(read) => read,
+        Err(too_many) => {
+            // The whole window is the merge scope and is held in memory: refuse, visibly.
+            let letter = dead_letter(
+                DeadLetterReason::WindowFailed,
+                too_many.to_string(),
+                &names::windows_subject(&closed.task),
+                serde_json::to_value(&closed)?,
+            );
+            let msg_id = format!("too_many:{}:{}", closed.task, closed.window.id());
+            j2t_stores::publish_dead_letter(js, &letter, &msg_id).await?;
+            return Ok(WindowOutcome {
+                window: closed.window.id(),
+                orders: 0,
+                vouchers: 0,
+                rejected: 1,
+                already_merged: 0,
+                skipped_orders: 0,
+                skipped_lines: 0,
+            });
+        }
+    };
     let ids: Vec<i64> = read.orders.iter().filter_map(io_id_of).collect();
     let held = lineage.claims(&ids).await?;
     let plan = plan_window(mapping, &closed, &read, &held);
@@ -86,12 +109,30 @@ pub async fn process_window(
 /// The raw orders of a window as stored (for `jst2tplus render --live-window`); unreadable
 /// bodies are left out.
 pub async fn window_orders(js: &jetstream::Context, subject: &str) -> anyhow::Result<Vec<Value>> {
-    Ok(read_orders(js, subject).await?.orders)
+    Ok(read_orders(js, subject, u64::MAX).await??.orders)
+}
+
+/// A window holding more orders than `transformer.max_window_orders`.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "window {subject} holds {orders} orders, more than transformer.max_window_orders ({max}); \
+     raise it (memory permitting) or sync shorter windows (fetcher.window_secs), then replay"
+)]
+pub struct TooManyOrders {
+    pub subject: String,
+    pub orders: u64,
+    pub max: u64,
 }
 
 /// Every raw order stored on `subject` so far (a consistent snapshot: the window was closed
 /// after its last order was stored). Unparseable bodies come back separately by sequence.
-async fn read_orders(js: &jetstream::Context, subject: &str) -> anyhow::Result<WindowOrders> {
+/// A window is merged as a whole, so it is held in memory: one with more than `max_orders`
+/// orders is not read at all.
+async fn read_orders(
+    js: &jetstream::Context,
+    subject: &str,
+    max_orders: u64,
+) -> anyhow::Result<Result<WindowOrders, TooManyOrders>> {
     let stream = js.get_stream(names::ORDERS_STREAM).await?;
     let consumer = stream
         .create_consumer(consumer::pull::OrderedConfig {
@@ -102,12 +143,19 @@ async fn read_orders(js: &jetstream::Context, subject: &str) -> anyhow::Result<W
         .await
         .with_context(|| format!("reading {subject}"))?;
     let total = consumer.cached_info().num_pending;
+    if total > max_orders {
+        return Ok(Err(TooManyOrders {
+            subject: subject.to_string(),
+            orders: total,
+            max: max_orders,
+        }));
+    }
     let mut read = WindowOrders {
         orders: Vec::with_capacity(total as usize),
         ..Default::default()
     };
     if total == 0 {
-        return Ok(read);
+        return Ok(Ok(read));
     }
     let mut messages = consumer.messages().await?;
     let mut seen = 0;
@@ -130,5 +178,5 @@ async fn read_orders(js: &jetstream::Context, subject: &str) -> anyhow::Result<W
             )),
         }
     }
-    Ok(read)
+    Ok(Ok(read))
 }

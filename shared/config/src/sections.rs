@@ -113,6 +113,16 @@ pub struct FetcherKeys {
     pub lease_ttl_secs: u64,
     /// How long an io_id is remembered as synced (no double counting within this time).
     pub dedup_retention_days: u64,
+    /// Orders published but not yet acknowledged (PubAck) at most; the fetcher waits for
+    /// them before publishing more, so its memory does not grow with a window's size.
+    #[serde(deserialize_with = "values::at_least::<_, _, 1>")]
+    pub max_in_flight: usize,
+    /// Tries of a JST page whose answer cannot be read before the window attempt fails.
+    #[serde(deserialize_with = "values::at_least::<_, _, 1>")]
+    pub page_attempts: u32,
+    /// Attempts at a window before it is dead-lettered (replayable) and the task moves on.
+    #[serde(deserialize_with = "values::at_least::<_, _, 1>")]
+    pub max_window_attempts: u32,
     // Task defaults; also the filters of the implicit task `default` when `tasks` is empty.
     #[serde(default, deserialize_with = "values::jst_time")]
     pub start_time: Option<NaiveDateTime>,
@@ -243,6 +253,13 @@ impl FetcherConfig {
 pub struct TransformerConfig {
     pub mapping_file: Option<PathBuf>,
     pub ack_wait_secs: u64,
+    /// Deliveries of a window event before it is dead-lettered (replayable).
+    #[serde(deserialize_with = "values::at_least::<_, _, 1>")]
+    pub max_deliver: i64,
+    /// Orders one window may hold: the transformer reads a whole window (the merge scope)
+    /// into memory, so a larger one is dead-lettered instead of exhausting memory.
+    #[serde(deserialize_with = "values::at_least::<_, _, 1>")]
+    pub max_window_orders: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

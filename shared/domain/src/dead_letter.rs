@@ -41,7 +41,8 @@ impl std::str::FromStr for Stage {
 pub enum DeadLetterReason {
     /// Transformer: a window-closed event that is not one.
     BadEvent,
-    /// Transformer: an order message that is not JSON.
+    /// Fetcher or transformer: an order that is not JSON (invalid UTF-8, a lone surrogate,
+    /// broken syntax); the payload holds its raw text.
     BadJson,
     /// Fetcher or transformer: an order the mapping cannot take (the error says why).
     BadOrder,
@@ -51,16 +52,24 @@ pub enum DeadLetterReason {
     Rejected,
     /// Writer: still failing after `max_deliver` deliveries.
     RetriesExhausted,
+    /// Fetcher: an order larger than NATS's max payload (the payload holds its io_id and the
+    /// start of its text).
+    TooLarge,
+    /// Fetcher or transformer: a window still failing after its allowed attempts; replay
+    /// runs it again.
+    WindowFailed,
 }
 
 impl DeadLetterReason {
-    pub const ALL: [DeadLetterReason; 6] = [
+    pub const ALL: [DeadLetterReason; 8] = [
         Self::BadEvent,
         Self::BadJson,
         Self::BadOrder,
         Self::BadPayload,
         Self::Rejected,
         Self::RetriesExhausted,
+        Self::TooLarge,
+        Self::WindowFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -71,6 +80,8 @@ impl DeadLetterReason {
             Self::BadPayload => "bad_payload",
             Self::Rejected => "rejected",
             Self::RetriesExhausted => "retries_exhausted",
+            Self::TooLarge => "too_large",
+            Self::WindowFailed => "window_failed",
         }
     }
 }

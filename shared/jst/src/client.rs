@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use url::Url;
 
+use crate::page::{Answer, decode_page};
 use crate::{
     ApiCode, JstError, OutboundPage, OutboundQuery, RateLimiter, TokenStore, Tokens, sign,
 };
@@ -99,10 +100,14 @@ impl JstClient {
             reason: format!("encoding biz: {e}"),
         })?;
         let used = self.tokens();
-        match self.call_api(OUTBOUND_QUERY_PATH, &biz, &used).await {
+        let decode = |body: &[u8]| decode_page(body, query);
+        match self
+            .call_api(OUTBOUND_QUERY_PATH, &biz, &used, decode)
+            .await
+        {
             Err(e) if e.api_code() == Some(ApiCode::TokenExpired) => {
                 self.refresh_after(&used).await?;
-                self.call_api(OUTBOUND_QUERY_PATH, &biz, &self.tokens())
+                self.call_api(OUTBOUND_QUERY_PATH, &biz, &self.tokens(), decode)
                     .await
             }
             other => other,
@@ -143,6 +148,7 @@ impl JstClient {
                     ("refresh_token", refresh_token),
                     ("scope", "all"),
                 ],
+                decode_envelope,
             )
             .await?;
         // Keep the new refresh token when one is returned, else the old one.
@@ -152,11 +158,12 @@ impl JstClient {
         ))
     }
 
-    async fn call_api<T: DeserializeOwned>(
+    async fn call_api<T>(
         &self,
         endpoint: &'static str,
         biz: &str,
         tokens: &Tokens,
+        decode: impl FnOnce(&[u8]) -> Result<Answer<T>, String>,
     ) -> Result<T, JstError> {
         let timestamp = unix_seconds();
         let fields = vec![
@@ -167,15 +174,16 @@ impl JstClient {
             ("version", "2"),
             ("biz", biz),
         ];
-        self.send(endpoint, fields).await
+        self.send(endpoint, fields, decode).await
     }
 
     /// Signs `form`, waits for the rate limiter, posts, and decodes the envelope. One log line and
     /// one metric sample per call; credentials are never logged.
-    async fn send<T: DeserializeOwned>(
+    async fn send<T>(
         &self,
         endpoint: &'static str,
         mut form: Vec<(&str, &str)>,
+        decode: impl FnOnce(&[u8]) -> Result<Answer<T>, String>,
     ) -> Result<T, JstError> {
         let signature = sign(self.inner.app_secret.expose_secret(), form.iter().copied());
         form.push(("sign", signature.as_str()));
@@ -192,7 +200,10 @@ impl JstClient {
         }
         tracing::debug!(endpoint, request = %j2t_upstream::redact::redacted_form(&form), "JST request");
         let started = Instant::now();
-        let result = self.post(endpoint, url, &form).await;
+        let result = self
+            .post(endpoint, url, &form)
+            .await
+            .and_then(|body| decode(&body).map_err(|reason| JstError::Decode { endpoint, reason }));
         let latency = started.elapsed();
         let code = match &result {
             Ok(envelope) => envelope.code.to_string(),
@@ -216,7 +227,7 @@ impl JstClient {
             biz,
             "JST call"
         );
-        let envelope: Envelope<T> = result?;
+        let envelope: Answer<T> = result?;
         if envelope.code != 0 {
             return Err(JstError::Api {
                 endpoint,
@@ -230,12 +241,12 @@ impl JstClient {
         })
     }
 
-    async fn post<T: DeserializeOwned>(
+    async fn post(
         &self,
         endpoint: &'static str,
         url: Url,
         form: &[(&str, &str)],
-    ) -> Result<Envelope<T>, JstError> {
+    ) -> Result<bytes::Bytes, JstError> {
         let response = self
             .inner
             .access
@@ -267,11 +278,18 @@ impl JstClient {
             response = %j2t_upstream::redact::redacted_json(&String::from_utf8_lossy(&body)),
             "JST response"
         );
-        serde_json::from_slice(&body).map_err(|e| JstError::Decode {
-            endpoint,
-            reason: e.to_string(),
-        })
+        Ok(body)
     }
+}
+
+/// Decodes a whole answer strictly (every endpoint but the outbound query).
+fn decode_envelope<T: DeserializeOwned>(body: &[u8]) -> Result<Answer<T>, String> {
+    let envelope: Envelope<T> = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    Ok(Answer {
+        code: envelope.code,
+        msg: envelope.msg,
+        data: envelope.data,
+    })
 }
 
 fn unix_seconds() -> String {

@@ -42,4 +42,7 @@ pub struct OutboundPage {
     pub has_next: bool,
     #[serde(default)]
     pub datas: Vec<serde_json::Value>,
+    /// Orders of this page that are not valid JSON, kept apart so the rest can go on.
+    #[serde(skip)]
+    pub unreadable: Vec<crate::UnreadableOrder>,
 }

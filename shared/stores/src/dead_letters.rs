@@ -62,6 +62,7 @@ impl DlqFilter {
 pub struct DeadLetters {
     js: jetstream::Context,
     replayed: kv::Store,
+    cursors: kv::Store,
 }
 
 impl DeadLetters {
@@ -69,6 +70,7 @@ impl DeadLetters {
         Self {
             js: topology.js.clone(),
             replayed: topology.dlq_replayed.clone(),
+            cursors: topology.cursors.clone(),
         }
     }
 
@@ -128,14 +130,31 @@ impl DeadLetters {
     /// Republishes the entry's original message and marks the entry replayed. Idempotent:
     /// the republished message carries `Nats-Msg-Id = replay:<id>`. A voucher goes back to
     /// its subject; a raw order goes into a one-order window of its own (its original window
-    /// was merged already), announced to the transformer like any closed window.
+    /// was merged already), announced to the transformer like any closed window. A window
+    /// the fetcher gave up on is asked of the fetcher again (a replay key beside the task's
+    /// cursor); a window event the transformer gave up on goes back to its subject.
     pub async fn replay(&self, entry: &DlqEntry) -> Result<String, DlqError> {
         let letter = &entry.letter;
         let msg_id = format!("replay:{}", entry.id);
         let original = letter.original_subject.as_str();
         let subject = match Subject::parse(original) {
+            Subject::Orders { task, window_id }
+                if letter.stage == Stage::Fetcher
+                    && letter.reason == DeadLetterReason::WindowFailed =>
+            {
+                let key = names::window_replay_key(task, window_id);
+                self.cursors
+                    .put(&key, b"{}".as_slice().into())
+                    .await
+                    .map_err(nats)?;
+                format!("{}/{key}", names::CURSORS_BUCKET)
+            }
             Subject::Orders { task, window_id } => {
                 self.replay_order(entry, task, window_id, &msg_id).await?
+            }
+            Subject::Windows { .. } => {
+                self.publish(original, &msg_id, &letter.payload).await?;
+                original.to_string()
             }
             Subject::Vouchers => {
                 self.publish(original, &msg_id, &letter.payload).await?;

@@ -206,6 +206,9 @@ async fn cursors(
         .map_err(error)?;
     let mut cursors = Vec::new();
     for task in keys {
+        if j2t_topology::names::is_window_replay_key(&task) {
+            continue;
+        }
         let Some(bytes) = kv.get(&task).await.map_err(error)? else {
             continue;
         };

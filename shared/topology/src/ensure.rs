@@ -118,6 +118,8 @@ fn consumers(cfg: &Config) -> [(&'static str, consumer::pull::Config); 2] {
         (
             WINDOWS_STREAM,
             consumer::pull::Config {
+                // The transformer dead-letters at max_deliver itself; one spare delivery lets it.
+                max_deliver: cfg.transformer.max_deliver + 1,
                 max_ack_pending: 64,
                 ..durable(TRANSFORMER_CONSUMER, cfg.transformer.ack_wait_secs)
             },

@@ -101,6 +101,23 @@ pub fn replay_orders_subject(original_subject: &str, dlq_id: u64) -> String {
     format!("{original_subject}_replay{dlq_id}")
 }
 
+/// Key in the cursors bucket asking a task's fetcher to sync a dead-lettered window again
+/// (written by `dlq replay`, deleted by the fetcher once the window is closed). Task names
+/// have no dots, so these keys never clash with a cursor's.
+pub fn window_replay_key(task: &str, window_id: &str) -> String {
+    format!("{}{}", window_replay_prefix(task), kv_token(window_id))
+}
+
+/// Whether a key of the cursors bucket is a [`window_replay_key`] (not a cursor).
+pub fn is_window_replay_key(key: &str) -> bool {
+    key.starts_with("replay.")
+}
+
+/// What every [`window_replay_key`] of `task` starts with.
+pub fn window_replay_prefix(task: &str) -> String {
+    format!("replay.{}.", kv_token(task))
+}
+
 pub fn tplus_rate_key(app_key: &str) -> String {
     format!("tplus.{}", kv_token(app_key))
 }

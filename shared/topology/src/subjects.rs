@@ -8,6 +8,8 @@ pub enum Subject<'a> {
     Orders { task: &'a str, window_id: &'a str },
     /// `j2t.vouchers.<kind>`: a voucher ready to post.
     Vouchers,
+    /// `j2t.windows.<task>`: a window-closed event.
+    Windows { task: &'a str },
     /// Anything else (or an orders subject without task and window).
     Other,
 }
@@ -25,6 +27,10 @@ impl<'a> Subject<'a> {
                 _ => Subject::Other,
             },
             (Some("j2t"), Some("vouchers")) if tokens.next().is_some() => Subject::Vouchers,
+            (Some("j2t"), Some("windows")) => match (tokens.next(), tokens.next()) {
+                (Some(task), None) if !task.is_empty() => Subject::Windows { task },
+                _ => Subject::Other,
+            },
             _ => Subject::Other,
         }
     }

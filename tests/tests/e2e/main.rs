@@ -12,6 +12,7 @@ mod fetcher_replicas;
 mod jst_protocol;
 mod observability;
 mod pipeline;
+mod poison;
 mod tracing;
 mod transformer;
 mod writer;

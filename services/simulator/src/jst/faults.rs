@@ -22,6 +22,15 @@ pub struct JstFaults {
     /// Rate limits (None = the real 5/s and 100/min).
     pub per_second: Option<u32>,
     pub per_minute: Option<u32>,
+    /// Orders whose `remark` is sent as invalid UTF-8 bytes (so the whole answer is not UTF-8).
+    pub bad_bytes_io_ids: Vec<i64>,
+    /// Orders whose `remark` is sent with a lone surrogate escape (`\ud800`), which is not a
+    /// character.
+    pub lone_surrogate_io_ids: Vec<i64>,
+    /// Fields left out of every successful answer that holds one of `omit_fields_io_ids`:
+    /// `code` or `msg` of the envelope, or a page field (`has_next`, `data_count`, ...).
+    pub omit_fields: Vec<String>,
+    pub omit_fields_io_ids: Vec<i64>,
     /// Seed of the fault RNG (same seed, same fault sequence for the same request sequence).
     pub seed: u64,
 }

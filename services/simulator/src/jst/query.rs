@@ -10,12 +10,13 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{Form, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
 
 use super::admission::{self, Fields, Outcome, Refusal, TOKEN_INVALID, field};
 use super::drift;
+use super::faults::JstFaults;
 use super::filter::OutboundQuery;
 use super::limits::Exceeded;
 use crate::random::roll;
@@ -29,7 +30,75 @@ async fn outbound_query(State(store): State<Store>, Form(fields): Form<Fields>) 
     let received = Instant::now();
     store.count_request(Api::Jst);
     let outcome = answer(&store, &fields, received).await;
-    admission::finish(&store, outcome)
+    let faults = store.with(|d| d.jst.faults.clone());
+    match outcome {
+        Ok(page) if malformed(&faults, &page) => malformed_answer(&store, &faults, page),
+        outcome => admission::finish(&store, outcome),
+    }
+}
+
+/// Stands for the bytes the body cannot hold as JSON text until it is serialized.
+const BAD_BYTES_MARK: &str = "@@J2T_BAD_BYTES@@";
+const LONE_SURROGATE_MARK: &str = "@@J2T_LONE_SURROGATE@@";
+
+fn io_ids(page: &Value) -> impl Iterator<Item = i64> + '_ {
+    page["datas"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o["io_id"].as_i64())
+}
+
+/// Whether a malformation knob applies to this page.
+fn malformed(faults: &JstFaults, page: &Value) -> bool {
+    io_ids(page).any(|id| {
+        faults.bad_bytes_io_ids.contains(&id)
+            || faults.lone_surrogate_io_ids.contains(&id)
+            || (!faults.omit_fields.is_empty() && faults.omit_fields_io_ids.contains(&id))
+    })
+}
+
+/// A successful answer broken as the knobs say: bad bytes or a lone surrogate in a remark,
+/// fields left out.
+fn malformed_answer(store: &Store, faults: &JstFaults, mut page: Value) -> Response {
+    let omit = io_ids(&page).any(|id| faults.omit_fields_io_ids.contains(&id));
+    for order in page["datas"].as_array_mut().into_iter().flatten() {
+        let Some(id) = order["io_id"].as_i64() else {
+            continue;
+        };
+        if faults.bad_bytes_io_ids.contains(&id) {
+            order["remark"] = json!(BAD_BYTES_MARK);
+        } else if faults.lone_surrogate_io_ids.contains(&id) {
+            order["remark"] = json!(LONE_SURROGATE_MARK);
+        }
+    }
+    let mut envelope = json!({"code": 0, "msg": "执行成功", "data": page});
+    if omit {
+        for field in &faults.omit_fields {
+            if let Some(o) = envelope.as_object_mut() {
+                o.remove(field);
+            }
+            if let Some(o) = envelope["data"].as_object_mut() {
+                o.remove(field);
+            }
+        }
+    }
+    let text = serde_json::to_string(&envelope).unwrap_or_default();
+    let text = text.replace(LONE_SURROGATE_MARK, "bad \\ud800 remark");
+    let mut body = Vec::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find(BAD_BYTES_MARK) {
+        body.extend_from_slice(&rest.as_bytes()[..at]);
+        body.extend_from_slice(b"bad \xff\xfe\xc3 bytes");
+        rest = &rest[at + BAD_BYTES_MARK.len()..];
+    }
+    body.extend_from_slice(rest.as_bytes());
+    store.with(|d| *d.jst.requests_by_code.entry("0".into()).or_default() += 1);
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
 }
 
 async fn answer(store: &Store, fields: &Fields, received: Instant) -> Outcome {
