@@ -5,6 +5,7 @@
 mod check;
 mod conditions;
 mod golden;
+mod no_panic;
 mod properties;
 mod support;
 mod value_maps;
