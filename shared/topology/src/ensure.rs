@@ -449,3 +449,47 @@ pub fn watch_readiness(
         },
     ));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_limits_come_from_config_and_work_never_expires() {
+        let env = [
+            ("J2T__NATS__ORDERS_MAX_BYTES", "1000000"),
+            ("J2T__NATS__WINDOWS_MAX_BYTES", "2000000"),
+            ("J2T__NATS__VOUCHERS_MAX_BYTES", "3000000"),
+            ("J2T__NATS__DLQ_MAX_BYTES", "4000000"),
+            ("J2T__NATS__RESULTS_MAX_BYTES", "5000000"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let cfg = Config::load_with_env(None, Some(env)).expect("config");
+        let limits: Vec<_> = streams(&cfg)
+            .iter()
+            .map(|s| (s.name.clone(), s.max_bytes, s.max_age, s.discard))
+            .collect();
+        use stream::DiscardPolicy::{New, Old};
+        assert_eq!(
+            limits,
+            [
+                (ORDERS_STREAM.into(), 1_000_000, 30 * DAY, New),
+                (WINDOWS_STREAM.into(), 2_000_000, Duration::ZERO, New),
+                (VOUCHERS_STREAM.into(), 3_000_000, Duration::ZERO, New),
+                (DLQ_STREAM.into(), 4_000_000, 90 * DAY, New),
+                (RESULTS_STREAM.into(), 5_000_000, 90 * DAY, Old),
+            ]
+        );
+        let names: Vec<_> = streams(&cfg).iter().map(|s| s.name.clone()).collect();
+        assert_eq!(names, STREAM_NAMES);
+    }
+
+    #[test]
+    fn a_too_small_byte_limit_names_its_key() {
+        let env = [("J2T__NATS__BUCKET_MAX_BYTES".to_string(), "10".to_string())].into();
+        let err = Config::load_with_env(None, Some(env)).expect_err("too small");
+        assert!(err.to_string().contains("nats.bucket_max_bytes"), "{err}");
+    }
+}
