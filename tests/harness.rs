@@ -89,6 +89,11 @@ impl Stack {
         self.nats.url()
     }
 
+    /// The NATS server, to stop and start it again (an outage).
+    pub fn nats_mut(&mut self) -> &mut NatsServer {
+        &mut self.nats
+    }
+
     /// Starts a service binary with the stack's environment plus `extra`. Its listeners bind
     /// port 0 (unless `extra` says otherwise): ask [`Service::listening`] for the address.
     pub fn spawn(&self, bin: &str, extra: &[(&str, String)]) -> Service {

@@ -80,9 +80,9 @@ fn parse_since(s: &str) -> Result<DateTime<Utc>, String> {
 }
 
 pub async fn run(cfg: Config, command: DlqCommand) -> anyhow::Result<()> {
-    let topology = j2t_topology::open(&cfg)
+    let topology = j2t_topology::attach(&cfg)
         .await
-        .with_context(|| format!("connecting to NATS at {}", cfg.nats.url))?;
+        .with_context(|| format!("opening the pipeline's NATS topology at {}", cfg.nats.url))?;
     let dlq = DeadLetters::new(&topology);
     match command {
         DlqCommand::List(args) => {

@@ -56,9 +56,9 @@ pub fn run(args: RenderArgs) -> anyhow::Result<()> {
 /// `--live-window`: the window's orders as the fetcher stored them in JetStream.
 pub async fn run_live(cfg: j2t_config::Config, args: RenderArgs) -> anyhow::Result<()> {
     let window = args.live_window.as_deref().context("--live-window ID")?;
-    let topology = j2t_topology::open(&cfg)
+    let topology = j2t_topology::attach(&cfg)
         .await
-        .with_context(|| format!("connecting to NATS at {}", cfg.nats.url))?;
+        .with_context(|| format!("opening the pipeline's NATS topology at {}", cfg.nats.url))?;
     let subject = j2t_topology::names::orders_subject(&args.task, window);
     let orders = j2t_transformer::window_orders(&topology.js, &subject).await?;
     if orders.is_empty() {

@@ -16,9 +16,9 @@ pub struct WhereisArgs {
 }
 
 pub async fn run(cfg: Config, args: WhereisArgs) -> anyhow::Result<()> {
-    let topology = j2t_topology::open(&cfg)
+    let topology = j2t_topology::attach(&cfg)
         .await
-        .with_context(|| format!("connecting to NATS at {}", cfg.nats.url))?;
+        .with_context(|| format!("opening the pipeline's NATS topology at {}", cfg.nats.url))?;
     let found = whereabouts(&topology, args.io_id).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&found)?);

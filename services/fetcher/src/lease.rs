@@ -64,7 +64,10 @@ impl Lease {
                         announced = true;
                     }
                 }
-                Err(e) => return Err(self.error(e)),
+                // NATS away (an outage, a restart): try again; the fetcher stays up.
+                Err(e) => {
+                    tracing::warn!(lease = %self.key, error = %self.error(e), "could not try the lease; retrying");
+                }
             }
             let pause = tokio::time::sleep(self.ttl / 3);
             if shutdown.run_until_cancelled(pause).await.is_none() {

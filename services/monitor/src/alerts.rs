@@ -81,6 +81,7 @@ async fn evaluate_loop(
     let thresholds = Thresholds::from_config(&cfg.monitor);
     let mut memory = Memory::default();
     let mut firing_keys = BTreeSet::new();
+    let mut last_storage: Vec<Condition> = Vec::new();
     let mut ticker =
         tokio::time::interval(Duration::from_secs(cfg.monitor.evaluate_every_secs.max(1)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -97,7 +98,21 @@ async fn evaluate_loop(
                 continue;
             }
         };
-        let firing = rules::evaluate(&status, status.at, &thresholds, &mut memory);
+        let mut firing = rules::evaluate(&status, status.at, &thresholds, &mut memory);
+        // Usage unknown this round: the storage alerts stay as they were.
+        match j2t_topology::storage_usage(topology).await {
+            Ok(usage) => firing.extend(rules::storage(&usage, &thresholds)),
+            Err(error) => {
+                tracing::warn!(%error, "could not read storage usage");
+                firing.extend(last_storage.iter().cloned());
+            }
+        }
+        firing.sort_by_key(Condition::key);
+        last_storage = firing
+            .iter()
+            .filter(|c| c.kind() == rules::AlertKind::StorageFull)
+            .cloned()
+            .collect();
         log_changes(&mut firing_keys, &firing);
         rounds.send_replace(Some(Round {
             at: status.at,

@@ -20,9 +20,25 @@ pub async fn run(topology: Arc<Topology>, cfg: Arc<Config>, shutdown: Cancellati
             Ok(status) => export(&status),
             Err(error) => tracing::warn!(%error, "could not read the pipeline status"),
         }
+        match j2t_topology::storage_usage(&topology).await {
+            Ok(usage) => export_storage(&usage),
+            Err(error) => tracing::warn!(%error, "could not read storage usage"),
+        }
         shutdown
             .run_until_cancelled(tokio::time::sleep(every))
             .await;
+    }
+}
+
+fn export_storage(usage: &[j2t_topology::StorageUsage]) {
+    for u in usage {
+        let store = u.store.clone();
+        metrics::gauge!("j2t_storage_bytes", "store" => store.clone()).set(u.bytes as f64);
+        metrics::gauge!("j2t_storage_limit_bytes", "store" => store.clone())
+            .set(u.max_bytes as f64);
+        if let Some(ratio) = u.ratio() {
+            metrics::gauge!("j2t_storage_usage_ratio", "store" => store).set(ratio);
+        }
     }
 }
 

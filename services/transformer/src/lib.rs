@@ -41,14 +41,15 @@ pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
     let cfg = ctx.config;
     let mapping = Arc::new(load_mapping(&cfg)?);
     let topology = j2t_topology::open(&cfg).await?;
-    let consumer = topology.transformer_consumer().await?;
+    // Fails at start, not in the consume loop, when the consumer is missing.
+    topology.transformer_consumer().await?;
     j2t_topology::watch_readiness(&ctx.readiness, &ctx.shutdown, &topology, None);
     tracing::info!("transformer running");
     let js = &topology.js;
     let lineage = &j2t_stores::Lineage::new(&topology);
     let max_deliver = cfg.transformer.max_deliver;
     let max_orders = cfg.transformer.max_window_orders;
-    j2t_topology::consume(&consumer, 1, &ctx.shutdown, |msg| {
+    j2t_topology::consume(|| topology.transformer_consumer(), 1, &ctx.shutdown, |msg| {
         let mapping = mapping.clone();
         async move {
             let (seq, delivered) = msg

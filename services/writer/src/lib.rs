@@ -23,7 +23,8 @@ use crate::handle::Writer;
 pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
     let cfg = ctx.config;
     let topology = j2t_topology::open(&cfg).await?;
-    let consumer = topology.writer_consumer().await?;
+    // Fails at start, not in the consume loop, when the consumer is missing.
+    topology.writer_consumer().await?;
     let tplus = tplus_client(&cfg, &topology)?;
     if let Err(error) = tplus.load_stored_tokens().await {
         tracing::warn!(%error, "could not read stored T+ tokens; using the configured ones");
@@ -49,9 +50,12 @@ pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
         Some(cfg.tplus.base_url.clone()),
     );
     tracing::info!(concurrency = writer.cfg.concurrency, "writer running");
-    j2t_topology::consume(&consumer, writer.cfg.concurrency, &ctx.shutdown, |msg| {
-        writer.handle(msg)
-    })
+    j2t_topology::consume(
+        || topology.writer_consumer(),
+        writer.cfg.concurrency,
+        &ctx.shutdown,
+        |msg| writer.handle(msg),
+    )
     .await;
     Ok(())
 }

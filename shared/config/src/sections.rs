@@ -31,6 +31,22 @@ pub struct NatsConfig {
     /// NATS server URL, e.g. `nats://127.0.0.1:4222`.
     #[serde(deserialize_with = "values::non_empty")]
     pub url: String,
+    /// Byte limits of the streams and of each KV bucket. A full stream or bucket refuses
+    /// new messages (discard new): the publisher retries and nothing already stored is
+    /// dropped; the monitor alerts at `monitor.storage_alert_percent` of a limit.
+    #[serde(deserialize_with = "values::at_least::<_, _, 1024>")]
+    pub orders_max_bytes: i64,
+    #[serde(deserialize_with = "values::at_least::<_, _, 1024>")]
+    pub windows_max_bytes: i64,
+    #[serde(deserialize_with = "values::at_least::<_, _, 1024>")]
+    pub vouchers_max_bytes: i64,
+    #[serde(deserialize_with = "values::at_least::<_, _, 1024>")]
+    pub dlq_max_bytes: i64,
+    #[serde(deserialize_with = "values::at_least::<_, _, 1024>")]
+    pub results_max_bytes: i64,
+    /// The limit of every KV bucket (each bucket has its own).
+    #[serde(deserialize_with = "values::at_least::<_, _, 1024>")]
+    pub bucket_max_bytes: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -294,6 +310,10 @@ pub struct MonitorConfig {
     pub cursor_lag_alert_secs: u64,
     /// Alert after this many consecutive T+ auth failures (0 = rule off).
     pub auth_failures_alert: u64,
+    /// Alert when a stream or bucket holds this share of its byte limit, in percent
+    /// (0 = rule off).
+    #[serde(deserialize_with = "values::percent")]
+    pub storage_alert_percent: u8,
     /// While an alert keeps firing, repeat it at most this often (0 = announce once).
     pub renotify_secs: u64,
     /// Language of alert messages: `zh` or `en`.

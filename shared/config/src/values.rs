@@ -206,6 +206,17 @@ where
     }
 }
 
+/// A share in percent: 0 to 100.
+pub(crate) fn percent<'de, D: Deserializer<'de>>(d: D) -> Result<u8, D::Error> {
+    let value = u8::deserialize(d)?;
+    if value > 100 {
+        return Err(de::Error::custom(format!(
+            "{value} is out of range; a percentage is 0 to 100"
+        )));
+    }
+    Ok(value)
+}
+
 /// JST's page size: 1 to 50.
 pub(crate) fn page_size<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
     let size = u32::deserialize(d)?;

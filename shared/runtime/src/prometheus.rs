@@ -235,6 +235,24 @@ pub const METRICS: &[MetricDef] = &[
         &["task"],
         "How far a sync task's cursor is behind now (JST local time).",
     ),
+    gauge(
+        "j2t_storage_bytes",
+        Some(Unit::Bytes),
+        &["store"],
+        "Bytes a NATS stream or KV bucket holds.",
+    ),
+    gauge(
+        "j2t_storage_limit_bytes",
+        Some(Unit::Bytes),
+        &["store"],
+        "Byte limit of a NATS stream or KV bucket (nats.*_max_bytes).",
+    ),
+    gauge(
+        "j2t_storage_usage_ratio",
+        None,
+        &["store"],
+        "Share of its byte limit a NATS stream or KV bucket holds (0 to 1).",
+    ),
     // Monitor: alerting.
     gauge(
         "j2t_alerts_firing",

@@ -137,12 +137,20 @@ impl NatsServer {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
+    /// Starts a stopped server again on the port and store it had.
+    pub fn start_again(&mut self) -> io::Result<()> {
+        self.stop();
+        self.spawn()
+    }
+
     /// Kills and starts the server again on the same port and store.
     pub fn restart(&mut self) -> io::Result<()> {
         self.stop();
         self.spawn()
     }
-    fn stop(&mut self) {
+    /// Kills the server (an outage); [`NatsServer::start_again`] brings it back on the same
+    /// port and store.
+    pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();

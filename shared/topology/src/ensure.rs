@@ -43,16 +43,16 @@ type PullConsumer = consumer::Consumer<consumer::pull::Config>;
 impl Topology {
     /// Whether NATS answers and every stream is there (for `/readyz`).
     pub async fn check(&self) -> Result<(), String> {
-        for config in streams() {
+        for config in STREAM_NAMES {
             let mut stream = self
                 .js
-                .get_stream(&config.name)
+                .get_stream(config)
                 .await
-                .map_err(|e| format!("NATS stream {}: {e}", config.name))?;
+                .map_err(|e| format!("NATS stream {config}: {e}"))?;
             stream
                 .info()
                 .await
-                .map_err(|e| format!("NATS stream {}: {e}", config.name))?;
+                .map_err(|e| format!("NATS stream {config}: {e}"))?;
         }
         Ok(())
     }
@@ -81,29 +81,64 @@ async fn durable(
 
 const DAY: Duration = Duration::from_secs(86_400);
 
-fn limits(name: &str, subject: &str, max_age: Duration) -> stream::Config {
+/// A stream that refuses new messages when full (`discard new`): a publisher sees the error and
+/// retries, nothing stored is dropped. `max_age` zero means kept until consumed or purged.
+fn limited(name: &str, subject: &str, max_age: Duration, max_bytes: i64) -> stream::Config {
     stream::Config {
         name: name.to_string(),
         subjects: vec![subject.to_string()],
         retention: stream::RetentionPolicy::Limits,
         storage: stream::StorageType::File,
         max_age,
+        max_bytes,
+        discard: stream::DiscardPolicy::New,
         // Re-publishing the same Nats-Msg-Id within this window is a no-op.
         duplicate_window: Duration::from_secs(600),
         ..Default::default()
     }
 }
 
-fn streams() -> [stream::Config; 5] {
+/// Every stream. Work not done yet (window events, vouchers) has no age limit, so it never
+/// expires unseen: a full stream refuses new messages and stops its publisher instead
+/// (which retries; nothing is lost), and the monitor's storage alert fires well before.
+pub(crate) fn streams(cfg: &Config) -> [stream::Config; 5] {
+    let nats = &cfg.nats;
     [
-        limits(ORDERS_STREAM, ORDERS_SUBJECTS, 30 * DAY),
+        // Raw orders are an audit trail kept 30 days; their window is merged long before
+        // (a transformer down that long has set off the no-writes alert for weeks).
+        limited(
+            ORDERS_STREAM,
+            ORDERS_SUBJECTS,
+            30 * DAY,
+            nats.orders_max_bytes,
+        ),
         stream::Config {
             retention: stream::RetentionPolicy::WorkQueue,
-            ..limits(WINDOWS_STREAM, WINDOWS_SUBJECTS, 30 * DAY)
+            ..limited(
+                WINDOWS_STREAM,
+                WINDOWS_SUBJECTS,
+                Duration::ZERO,
+                nats.windows_max_bytes,
+            )
         },
-        limits(VOUCHERS_STREAM, VOUCHERS_SUBJECTS, 30 * DAY),
-        limits(DLQ_STREAM, DLQ_SUBJECTS, 90 * DAY),
-        limits(RESULTS_STREAM, RESULTS_SUBJECTS, 90 * DAY),
+        limited(
+            VOUCHERS_STREAM,
+            VOUCHERS_SUBJECTS,
+            Duration::ZERO,
+            nats.vouchers_max_bytes,
+        ),
+        limited(DLQ_STREAM, DLQ_SUBJECTS, 90 * DAY, nats.dlq_max_bytes),
+        stream::Config {
+            // An audit trail: when full, the oldest results make room (T+ and
+            // j2t_voucher_state hold what was written).
+            discard: stream::DiscardPolicy::Old,
+            ..limited(
+                RESULTS_STREAM,
+                RESULTS_SUBJECTS,
+                90 * DAY,
+                nats.results_max_bytes,
+            )
+        },
     ]
 }
 
@@ -147,7 +182,7 @@ pub async fn open(cfg: &Config) -> Result<Topology, TopologyError> {
 /// Creates or updates every stream, consumer and bucket. Safe to run concurrently from every
 /// service at start-up.
 pub async fn ensure(js: jetstream::Context, cfg: &Config) -> Result<Topology, TopologyError> {
-    for config in streams() {
+    for config in streams(cfg) {
         let what = format!("stream {}", config.name);
         js.create_or_update_stream(config)
             .await
@@ -166,11 +201,16 @@ pub async fn ensure(js: jetstream::Context, cfg: &Config) -> Result<Topology, To
     }
     let mut stores = HashMap::new();
     for (bucket, description, history, keep) in BUCKETS {
+        let max_age = keep.max_age(cfg);
+        if let Keep::DedupRetention = keep {
+            refuse_shrinking(&js, bucket, max_age).await?;
+        }
         let config = kv::Config {
             bucket: bucket.to_string(),
             description: description.to_string(),
             history,
-            max_age: keep.max_age(cfg),
+            max_age,
+            max_bytes: cfg.nats.bucket_max_bytes,
             storage: stream::StorageType::File,
             ..Default::default()
         };
@@ -180,6 +220,94 @@ pub async fn ensure(js: jetstream::Context, cfg: &Config) -> Result<Topology, To
             .map_err(|e| error(format!("bucket {bucket}"))(e.into()))?;
         stores.insert(bucket, store);
     }
+    assemble(js, stores)
+}
+
+/// Refuses to shorten how long `bucket` keeps its keys: dedup keys or lineage forgotten
+/// early let an order be published, merged and posted twice. Services never shorten it; an
+/// operator who means it deletes the bucket's limit by hand.
+async fn refuse_shrinking(
+    js: &jetstream::Context,
+    bucket: &str,
+    wanted: Duration,
+) -> Result<(), TopologyError> {
+    let what = format!("bucket {bucket}");
+    let mut stream = match js.get_stream(format!("KV_{bucket}")).await {
+        Ok(stream) => stream,
+        Err(e)
+            if matches!(
+                e.kind(),
+                jetstream::context::GetStreamErrorKind::JetStream(ref j)
+                    if j.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND
+            ) =>
+        {
+            return Ok(());
+        }
+        Err(e) => return Err(error(what)(e.into())),
+    };
+    let existing = stream
+        .info()
+        .await
+        .map_err(|e| error(what.clone())(e.into()))?
+        .config
+        .max_age;
+    // Zero: kept forever, which any limit would shrink.
+    if existing.is_zero() || wanted < existing {
+        return Err(error(what)(Box::new(RetentionShrink {
+            configured_days: wanted.as_secs() / DAY.as_secs(),
+            existing_days: (!existing.is_zero()).then(|| existing.as_secs() / DAY.as_secs()),
+        })));
+    }
+    Ok(())
+}
+
+/// A configuration that would make a dedup or lineage bucket forget keys earlier than it does.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "`fetcher.dedup_retention_days` = {configured_days} would shrink the retention of this \
+     bucket (now {}); keys forgotten early let orders be posted twice. Set it to at least \
+     the current retention",
+    existing_days.map_or("unlimited".to_string(), |d| format!("{d} days"))
+)]
+pub struct RetentionShrink {
+    pub configured_days: u64,
+    pub existing_days: Option<u64>,
+}
+
+/// Handles on an existing topology, for operator commands: looks every stream and bucket
+/// up and changes nothing. Fails, naming what is missing, where the services have not
+/// created the topology yet. Only services create or update it (`open`).
+pub async fn attach(cfg: &Config) -> Result<Topology, TopologyError> {
+    let client = async_nats::ConnectOptions::new()
+        .name("jst2tplus-cli")
+        .connect(&cfg.nats.url)
+        .await
+        .map_err(|e| error(format!("connecting to {}", cfg.nats.url))(e.into()))?;
+    let js = jetstream::new(client);
+    for name in STREAM_NAMES {
+        js.get_stream(name)
+            .await
+            .map_err(|e| error(format!("stream {name}"))(missing(e.into())))?;
+    }
+    let mut stores = HashMap::new();
+    for (bucket, ..) in BUCKETS {
+        let store = js
+            .get_key_value(bucket)
+            .await
+            .map_err(|e| error(format!("bucket {bucket}"))(missing(e.into())))?;
+        stores.insert(bucket, store);
+    }
+    assemble(js, stores)
+}
+
+fn missing(source: BoxError) -> BoxError {
+    format!("{source} (not set up yet? the services create the topology when they start)").into()
+}
+
+fn assemble(
+    js: jetstream::Context,
+    mut stores: HashMap<&str, kv::Store>,
+) -> Result<Topology, TopologyError> {
     let mut take = |bucket: &str| {
         stores
             .remove(bucket)
@@ -202,7 +330,7 @@ pub async fn ensure(js: jetstream::Context, cfg: &Config) -> Result<Topology, To
 
 /// How long a bucket keeps a key.
 #[derive(Clone, Copy)]
-enum Keep {
+pub(crate) enum Keep {
     Forever,
     Days(u32),
     /// As long as the fetcher remembers an io_id as published (`dedup_retention_days`):
@@ -229,8 +357,17 @@ impl Keep {
     }
 }
 
+/// Every stream's name.
+pub(crate) const STREAM_NAMES: [&str; 5] = [
+    ORDERS_STREAM,
+    WINDOWS_STREAM,
+    VOUCHERS_STREAM,
+    DLQ_STREAM,
+    RESULTS_STREAM,
+];
+
 /// Every KV bucket: name, description, history, retention.
-const BUCKETS: [(&str, &str, i64, Keep); 10] = [
+pub(crate) const BUCKETS: [(&str, &str, i64, Keep); 10] = [
     (
         CURSORS_BUCKET,
         "sync cursor of each fetcher task",
@@ -313,4 +450,48 @@ pub fn watch_readiness(
             }
         },
     ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_limits_come_from_config_and_work_never_expires() {
+        let env = [
+            ("J2T__NATS__ORDERS_MAX_BYTES", "1000000"),
+            ("J2T__NATS__WINDOWS_MAX_BYTES", "2000000"),
+            ("J2T__NATS__VOUCHERS_MAX_BYTES", "3000000"),
+            ("J2T__NATS__DLQ_MAX_BYTES", "4000000"),
+            ("J2T__NATS__RESULTS_MAX_BYTES", "5000000"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let cfg = Config::load_with_env(None, Some(env)).expect("config");
+        let limits: Vec<_> = streams(&cfg)
+            .iter()
+            .map(|s| (s.name.clone(), s.max_bytes, s.max_age, s.discard))
+            .collect();
+        use stream::DiscardPolicy::{New, Old};
+        assert_eq!(
+            limits,
+            [
+                (ORDERS_STREAM.into(), 1_000_000, 30 * DAY, New),
+                (WINDOWS_STREAM.into(), 2_000_000, Duration::ZERO, New),
+                (VOUCHERS_STREAM.into(), 3_000_000, Duration::ZERO, New),
+                (DLQ_STREAM.into(), 4_000_000, 90 * DAY, New),
+                (RESULTS_STREAM.into(), 5_000_000, 90 * DAY, Old),
+            ]
+        );
+        let names: Vec<_> = streams(&cfg).iter().map(|s| s.name.clone()).collect();
+        assert_eq!(names, STREAM_NAMES);
+    }
+
+    #[test]
+    fn a_too_small_byte_limit_names_its_key() {
+        let env = [("J2T__NATS__BUCKET_MAX_BYTES".to_string(), "10".to_string())].into();
+        let err = Config::load_with_env(None, Some(env)).expect_err("too small");
+        assert!(err.to_string().contains("nats.bucket_max_bytes"), "{err}");
+    }
 }

@@ -3,6 +3,7 @@
 //! plus the plumbing every service uses on it (connect, consume, publish with a PubAck).
 //! What is *stored* in that topology lives in `j2t-stores`.
 
+mod capacity;
 mod connect;
 mod consume;
 mod ensure;
@@ -10,8 +11,9 @@ pub mod names;
 mod publish;
 mod subjects;
 
+pub use capacity::{StorageUsage, storage_usage};
 pub use connect::connect;
 pub use consume::consume;
-pub use ensure::{Topology, TopologyError, ensure, open, watch_readiness};
+pub use ensure::{RetentionShrink, Topology, TopologyError, attach, ensure, open, watch_readiness};
 pub use publish::{PublishJsonError, publish_json};
 pub use subjects::Subject;

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 use j2t_config::MonitorConfig;
 use j2t_stores::PipelineStatus;
+use j2t_topology::StorageUsage;
 use serde_json::{Value, json};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,16 +35,18 @@ pub enum AlertKind {
     CursorLag,
     QuotaExhausted,
     AuthFailures,
+    StorageFull,
 }
 
 impl AlertKind {
     /// Every rule, for metrics that must show 0 when a rule is quiet.
-    pub const ALL: [AlertKind; 5] = [
+    pub const ALL: [AlertKind; 6] = [
         AlertKind::DeadLetters,
         AlertKind::NoWrites,
         AlertKind::CursorLag,
         AlertKind::QuotaExhausted,
         AlertKind::AuthFailures,
+        AlertKind::StorageFull,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -53,6 +56,7 @@ impl AlertKind {
             AlertKind::CursorLag => "cursor_lag",
             AlertKind::QuotaExhausted => "quota_exhausted",
             AlertKind::AuthFailures => "auth_failures",
+            AlertKind::StorageFull => "storage_full",
         }
     }
 }
@@ -84,6 +88,13 @@ pub enum Condition {
         count: u64,
         last_at: Option<DateTime<Utc>>,
     },
+    /// A stream or KV bucket holds a large share of its byte limit; once full, publishing
+    /// to it fails and its stage stops.
+    StorageFull {
+        store: String,
+        bytes: u64,
+        max_bytes: i64,
+    },
 }
 
 impl Condition {
@@ -95,6 +106,7 @@ impl Condition {
             Condition::CursorLag { .. } => AlertKind::CursorLag,
             Condition::QuotaExhausted { .. } => AlertKind::QuotaExhausted,
             Condition::AuthFailures { .. } => AlertKind::AuthFailures,
+            Condition::StorageFull { .. } => AlertKind::StorageFull,
         }
     }
 
@@ -104,13 +116,17 @@ impl Condition {
         match self {
             // Task names come from the configuration, so these keys stay bounded too.
             Condition::CursorLag { task, .. } => format!("cursor_lag.{task}"),
+            // Stores are the topology's fixed streams and buckets.
+            Condition::StorageFull { store, .. } => format!("storage_full.{store}"),
             other => other.kind().as_str().to_string(),
         }
     }
 
     pub fn severity(&self) -> Severity {
         match self {
-            Condition::DeadLetters { .. } | Condition::CursorLag { .. } => Severity::Warning,
+            Condition::DeadLetters { .. }
+            | Condition::CursorLag { .. }
+            | Condition::StorageFull { .. } => Severity::Warning,
             Condition::NoWrites { .. }
             | Condition::QuotaExhausted { .. }
             | Condition::AuthFailures { .. } => Severity::Critical,
@@ -142,6 +158,11 @@ impl Condition {
                 "consecutive_failures": count,
                 "last_failure_at": last_at.map(rfc3339),
             }),
+            Condition::StorageFull {
+                store,
+                bytes,
+                max_bytes,
+            } => json!({ "store": store, "bytes": bytes, "max_bytes": max_bytes }),
         }
     }
 }
@@ -159,6 +180,8 @@ pub struct Thresholds {
     pub auth_failures: Option<u64>,
     /// How recent a "quota exhausted" must be to count as now.
     pub quota_window: Duration,
+    /// Share of a byte limit (percent) at which a stream or bucket alerts.
+    pub storage_percent: Option<u8>,
 }
 
 impl Thresholds {
@@ -172,6 +195,7 @@ impl Thresholds {
             // The writer records only when it hits the quota; two evaluation rounds (or five
             // minutes on a fast schedule) keep one hit from flickering in and out.
             quota_window: Duration::seconds(every.saturating_mul(2)).max(Duration::minutes(5)),
+            storage_percent: (cfg.storage_alert_percent > 0).then_some(cfg.storage_alert_percent),
         }
     }
 }
@@ -202,6 +226,23 @@ pub fn evaluate(
     firing.sort_by_key(Condition::key);
     memory.started = true;
     firing
+}
+
+/// Streams and buckets at or over the threshold share of their byte limit (a separate input:
+/// the usage comes from the stream infos, not the pipeline snapshot).
+pub fn storage(usage: &[StorageUsage], thresholds: &Thresholds) -> Vec<Condition> {
+    let Some(percent) = thresholds.storage_percent else {
+        return Vec::new();
+    };
+    usage
+        .iter()
+        .filter(|u| u.ratio().is_some_and(|r| r * 100.0 >= f64::from(percent)))
+        .map(|u| Condition::StorageFull {
+            store: u.store.clone(),
+            bytes: u.bytes,
+            max_bytes: u.max_bytes,
+        })
+        .collect()
 }
 
 fn dead_letters(status: &PipelineStatus) -> Option<Condition> {
@@ -299,6 +340,7 @@ mod tests {
             cursor_lag_secs: Some(3600),
             auth_failures: Some(3),
             quota_window: Duration::minutes(5),
+            storage_percent: Some(80),
         }
     }
 
@@ -318,6 +360,33 @@ mod tests {
             },
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn storage_fires_per_store_at_the_threshold_share_of_its_limit() {
+        let usage = |store: &str, bytes, max_bytes| StorageUsage {
+            store: store.into(),
+            bytes,
+            max_bytes,
+        };
+        let stores = [
+            usage("J2T_ORDERS", 79, 100),
+            usage("J2T_VOUCHERS", 80, 100),
+            usage("j2t_seen", 100, 100),
+            usage("J2T_DLQ", 1_000, 0),
+        ];
+        let firing = storage(&stores, &thresholds());
+        assert_eq!(
+            keys(&firing),
+            ["storage_full.J2T_VOUCHERS", "storage_full.j2t_seen"]
+        );
+        assert_eq!(firing[0].severity(), Severity::Warning);
+        assert_eq!(firing[0].details()["max_bytes"], 100);
+        let off = Thresholds {
+            storage_percent: None,
+            ..thresholds()
+        };
+        assert!(storage(&stores, &off).is_empty());
     }
 
     #[test]
@@ -501,6 +570,7 @@ mod tests {
             cursor_lag_secs: None,
             auth_failures: None,
             quota_window: Duration::minutes(5),
+            storage_percent: None,
         };
         let mut status = waiting(5, None);
         status.signals.auth_failures = 100;

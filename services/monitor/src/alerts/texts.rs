@@ -43,6 +43,7 @@ pub fn title(style: &Style, condition: &Condition) -> &'static str {
         Condition::CursorLag { .. } => ("同步落后", "Sync lagging"),
         Condition::QuotaExhausted { .. } => ("T+ 额度用尽", "T+ quota exhausted"),
         Condition::AuthFailures { .. } => ("T+ 认证失败", "T+ auth failures"),
+        Condition::StorageFull { .. } => ("NATS 存储将满", "NATS storage filling up"),
     };
     if style.zh() { zh } else { en }
 }
@@ -106,6 +107,19 @@ pub fn summary(style: &Style, note: &Notification) -> String {
             (false, true) => "T+ 认证已恢复".into(),
             (false, false) => "T+ accepts our credentials again".into(),
         },
+        Condition::StorageFull {
+            store,
+            bytes,
+            max_bytes,
+        } => {
+            let percent = (*bytes as f64 * 100.0 / (*max_bytes).max(1) as f64).round();
+            match (firing, zh) {
+                (true, true) => format!("{store} 已用容量上限的 {percent}%"),
+                (true, false) => format!("{store} holds {percent}% of its byte limit"),
+                (false, true) => format!("{store} 的用量已回落"),
+                (false, false) => format!("{store} is below the storage threshold again"),
+            }
+        }
     }
 }
 
@@ -148,6 +162,12 @@ pub fn facts(style: &Style, note: &Notification) -> Vec<String> {
             let last = last_at.map_or_else(never, |a| style.time(a));
             lines.push(label("最近一次失败", "Last failure", last));
         }
+        Condition::StorageFull {
+            bytes, max_bytes, ..
+        } => {
+            lines.push(label("已用字节", "Bytes used", bytes.to_string()));
+            lines.push(label("上限字节", "Byte limit", max_bytes.to_string()));
+        }
     }
     let severity = note.condition.severity().as_str().to_string();
     lines.push(label("级别", "Severity", severity));
@@ -181,6 +201,10 @@ pub fn hint(style: &Style, condition: &Condition) -> &'static str {
         Condition::AuthFailures { .. } => (
             "请检查 T+ 的 app_key、app_secret 和令牌配置。",
             "Check the T+ app_key, app_secret and tokens in the configuration.",
+        ),
+        Condition::StorageFull { .. } => (
+            "存满后新消息会被拒绝，该环节将停止（不会丢数据）。请检查下游是否在消费，清理死信，或调高 nats.*_max_bytes 并扩容磁盘。",
+            "Once full, new messages are refused and that stage stops (nothing is lost). Check that the next stage consumes, clear dead letters, or raise nats.*_max_bytes and the disk.",
         ),
     };
     if style.zh() { zh } else { en }
