@@ -79,7 +79,9 @@ async fn with_progress<F: Future>(msg: &Message, every: Duration, work: F) -> F:
             }
         }
     };
+    // The work first: once it has acked, NAKed or terminated, no in-progress ack follows.
     tokio::select! {
+        biased;
         output = work => output,
         never = ticker => never,
     }
@@ -148,6 +150,10 @@ impl Writer {
         loop {
             // One T+ call per permit: `concurrency` calls at most, held vouchers included.
             let permit = self.permits.acquire().await?;
+            if self.shutdown.is_cancelled() {
+                // Left unacked: redelivered after ack_wait, to this or another replica.
+                return Ok(());
+            }
             let turn = self.breaker.turn();
             if let Turn::Wait { .. } = turn {
                 drop(permit);

@@ -62,6 +62,8 @@ pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
         &topology,
         Some(cfg.tplus.base_url.clone()),
     );
+    metrics::gauge!("j2t_writer_tplus_down").set(0.0);
+    metrics::gauge!("j2t_writer_held_vouchers").set(0.0);
     tracing::info!(concurrency = writer.cfg.concurrency, "writer running");
     j2t_topology::consume(&consumer, writer.cfg.concurrency, &ctx.shutdown, |msg| {
         writer.handle(msg)
