@@ -8,9 +8,7 @@ use j2t_domain::{DeadLetterReason, WriteOutcome};
 use j2t_tplus::Outcome;
 use serde_json::Value;
 
-/// Longest NAK delay a Retry-After may ask for; beyond it T+ is treated as down for good
-/// and the ordinary backoff applies.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(3_600);
+use crate::breaker::MAX_RETRY_AFTER;
 
 /// Where the message stands when the answer came.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +17,8 @@ pub struct Delivery {
     pub delivered: i64,
     /// T+ calls made in this delivery (the quick retries included).
     pub calls: usize,
+    /// This replica takes T+ to be down (its breaker is open) after this answer.
+    pub tplus_down: bool,
 }
 
 /// What to do with the message.
@@ -32,6 +32,9 @@ pub enum Action {
     /// The monthly quota is used up: keep the message (in-progress ack), wait `pause`, then
     /// post again. Uses up no delivery.
     Hold { pause: Duration, reason: String },
+    /// T+ is down as a whole, not failing this voucher: keep the message (in-progress acks)
+    /// and post again when the breaker gives a turn. Uses up no delivery.
+    AwaitTplus { reason: String },
     /// Try again later: record `attempt`, NAK with `delay`.
     Retry { delay: Duration, attempt: String },
     /// It will not succeed as it is: record `attempt`, dead-letter with `reason` and `error`.
@@ -64,6 +67,7 @@ pub fn decide(outcome: Outcome, delivery: Delivery, policy: &WriterConfig) -> Ac
         },
         // The client has already refreshed the token once; later may work.
         Outcome::AuthExpired(reason) => retry_or_give_up(reason, None, delivery, policy),
+        Outcome::Transient { reason, .. } if delivery.tplus_down => Action::AwaitTplus { reason },
         Outcome::Transient {
             reason,
             retry_after,
@@ -124,6 +128,8 @@ mod tests {
             retry_base_secs: 2,
             max_retry_delay_secs: 30,
             quota_pause_secs: 300,
+            outage_after_failures: 5,
+            outage_probe_secs: 10,
         }
     }
 
@@ -131,6 +137,21 @@ mod tests {
         Delivery {
             delivered,
             calls: 3,
+            tplus_down: false,
+        }
+    }
+
+    /// The same, with this replica's breaker open.
+    fn down(delivered: i64) -> Delivery {
+        Delivery {
+            tplus_down: true,
+            ..at(delivered)
+        }
+    }
+
+    fn awaiting(reason: &str) -> Action {
+        Action::AwaitTplus {
+            reason: reason.into(),
         }
     }
 
@@ -220,6 +241,33 @@ mod tests {
                     attempt: "HTTP 503 (3 calls)".into(),
                     error: "8 deliveries; last error: HTTP 503".into(),
                 },
+            ),
+            // T+ down as a whole: held, whatever the delivery, even past max_deliver.
+            (transient(None), down(1), awaiting("HTTP 503")),
+            (transient(None), down(8), awaiting("HTTP 503")),
+            (transient(Some(5)), down(9), awaiting("HTTP 503")),
+            // What T+ answers itself is decided as usual while the breaker is open.
+            (
+                Outcome::Created(body.clone()),
+                down(8),
+                Action::Ack {
+                    outcome: WriteOutcome::Created,
+                    response: body.clone(),
+                },
+            ),
+            (
+                Outcome::Permanent("存货编码[SKU9]不存在".into()),
+                down(1),
+                Action::DeadLetter {
+                    reason: DeadLetterReason::Rejected,
+                    attempt: "存货编码[SKU9]不存在".into(),
+                    error: "存货编码[SKU9]不存在".into(),
+                },
+            ),
+            (
+                Outcome::AuthExpired("HTTP 401".into()),
+                down(2),
+                retry(4, "HTTP 401 (3 calls)"),
             ),
             (
                 Outcome::AuthExpired("HTTP 401".into()),

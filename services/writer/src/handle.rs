@@ -2,7 +2,10 @@
 //! hold, NAK, dead-letter) and record it.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use async_nats::jetstream::{self, AckKind, Message};
 use chrono::Utc;
@@ -12,13 +15,22 @@ use j2t_stores::{AttemptLog, Lineage, VoucherState};
 use j2t_topology::names;
 use j2t_tplus::{DuplicateRule, Outcome, TplusClient};
 use serde_json::Value;
+use tokio::sync::{Semaphore, oneshot};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+use crate::breaker::{Change, SharedBreaker, Turn};
 use crate::decide::{Action, Delivery, decide};
 use crate::post_with_quick_retries;
 
 pub struct Writer {
+    /// Is T+ down? Shared by this replica's handlers.
+    pub breaker: SharedBreaker,
+    /// One per T+ call in flight (`writer.concurrency`).
+    pub permits: Semaphore,
+    /// The handlers' tasks, awaited at shutdown.
+    pub tasks: TaskTracker,
     pub js: jetstream::Context,
     pub attempts: AttemptLog,
     pub lineage: Lineage,
@@ -31,6 +43,50 @@ pub struct Writer {
     pub shutdown: CancellationToken,
 }
 
+/// Counts a voucher in `j2t_writer_held_vouchers` while it waits for T+.
+struct HeldGauge;
+
+impl HeldGauge {
+    fn new() -> Self {
+        metrics::gauge!("j2t_writer_held_vouchers").increment(1.0);
+        Self
+    }
+}
+
+impl Drop for HeldGauge {
+    fn drop(&mut self) {
+        metrics::gauge!("j2t_writer_held_vouchers").decrement(1.0);
+    }
+}
+
+/// How often a message being worked on is kept ours with an in-progress ack: three times
+/// per ack_wait, so one lost ack does not lose the message.
+pub fn progress_interval(cfg: &WriterConfig) -> Duration {
+    (Duration::from_secs(cfg.ack_wait_secs) / 3).max(Duration::from_millis(100))
+}
+
+/// Runs `work` while sending an in-progress ack for `msg` every `every`: however long the
+/// calls, quick retries, holds and pauses take, JetStream does not redeliver the message
+/// meanwhile (nor count a delivery).
+async fn with_progress<F: Future>(msg: &Message, every: Duration, work: F) -> F::Output {
+    let ticker = async {
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if let Err(error) = msg.ack_with(AckKind::Progress).await {
+                tracing::warn!(%error, "in-progress ack failed");
+            }
+        }
+    };
+    // The work first: once it has acked, NAKed or terminated, no in-progress ack follows.
+    tokio::select! {
+        biased;
+        output = work => output,
+        never = ticker => never,
+    }
+}
+
 /// Why a message is dead-lettered, and what went before.
 struct Failure {
     reason: DeadLetterReason,
@@ -39,18 +95,38 @@ struct Failure {
 }
 
 impl Writer {
-    pub async fn handle(&self, msg: Message) {
+    /// Handles one message in one of the consumer's slots. The work runs as a task of its
+    /// own, so that a voucher waiting for T+ to come back gives its slot up (`detach`): the
+    /// messages pulled after it reach a handler at once and are held too, instead of waiting
+    /// unattended in the pull buffer until ack_wait redelivers them (using up deliveries).
+    pub async fn handle(self: &Arc<Self>, msg: Message) {
+        let (release, released) = oneshot::channel();
+        let writer = self.clone();
+        self.tasks
+            .spawn(async move { writer.work(msg, release).await });
+        // Returns when the task detaches or ends (the sender is dropped).
+        let _ = released.await;
+    }
+
+    async fn work(self: Arc<Self>, msg: Message, release: oneshot::Sender<()>) {
         // The write continues the voucher's trace (started by the transformer).
         let span = tracing::info_span!("write voucher");
         j2t_runtime::continue_trace(&span, msg.headers.as_ref());
-        if let Err(error) = self.try_handle(&msg).instrument(span).await {
+        let mut release = Some(release);
+        let work = self.try_handle(&msg, &mut release);
+        let every = progress_interval(&self.cfg);
+        if let Err(error) = with_progress(&msg, every, work).instrument(span).await {
             // NATS trouble while recording the outcome: leave the message unacked, it comes
             // back after ack_wait and the ExternalCode check makes the repeat harmless.
             tracing::error!(error = format!("{error:#}"), "voucher handling failed");
         }
     }
 
-    async fn try_handle(&self, msg: &Message) -> anyhow::Result<()> {
+    async fn try_handle(
+        &self,
+        msg: &Message,
+        release: &mut Option<oneshot::Sender<()>>,
+    ) -> anyhow::Result<()> {
         let info = msg
             .info()
             .map_err(|e| anyhow::anyhow!("message info: {e}"))?;
@@ -70,13 +146,49 @@ impl Writer {
             }
         };
         let code = envelope.external_code.as_str();
+        let mut held: Option<HeldGauge> = None;
         loop {
+            // One T+ call per permit: `concurrency` calls at most, held vouchers included.
+            let permit = self.permits.acquire().await?;
+            if self.shutdown.is_cancelled() {
+                // Left unacked: redelivered after ack_wait, to this or another replica.
+                return Ok(());
+            }
+            let turn = self.breaker.turn();
+            if let Turn::Wait { .. } = turn {
+                drop(permit);
+                if held.is_none() {
+                    tracing::info!(external_code = code, "T+ is down; holding the voucher");
+                    held = Some(HeldGauge::new());
+                }
+                // Give the consumer slot up: the wait may be long.
+                if let Some(release) = release.take() {
+                    let _ = release.send(());
+                }
+                let waited = self
+                    .shutdown
+                    .run_until_cancelled(self.breaker.turn_or_wait())
+                    .await;
+                if waited.is_none() {
+                    // Left unacked: redelivered after ack_wait, to this or another replica.
+                    return Ok(());
+                }
+                // Turn or not, ask again with a permit.
+                continue;
+            }
+            held = None;
+            let quick_retries = match turn {
+                Turn::Probe => 0,
+                _ => self.cfg.quick_retries,
+            };
             let (outcome, calls) = post_with_quick_retries(
                 || self.tplus.create_other_dispatch(&envelope.payload),
                 &self.duplicate,
-                self.cfg.quick_retries,
+                quick_retries,
+                |outcome| self.observe(outcome),
             )
             .await;
+            drop(permit);
             if let Outcome::AuthExpired(_) = &outcome {
                 // The client already tried a refresh: tell the monitor.
                 self.auth_failing.store(true, Ordering::Relaxed);
@@ -86,7 +198,12 @@ impl Writer {
                 })
                 .await;
             }
-            match decide(outcome, Delivery { delivered, calls }, &self.cfg) {
+            let delivery = Delivery {
+                delivered,
+                calls,
+                tplus_down: self.breaker.is_down(),
+            };
+            match decide(outcome, delivery, &self.cfg) {
                 Action::Ack { outcome, response } => {
                     let result = WriteResult {
                         external_code: code.to_string(),
@@ -105,9 +222,6 @@ impl Writer {
                     tracing::warn!(external_code = code, %reason, "T+ quota exhausted; pausing");
                     self.signal(|s| s.quota_exhausted_at = Some(Utc::now()))
                         .await;
-                    msg.ack_with(AckKind::Progress)
-                        .await
-                        .map_err(|e| anyhow::anyhow!("progress: {e}"))?;
                     let paused = self
                         .shutdown
                         .run_until_cancelled(tokio::time::sleep(pause))
@@ -116,6 +230,10 @@ impl Writer {
                         // Left unacked: redelivered after ack_wait, to this or another replica.
                         return Ok(());
                     }
+                }
+                Action::AwaitTplus { reason } => {
+                    // Next round: the breaker is open, so the voucher waits for its turn.
+                    tracing::debug!(external_code = code, %reason, "T+ down; will hold");
                 }
                 Action::Retry { delay, attempt } => {
                     self.attempts
@@ -172,6 +290,26 @@ impl Writer {
         tracing::info!(external_code = code, outcome, "voucher written");
         self.settled(code, outcome, String::new()).await;
         Ok(())
+    }
+
+    /// Records a T+ answer in the breaker; `false` (no more quick retries) while T+ is down.
+    fn observe(&self, outcome: &Outcome) -> bool {
+        match self.breaker.record(outcome) {
+            Some(Change::Opened) => {
+                metrics::counter!("j2t_writer_tplus_outages_total").increment(1);
+                metrics::gauge!("j2t_writer_tplus_down").set(1.0);
+                tracing::warn!(
+                    probe_every_secs = self.cfg.outage_probe_secs,
+                    "T+ is down; holding vouchers and probing with one call at a time"
+                );
+            }
+            Some(Change::Closed) => {
+                metrics::gauge!("j2t_writer_tplus_down").set(0.0);
+                tracing::info!("T+ answers again; resuming");
+            }
+            None => {}
+        }
+        !self.breaker.is_down()
     }
 
     /// Tells the monitor something only the writer sees; bookkeeping, never fails a voucher.

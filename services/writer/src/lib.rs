@@ -2,11 +2,13 @@
 //! a delay (try again later) and dead letter (T+ will not take it as it is). Replicas share
 //! one durable consumer; the ExternalCode makes every retry harmless.
 
+mod breaker;
 mod decide;
 mod handle;
 mod post;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use j2t_config::Config;
@@ -14,7 +16,10 @@ use j2t_runtime::ServiceContext;
 use j2t_stores::{AttemptLog, KvRateLimiter, KvTokenStore};
 use j2t_topology::{Topology, names};
 use j2t_tplus::{DuplicateRule, TplusClient};
+use tokio::sync::Semaphore;
+use tokio_util::task::TaskTracker;
 
+pub use breaker::{Breaker, Health, SharedBreaker, Turn};
 pub use decide::{Action, Delivery, decide, nak_delay};
 pub use post::post_with_quick_retries;
 
@@ -29,7 +34,16 @@ pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
     if let Err(error) = tplus.load_stored_tokens().await {
         tracing::warn!(%error, "could not read stored T+ tokens; using the configured ones");
     }
-    let writer = Writer {
+    // A probe that has not answered after two client timeouts is taken as lost.
+    let breaker = Breaker::new(
+        cfg.writer.outage_after_failures,
+        Duration::from_secs(cfg.writer.outage_probe_secs),
+        Duration::from_secs(cfg.tplus.timeout_secs.saturating_mul(2).max(1)),
+    );
+    let writer = Arc::new(Writer {
+        breaker: SharedBreaker::new(breaker),
+        permits: Semaphore::new(cfg.writer.concurrency),
+        tasks: TaskTracker::new(),
         js: topology.js.clone(),
         attempts: AttemptLog::new(topology.attempts.clone()),
         lineage: j2t_stores::Lineage::new(&topology),
@@ -42,13 +56,15 @@ pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
         },
         cfg: cfg.writer.clone(),
         shutdown: ctx.shutdown.clone(),
-    };
+    });
     j2t_topology::watch_readiness(
         &ctx.readiness,
         &ctx.shutdown,
         &topology,
         Some(cfg.tplus.base_url.clone()),
     );
+    metrics::gauge!("j2t_writer_tplus_down").set(0.0);
+    metrics::gauge!("j2t_writer_held_vouchers").set(0.0);
     tracing::info!(concurrency = writer.cfg.concurrency, "writer running");
     j2t_topology::consume(
         || topology.writer_consumer(),
@@ -57,6 +73,9 @@ pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
         |msg| writer.handle(msg),
     )
     .await;
+    // Held vouchers stop waiting at shutdown and are left unacked.
+    writer.tasks.close();
+    writer.tasks.wait().await;
     Ok(())
 }
 

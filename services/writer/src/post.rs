@@ -3,7 +3,7 @@
 //! `decide` (a NAK with a longer delay).
 
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
@@ -13,21 +13,28 @@ use j2t_tplus::{Answer, DuplicateRule, Outcome, classify};
 /// than by holding the message.
 pub const MAX_QUICK_WAIT: Duration = Duration::from_secs(10);
 
-/// Calls `call` until its answer is not transient or `quick_retries` retries are used up, and
-/// returns the last outcome with the number of calls made.
+/// Calls `call` until its answer is not transient, `quick_retries` retries are used up, or
+/// `observe` (shown every outcome, e.g. the breaker recording it) says to stop; returns the
+/// last outcome with the number of calls made.
 pub async fn post_with_quick_retries<F, Fut>(
     call: F,
     duplicate: &DuplicateRule,
     quick_retries: usize,
+    observe: impl Fn(&Outcome) -> bool,
 ) -> (Outcome, usize)
 where
     F: Fn() -> Fut,
     Fut: Future<Output = Answer>,
 {
     let calls = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
     let attempt = || async {
         calls.fetch_add(1, Ordering::Relaxed);
-        match classify(&call().await, duplicate) {
+        let outcome = classify(&call().await, duplicate);
+        if !observe(&outcome) {
+            stop.store(true, Ordering::Relaxed);
+        }
+        match outcome {
             transient @ Outcome::Transient { .. } => Err(transient),
             done => Ok(done),
         }
@@ -40,7 +47,12 @@ where
                 .with_max_times(quick_retries)
                 .with_jitter(),
         )
-        .adjust(next_quick_delay)
+        .adjust(|outcome, backoff| {
+            if stop.load(Ordering::Relaxed) {
+                return None;
+            }
+            next_quick_delay(outcome, backoff)
+        })
         .await
         .unwrap_or_else(|transient| transient);
     (outcome, calls.into_inner())
@@ -101,7 +113,7 @@ mod tests {
         let started = Instant::now();
         let (outcome, calls) = tokio::time::timeout(
             Duration::from_secs(3_600),
-            post_with_quick_retries(call, &duplicate, quick_retries),
+            post_with_quick_retries(call, &duplicate, quick_retries, |_| true),
         )
         .await
         .expect("quick retries end within an hour");
@@ -162,6 +174,29 @@ mod tests {
         let duplicate = r#"{"code":"999","message":"外部单据号已存在"}"#;
         let (outcome, calls, _) = run(vec![(503, "", None), (400, duplicate, None)], 2).await;
         assert!(matches!(outcome, Outcome::AlreadyExists(_)), "{outcome:?}");
+        assert_eq!(calls, 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn observe_stops_the_quick_retries() {
+        let duplicate = DuplicateRule {
+            code: "999".into(),
+            message_contains: String::new(),
+        };
+        let call = || async {
+            Answer::Http {
+                status: 503,
+                body: String::new(),
+                retry_after: None,
+            }
+        };
+        let seen = AtomicUsize::new(0);
+        let (outcome, calls) = post_with_quick_retries(call, &duplicate, 5, |_| {
+            // The breaker opens on the second failure.
+            seen.fetch_add(1, Ordering::Relaxed) < 1
+        })
+        .await;
+        assert!(matches!(outcome, Outcome::Transient { .. }), "{outcome:?}");
         assert_eq!(calls, 2);
     }
 

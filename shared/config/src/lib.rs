@@ -155,7 +155,7 @@ mod tests {
             .map(|i| format!("S{i}"))
             .collect::<Vec<_>>()
             .join(",");
-        let cases: [(&str, &str, &str, &str); 17] = [
+        let cases: [(&str, &str, &str, &str); 19] = [
             ("J2T__MONITOR__LANGUAGE", "fr", "monitor.language", "`fr`"),
             (
                 "J2T__MONITOR__WEBHOOKS__OPS__FORMAT",
@@ -246,6 +246,18 @@ mod tests {
                 "-1",
                 "writer.max_deliver",
                 "-1 is",
+            ),
+            (
+                "J2T__WRITER__OUTAGE_AFTER_FAILURES",
+                "0",
+                "writer.outage_after_failures",
+                "0 is",
+            ),
+            (
+                "J2T__WRITER__OUTAGE_PROBE_SECS",
+                "0",
+                "writer.outage_probe_secs",
+                "0 is",
             ),
             ("J2T__NATS__URL", " ", "nats.url", "` `"),
         ];

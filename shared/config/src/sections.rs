@@ -292,6 +292,13 @@ pub struct WriterConfig {
     /// While T+ reports the monthly quota exhausted (50112), wait this long between tries
     /// (holding the voucher: no delivery is used up).
     pub quota_pause_secs: u64,
+    /// This many transient failures in a row (timeouts, connection errors, 5xx, …) and the
+    /// replica takes T+ to be down: it holds its vouchers and probes with one call at a time.
+    #[serde(deserialize_with = "values::at_least::<_, _, 1>")]
+    pub outage_after_failures: u32,
+    /// While T+ is down, one probe call this often (a longer Retry-After wins).
+    #[serde(deserialize_with = "values::at_least::<_, _, 1>")]
+    pub outage_probe_secs: u64,
 }
 
 /// The monitor service: alert rules and the operator console.

@@ -192,6 +192,23 @@ pub const METRICS: &[MetricDef] = &[
         &[],
         "Times T+ answered quota exhausted (50112) and the writer held a voucher.",
     ),
+    counter(
+        "j2t_writer_tplus_outages_total",
+        &[],
+        "Times this writer replica took T+ to be down (transient failures in a row or a Retry-After) and began holding vouchers.",
+    ),
+    gauge(
+        "j2t_writer_tplus_down",
+        None,
+        &[],
+        "1 while this writer replica takes T+ to be down and probes with one call at a time, else 0.",
+    ),
+    gauge(
+        "j2t_writer_held_vouchers",
+        None,
+        &[],
+        "Vouchers this writer replica holds (in-progress acks, no delivery used up) until T+ answers again.",
+    ),
     // Dead letters (any stage).
     counter(
         "j2t_dead_letters_total",

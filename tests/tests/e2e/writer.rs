@@ -306,3 +306,190 @@ async fn an_exhausted_quota_pauses_writes_without_losing_or_dead_lettering() {
         0
     );
 }
+
+/// Writer settings for the outage tests: few deliveries with short delays, so that without
+/// holding, every voucher would be dead-lettered within seconds of T+ going down; T+ down
+/// after 3 failures in a row, one probe a second. Time-scaled: the outage of ~15 s is 15
+/// probe intervals, as a 30-minute maintenance is 180 intervals of the default 10 s, and
+/// five times max_deliver × backoff (3 deliveries, 1–2 s apart).
+const OUTAGE_CONCURRENCY: u64 = 4;
+const OUTAGE_QUICK_RETRIES: u64 = 2;
+const OUTAGE_AFTER_FAILURES: u64 = 3;
+
+fn outage_env(ack_wait_secs: u64) -> Vec<(&'static str, String)> {
+    let mut env = writer_env();
+    env.retain(|(k, _)| *k != "J2T__WRITER__MAX_DELIVER" && *k != "J2T__WRITER__ACK_WAIT_SECS");
+    env.extend([
+        ("J2T__WRITER__MAX_DELIVER", "3".to_string()),
+        ("J2T__WRITER__ACK_WAIT_SECS", ack_wait_secs.to_string()),
+        ("J2T__WRITER__CONCURRENCY", OUTAGE_CONCURRENCY.to_string()),
+        (
+            "J2T__WRITER__QUICK_RETRIES",
+            OUTAGE_QUICK_RETRIES.to_string(),
+        ),
+        (
+            "J2T__WRITER__OUTAGE_AFTER_FAILURES",
+            OUTAGE_AFTER_FAILURES.to_string(),
+        ),
+        ("J2T__WRITER__OUTAGE_PROBE_SECS", "1".to_string()),
+    ]);
+    env
+}
+
+/// Every result the writer recorded: (ExternalCode, deliveries it took).
+async fn results(nats_url: &str) -> Vec<(String, u64)> {
+    let js = async_nats::jetstream::new(async_nats::connect(nats_url).await.expect("nats"));
+    let mut stream = js.get_stream(names::RESULTS_STREAM).await.expect("stream");
+    let info = stream.info().await.expect("info");
+    let mut out = Vec::new();
+    for seq in info.state.first_sequence..=info.state.last_sequence {
+        if let Ok(message) = stream.get_raw_message(seq).await {
+            let result: Value = serde_json::from_slice(&message.payload).expect("result json");
+            out.push((
+                result["external_code"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                result["attempts"].as_u64().expect("attempts"),
+            ));
+        }
+    }
+    out
+}
+
+/// T+ is down (every Create answers 503) from before the first voucher until well past
+/// max_deliver × backoff. The writer holds every voucher, probes with one call at a time,
+/// and writes each exactly once when T+ is back: no dead letter, and a bounded number of
+/// calls into the outage.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_long_tplus_outage_holds_vouchers_probes_and_writes_each_once_after() {
+    let stack = Stack::start().await;
+    let (expected, start) = seed(&stack, 200, 6, &[]).await;
+    let admin = &stack.admin;
+    admin
+        .set_tplus_faults(&TplusFaults {
+            outage: true,
+            ..Default::default()
+        })
+        .await
+        .expect("outage");
+    let began = std::time::Instant::now();
+    let _upstream = upstream(&stack, &start);
+    let mut writer = stack.spawn("jst2tplus-writer", &outage_env(3));
+    let port = j2t_e2e::harness::admin_port(&mut writer).await;
+    eventually(Duration::from_secs(90), "T+ taken to be down", || async {
+        let down = j2t_e2e::harness::metric(port, "j2t_writer_tplus_down").await?;
+        let held = j2t_e2e::harness::metric(port, "j2t_writer_held_vouchers").await?;
+        (down == 1.0 && held >= 1.0).then_some(())
+    })
+    .await;
+    // The outage lasts 15 probe intervals after the writer noticed it.
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    let nats = stack.nats_url();
+    assert_eq!(stream_messages(&nats, names::DLQ_STREAM).await, 0);
+    assert!(admin.voucher_dtos().await.expect("vouchers").is_empty());
+    let vouchers_waiting = stream_messages(&nats, names::VOUCHERS_STREAM).await;
+    admin
+        .set_tplus_faults(&TplusFaults::default())
+        .await
+        .expect("T+ back");
+    let outage = began.elapsed();
+    let into_outage = answered(&admin.stats().await.expect("stats"), "http503");
+
+    let vouchers = assert_written_exactly_once(&stack, &expected).await;
+    // One probe per interval (1 s) at most, plus what was in flight when T+ was taken to be
+    // down: the failures that opened the breaker and each slot's call with its quick retries.
+    let bound = outage.as_secs()
+        + 1
+        + OUTAGE_AFTER_FAILURES
+        + OUTAGE_CONCURRENCY * (1 + OUTAGE_QUICK_RETRIES);
+    println!(
+        "outage {outage:?}: {into_outage} calls into it (bound {bound}), {} vouchers ({vouchers_waiting} waiting when it ended)",
+        vouchers.len()
+    );
+    assert!(into_outage <= bound, "{into_outage} calls > {bound}");
+    assert!(vouchers.len() >= 10, "{} vouchers", vouchers.len());
+    assert_eq!(stream_messages(&nats, names::DLQ_STREAM).await, 0);
+    // Held, not redelivered: no voucher needed more deliveries than max_deliver allows.
+    let written = results(&nats).await;
+    assert!(
+        written.iter().all(|(_, attempts)| *attempts < 3),
+        "{written:?}"
+    );
+}
+
+/// T+ answers 503 with `Retry-After: 5` for a while. The writer waits for it (one probe per
+/// Retry-After, not per probe interval of 1 s), keeps the held messages with in-progress
+/// acks (Retry-After is longer than ack_wait, yet no voucher is redelivered), and writes every
+/// voucher once afterwards.
+#[tokio::test(flavor = "multi_thread")]
+async fn retry_after_is_honoured_without_losing_the_messages() {
+    let stack = Stack::start().await;
+    let (expected, start) = seed(&stack, 200, 6, &[]).await;
+    let admin = &stack.admin;
+    admin
+        .set_tplus_faults(&TplusFaults {
+            outage: true,
+            retry_after_secs: Some(5),
+            ..Default::default()
+        })
+        .await
+        .expect("outage");
+    let began = std::time::Instant::now();
+    let _upstream = upstream(&stack, &start);
+    let _writer = stack.spawn("jst2tplus-writer", &outage_env(2));
+    eventually(
+        Duration::from_secs(90),
+        "a 503 with Retry-After",
+        || async { (answered(&admin.stats().await.ok()?, "http503") > 0).then_some(()) },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    admin
+        .set_tplus_faults(&TplusFaults::default())
+        .await
+        .expect("T+ back");
+    let window = began.elapsed();
+    let into_outage = answered(&admin.stats().await.expect("stats"), "http503");
+    assert_written_exactly_once(&stack, &expected).await;
+    // A Retry-After opens the breaker at once: each slot's call in flight, then one probe
+    // per 5 s (and one at the window's edge).
+    let bound = window.as_secs() / 5 + 2 + OUTAGE_CONCURRENCY;
+    println!("{window:?} of 503s with Retry-After 5: {into_outage} calls (bound {bound})");
+    assert!(into_outage <= bound, "{into_outage} calls > {bound}");
+    let nats = stack.nats_url();
+    assert_eq!(stream_messages(&nats, names::DLQ_STREAM).await, 0);
+    let written = results(&nats).await;
+    assert!(
+        written.iter().all(|(_, attempts)| *attempts < 3),
+        "{written:?}"
+    );
+}
+
+/// A proxy in front of T+ answers some calls with HTTP 200 and an HTML maintenance page:
+/// not counted as written; every voucher ends up in T+ exactly once.
+#[tokio::test(flavor = "multi_thread")]
+async fn html_200_maintenance_pages_are_not_counted_as_written() {
+    let stack = Stack::start().await;
+    let (expected, start) = seed(&stack, 300, 10, &[]).await;
+    stack
+        .admin
+        .set_tplus_faults(&TplusFaults {
+            html_200_probability: 0.3,
+            seed: 11,
+            ..Default::default()
+        })
+        .await
+        .expect("faults");
+    let _upstream = upstream(&stack, &start);
+    let _writer = stack.spawn("jst2tplus-writer", &writer_env());
+    let vouchers = assert_written_exactly_once(&stack, &expected).await;
+    let stats = stack.admin.stats().await.expect("stats");
+    println!("T+ answers: {:?}", stats.tplus_requests_by_code);
+    assert!(answered(&stats, "html200") > 0, "{stats:?}");
+    let nats = stack.nats_url();
+    assert_eq!(stream_messages(&nats, names::DLQ_STREAM).await, 0);
+    // Every voucher written was recorded once, as created (an HTML page is not a success).
+    let written = results(&nats).await;
+    assert_eq!(written.len(), vouchers.len(), "{written:?}");
+}

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use axum::Json;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -25,8 +25,11 @@ pub enum Refusal {
     },
     /// Injected protective throttling: HTTP 409 with `{"error": …}` (no `code`).
     Throttled,
-    /// An injected gateway failure: HTTP 503 with a plain-text body.
-    Unavailable,
+    /// An injected gateway failure: HTTP 503 with a plain-text body, and `Retry-After`
+    /// (seconds) when set.
+    Unavailable { retry_after: Option<u64> },
+    /// A proxy's maintenance page: HTTP 200 with an HTML body (nothing stored).
+    MaintenancePage,
 }
 
 impl Refusal {
@@ -115,10 +118,29 @@ pub fn finish(store: &Store, outcome: Outcome) -> Response {
                 (status, Json(body)).into_response(),
             )
         }
-        Err(Refusal::Unavailable) => {
+        Err(Refusal::Unavailable { retry_after }) => {
             let status = StatusCode::SERVICE_UNAVAILABLE;
             let body = "503 Service Unavailable";
-            (stats_key(status, None), (status, body).into_response())
+            let mut response = (status, body).into_response();
+            if let Some(secs) = retry_after {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            }
+            (stats_key(status, None), response)
+        }
+        Err(Refusal::MaintenancePage) => {
+            let body = "<!DOCTYPE html><html><head><title>系统维护</title></head>\
+                        <body><h1>系统维护中，请稍后再试</h1></body></html>";
+            (
+                "html200".to_string(),
+                (
+                    StatusCode::OK,
+                    [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                    body,
+                )
+                    .into_response(),
+            )
         }
     };
     store.with(|d| *d.tplus.requests_by_code.entry(key).or_default() += 1);

@@ -1,6 +1,6 @@
 //! `POST /tplus/api/v2/otherDispatch/Create`, as documented in `docs/tplus-api.md`. Checks in
-//! order: latency → appKey/appSecret/openToken (401, 50000) → quota (401, 50112) → injected
-//! 503 → injected 409 → body and dto (400, 999) → master data (400, 999) → duplicate
+//! order: latency → outage (503) → appKey/appSecret/openToken (401, 50000) → quota (401,
+//! 50112) → injected 503 → injected 409 → injected HTML 200 → body and dto (400, 999) → master data (400, 999) → duplicate
 //! ExternalCode (400, 999 "已存在") → store. Success is HTTP 200 with body `null`. Under the
 //! timeout-after-commit fault the voucher is stored and the answer held back, so a client
 //! that gives up first saw a timeout for a voucher that exists.
@@ -44,6 +44,15 @@ async fn create(State(store): State<Store>, headers: HeaderMap, body: Bytes) -> 
 
 /// `Ok` holds how long to hold the success answer back (timeout after commit), if at all.
 fn answer(store: &Store, headers: &HeaderMap, body: &[u8]) -> Result<Option<Duration>, Refusal> {
+    let outage = store.with(|d| {
+        let faults = &d.tplus.faults;
+        faults.outage.then_some(Refusal::Unavailable {
+            retry_after: faults.retry_after_secs,
+        })
+    });
+    if let Some(refusal) = outage {
+        return Err(refusal);
+    }
     admission::check_app(store, headers)?;
     admission::check_open_token(store, headers)?;
     let hold = store.with(|d| inject_faults(&mut d.tplus))?;
@@ -63,9 +72,10 @@ fn answer(store: &Store, headers: &HeaderMap, body: &[u8]) -> Result<Option<Dura
     })
 }
 
-/// For calls that passed authentication: the exhausted quota, then the injected faults. All
-/// three rolls are drawn on every call, so the fault sequence for a seed does not depend on
-/// which knobs are zero or on what the bodies contain. `Ok` holds the timeout-after-commit
+/// For calls that passed authentication: the exhausted quota, then the injected faults. The
+/// three original rolls are drawn on every call (the HTML roll only when its knob is set), so
+/// the fault sequence for a seed does not depend on which knobs are zero or on what the
+/// bodies contain. `Ok` holds the timeout-after-commit
 /// delay when that fault fired (it only applies if the voucher is then stored).
 fn inject_faults(tplus: &mut TplusState) -> Result<Option<Duration>, Refusal> {
     let faults = &tplus.faults;
@@ -75,10 +85,17 @@ fn inject_faults(tplus: &mut TplusState) -> Result<Option<Duration>, Refusal> {
     let unavailable = roll(&mut tplus.rng, faults.http_5xx_probability);
     let throttled = roll(&mut tplus.rng, faults.throttle_409_probability);
     let late = roll(&mut tplus.rng, faults.timeout_after_commit_probability);
+    // Drawn only when set, so existing seeds keep their fault sequences.
+    let html =
+        faults.html_200_probability > 0.0 && roll(&mut tplus.rng, faults.html_200_probability);
     if unavailable {
-        Err(Refusal::Unavailable)
+        Err(Refusal::Unavailable {
+            retry_after: faults.retry_after_secs,
+        })
     } else if throttled {
         Err(Refusal::Throttled)
+    } else if html {
+        Err(Refusal::MaintenancePage)
     } else {
         Ok(late.then(|| faults.commit_delay()))
     }
@@ -113,13 +130,37 @@ mod tests {
         });
         assert!(matches!(
             inject_faults(&mut tplus),
-            Err(Refusal::Unavailable)
+            Err(Refusal::Unavailable { .. })
         ));
         let mut tplus = state(TplusFaults {
             throttle_409_probability: 1.0,
             ..Default::default()
         });
         assert!(matches!(inject_faults(&mut tplus), Err(Refusal::Throttled)));
+    }
+
+    #[test]
+    fn html_pages_come_after_503_and_409_and_503_carries_retry_after() {
+        let mut tplus = state(TplusFaults {
+            html_200_probability: 1.0,
+            ..Default::default()
+        });
+        assert!(matches!(
+            inject_faults(&mut tplus),
+            Err(Refusal::MaintenancePage)
+        ));
+        let mut tplus = state(TplusFaults {
+            html_200_probability: 1.0,
+            http_5xx_probability: 1.0,
+            retry_after_secs: Some(7),
+            ..Default::default()
+        });
+        assert!(matches!(
+            inject_faults(&mut tplus),
+            Err(Refusal::Unavailable {
+                retry_after: Some(7)
+            })
+        ));
     }
 
     #[test]
@@ -149,7 +190,7 @@ mod tests {
             (0..40)
                 .map(|_| match inject_faults(&mut tplus) {
                     Ok(_) => 'o',
-                    Err(Refusal::Unavailable) => '5',
+                    Err(Refusal::Unavailable { .. }) => '5',
                     Err(_) => '4',
                 })
                 .collect::<String>()

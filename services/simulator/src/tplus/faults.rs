@@ -14,6 +14,14 @@ pub const DEFAULT_TIMEOUT_AFTER_COMMIT_MS: u64 = 30_000;
 pub struct TplusFaults {
     /// Fraction of Create calls answered HTTP 503 (plain-text body), nothing stored.
     pub http_5xx_probability: f64,
+    /// A maintenance window: every Create call answers HTTP 503 (before any other check),
+    /// nothing stored. Turn it on and off through the admin API to make an outage window.
+    pub outage: bool,
+    /// Sent as `Retry-After` (whole seconds) on every 503 (injected or outage) and 429.
+    pub retry_after_secs: Option<u64>,
+    /// Fraction of Create calls answered HTTP 200 with an HTML maintenance page (what a
+    /// proxy in front of T+ shows), nothing stored. Counted as `html200` in the stats.
+    pub html_200_probability: f64,
     /// Fraction answered HTTP 409 `{"error":"请求过于频繁，请稍后再试"}` (protective
     /// throttling), nothing stored.
     pub throttle_409_probability: f64,
@@ -39,6 +47,7 @@ impl TplusFaults {
     pub fn validate(&self) -> Result<(), String> {
         crate::random::check_probabilities(&[
             ("http_5xx_probability", self.http_5xx_probability),
+            ("html_200_probability", self.html_200_probability),
             ("throttle_409_probability", self.throttle_409_probability),
             (
                 "timeout_after_commit_probability",
