@@ -22,6 +22,9 @@ fn env_or(key: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// The console's token in this run.
+const TOKEN: &str = "bench-token";
+
 /// Publishes awaiting at most this many acks at once.
 const IN_FLIGHT: usize = 1000;
 
@@ -97,7 +100,8 @@ async fn main() {
             "J2T__MONITOR__CONSOLE_LISTEN".to_string(),
             "127.0.0.1:0".to_string(),
         ),
-        ("RUST_LOG".to_string(), "warn".to_string()),
+        ("J2T__MONITOR__CONSOLE_TOKEN".to_string(), TOKEN.to_string()),
+        ("RUST_LOG".to_string(), "error".to_string()),
     ];
     let mut monitor = Service::spawn("jst2tplus-monitor", &env).expect("monitor");
     let console = monitor.listening("console").await.expect("console");
@@ -129,6 +133,7 @@ async fn main() {
         let started = Instant::now();
         let status: serde_json::Value = http
             .get(format!("http://{console}/api/status"))
+            .bearer_auth(TOKEN)
             .send()
             .await
             .expect("status")
@@ -146,6 +151,7 @@ async fn main() {
         let started = Instant::now();
         let rows: Vec<serde_json::Value> = http
             .get(format!("http://{console}/api/dead-letters?limit=100"))
+            .bearer_auth(TOKEN)
             .send()
             .await
             .expect("dead letters")
