@@ -9,12 +9,21 @@ use clap::{Args, Subcommand};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use j2t_config::Config;
 use j2t_domain::{DeadLetterReason, Stage};
-use j2t_stores::{DeadLetters, DlqEntry, DlqFilter};
+use j2t_stores::{DeadLetters, DlqEntry, DlqFilter, PageFrom};
 
 #[derive(Subcommand, Debug)]
 pub enum DlqCommand {
-    /// List dead letters, oldest first (replayed ones only with --all).
-    List(FilterArgs),
+    /// List dead letters, oldest first, one page at a time (replayed ones only with --all).
+    List {
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// Entries per page.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// Start after this id (the last id of the previous page).
+        #[arg(long)]
+        after: Option<u64>,
+    },
     /// Everything about one dead letter, as JSON: reason, error, attempt history, payload.
     Show { id: u64 },
     /// Republish dead letters to where they came from and mark them replayed.
@@ -85,13 +94,25 @@ pub async fn run(cfg: Config, command: DlqCommand) -> anyhow::Result<()> {
         .with_context(|| format!("opening the pipeline's NATS topology at {}", cfg.nats.url))?;
     let dlq = DeadLetters::new(&topology);
     match command {
-        DlqCommand::List(args) => {
-            let entries = dlq.list(&args.filter()).await?;
-            if entries.is_empty() {
+        DlqCommand::List {
+            filter,
+            limit,
+            after,
+        } => {
+            let page = dlq
+                .page(&filter.filter(), PageFrom::After(after), limit)
+                .await?;
+            if page.entries.is_empty() {
                 println!("no dead letters");
             } else {
-                println!("{}", table(&entries));
-                println!("{} dead letters", entries.len());
+                println!("{}", table(&page.entries));
+                match page.next {
+                    Some(next) => println!(
+                        "{} dead letters shown; more with --after {next}",
+                        page.entries.len()
+                    ),
+                    None => println!("{} dead letters", page.entries.len()),
+                }
             }
         }
         DlqCommand::Show { id } => {

@@ -5,7 +5,10 @@
 //! count behind).
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// How often stale replay marks are swept.
+const SWEEP_EVERY: Duration = Duration::from_secs(3600);
 
 use j2t_config::Config;
 use j2t_domain::{DeadLetterReason, Stage};
@@ -15,7 +18,22 @@ use tokio_util::sync::CancellationToken;
 
 pub async fn run(topology: Arc<Topology>, cfg: Arc<Config>, shutdown: CancellationToken) {
     let every = Duration::from_secs(cfg.monitor.evaluate_every_secs.max(1));
+    let dead_letters = j2t_stores::DeadLetters::new(&topology);
+    let mut swept: Option<Instant> = None;
     while !shutdown.is_cancelled() {
+        // Replay marks of letters gone from the stream would count as replayed: drop them
+        // now and then (this reads every mark's key, so not on every round).
+        if swept.is_none_or(|at| at.elapsed() >= SWEEP_EVERY) {
+            match dead_letters.sweep_marks().await {
+                Ok(dropped) => {
+                    swept = Some(Instant::now());
+                    if dropped > 0 {
+                        tracing::info!(dropped, "dropped replay marks of letters no longer stored");
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "could not sweep the replay marks"),
+            }
+        }
         match j2t_stores::pipeline_status(&topology, cfg.jst.utc_offset_minutes).await {
             Ok(status) => export(&status),
             Err(error) => tracing::warn!(%error, "could not read the pipeline status"),

@@ -266,13 +266,19 @@ impl JstClient {
                 status: status.as_u16(),
             });
         }
-        let body = response
-            .bytes()
-            .await
-            .map_err(|source| JstError::Transport {
-                endpoint,
-                source: source.without_url(),
-            })?;
+        let body = match j2t_upstream::read_capped(response, j2t_upstream::JST_BODY_LIMIT).await {
+            Ok(body) => body,
+            Err(j2t_upstream::BodyError::Read(source)) => {
+                return Err(JstError::Transport { endpoint, source });
+            }
+            // Not a page JST sends: unreadable, named with its size.
+            Err(oversized) => {
+                return Err(JstError::Decode {
+                    endpoint,
+                    reason: oversized.to_string(),
+                });
+            }
+        };
         tracing::debug!(
             endpoint,
             response = %j2t_upstream::redact::redacted_json(&String::from_utf8_lossy(&body)),

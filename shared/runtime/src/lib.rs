@@ -9,7 +9,9 @@ mod readiness;
 mod service;
 mod shutdown;
 
-pub use admin::{LISTEN_FILE_ENV, announce_listening, serve, serve_admin};
+pub use admin::{
+    LISTEN_FILE_ENV, ServerLimits, announce_listening, serve, serve_admin, serve_with,
+};
 pub use logging::{TracingGuard, init_logging};
 pub use otel::{continue_trace, link_to, remote_context, trace_headers, trace_id};
 pub use prometheus::{METRICS, MetricDef, MetricKind, metrics_handle};

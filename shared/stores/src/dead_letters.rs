@@ -4,11 +4,16 @@
 //! An entry's id is its sequence in the stream. Replayed entries stay in the stream (audit)
 //! and are marked in a KV bucket; listings hide them unless asked.
 
+use std::collections::BTreeMap;
+
+use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
 use async_nats::jetstream::{self, kv, message::PublishMessage};
 use chrono::{DateTime, Utc};
+use futures::{StreamExt, TryStreamExt};
 use j2t_domain::{DeadLetter, DeadLetterReason, Stage, Window, WindowClosed};
 use serde::{Deserialize, Serialize};
 
+use crate::DeadLetterKind;
 use j2t_topology::{Subject, names};
 
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +70,67 @@ pub struct DeadLetters {
     cursors: kv::Store,
 }
 
+/// Which way a page of the listing goes from its cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageFrom {
+    /// Oldest first: entries with an id above the given one (from the start when `None`).
+    After(Option<u64>),
+    /// Newest first: entries with an id below the given one (from the end when `None`).
+    Before(Option<u64>),
+}
+
+/// One page of the listing, in the page's order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DlqPage {
+    pub entries: Vec<DlqEntry>,
+    /// The cursor for the next page in the same direction (the last entry's id), when more
+    /// entries may follow.
+    pub next: Option<u64>,
+}
+
+/// Dead letters of one kind: stored in the stream, and how many of those were replayed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct DlqCount {
+    pub stored: u64,
+    pub replayed: u64,
+}
+
+impl DlqCount {
+    /// Not replayed yet.
+    pub fn pending(&self) -> u64 {
+        self.stored.saturating_sub(self.replayed)
+    }
+}
+
+/// Raw messages read per consumer request while scanning.
+const SCAN_BATCH: usize = 256;
+/// Replay marks looked up at once.
+const MARK_LOOKUPS: usize = 64;
+
+/// The replay mark's key: `<stage>.<reason>.<id>`, so the marks of one kind are counted with
+/// one subject filter.
+fn mark_key(stage: Stage, reason: DeadLetterReason, id: u64) -> String {
+    format!("{}.{}.{id}", stage.as_str(), reason.as_str())
+}
+
+/// `j2t.dlq.<stage>.<reason>` → the kind; `None` for any other subject.
+fn kind_of_subject(subject: &str) -> Option<DeadLetterKind> {
+    let mut tokens = subject.strip_prefix("j2t.dlq.")?.split('.');
+    let stage = tokens.next()?.parse().ok()?;
+    let reason = tokens.next()?.parse().ok()?;
+    tokens
+        .next()
+        .is_none()
+        .then(|| DeadLetterKind::new(stage, reason))
+}
+
+/// The subject filter for a listing: one kind, one stage, one reason or all.
+fn subject_filter(filter: &DlqFilter) -> String {
+    let stage = filter.stage.map_or("*", Stage::as_str);
+    let reason = filter.reason.map_or("*", DeadLetterReason::as_str);
+    format!("j2t.dlq.{stage}.{reason}")
+}
+
 impl DeadLetters {
     pub fn new(topology: &j2t_topology::Topology) -> Self {
         Self {
@@ -74,57 +140,322 @@ impl DeadLetters {
         }
     }
 
-    /// The entries `filter` selects, oldest first.
+    /// Every entry `filter` selects, oldest first. Reads the whole stream (one consumer pass
+    /// and a mark lookup per entry): for commands that act on all of them. Listings page
+    /// with [`DeadLetters::page`].
     pub async fn list(&self, filter: &DlqFilter) -> Result<Vec<DlqEntry>, DlqError> {
+        let mut entries = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self
+                .page(filter, PageFrom::After(after), SCAN_BATCH * 4)
+                .await?;
+            entries.extend(page.entries);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(entries),
+            }
+        }
+    }
+
+    /// At most `limit` entries `filter` selects, from `from` on. Reads only as much of the
+    /// stream as the page needs: the entries of the page and those the filter skips on the
+    /// way (letters of other kinds are skipped by the server, by subject).
+    pub async fn page(
+        &self,
+        filter: &DlqFilter,
+        from: PageFrom,
+        limit: usize,
+    ) -> Result<DlqPage, DlqError> {
+        self.migrate_legacy_marks().await?;
+        let limit = limit.max(1);
+        if !filter.ids.is_empty() {
+            return self.page_of_ids(filter, from, limit).await;
+        }
         let mut stream = self.js.get_stream(names::DLQ_STREAM).await.map_err(nats)?;
         let state = stream.info().await.map_err(nats)?.state.clone();
-        let mut entries = Vec::new();
         if state.messages == 0 {
-            return Ok(entries);
+            return Ok(DlqPage {
+                entries: Vec::new(),
+                next: None,
+            });
         }
-        for id in state.first_sequence..=state.last_sequence {
-            if !filter.ids.is_empty() && !filter.ids.contains(&id) {
-                continue;
+        match from {
+            PageFrom::After(after) => {
+                let start = match (after, filter.since) {
+                    (Some(id), _) => DeliverPolicy::ByStartSequence {
+                        start_sequence: id + 1,
+                    },
+                    // A letter is stored after its last failure: none before `since` qualifies.
+                    (None, Some(since)) => DeliverPolicy::ByStartTime {
+                        start_time: time::OffsetDateTime::from_unix_timestamp(since.timestamp())
+                            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
+                    },
+                    (None, None) => DeliverPolicy::All,
+                };
+                let mut scan = Scan::open(&stream, subject_filter(filter), start).await?;
+                let mut entries = Vec::new();
+                let mut left_over = false;
+                while entries.len() < limit {
+                    let batch = scan.next_batch(u64::MAX).await?;
+                    if batch.is_empty() {
+                        break;
+                    }
+                    for entry in self.with_marks(batch).await? {
+                        if filter.matches(&entry) {
+                            if entries.len() < limit {
+                                entries.push(entry);
+                            } else {
+                                left_over = true;
+                            }
+                        }
+                    }
+                }
+                let more = entries.len() == limit && (left_over || !scan.done());
+                scan.close().await;
+                let next = more.then(|| entries.last().map(|e| e.id)).flatten();
+                Ok(DlqPage { entries, next })
             }
-            if let Some(entry) = self.read(&stream, id).await?
+            PageFrom::Before(before) => {
+                let mut below = before
+                    .unwrap_or(u64::MAX)
+                    .min(state.last_sequence.saturating_add(1));
+                let mut window = (limit as u64 * 2).max(SCAN_BATCH as u64);
+                let mut entries = Vec::new();
+                while entries.len() < limit && below > state.first_sequence {
+                    let from = below.saturating_sub(window).max(state.first_sequence);
+                    let start = DeliverPolicy::ByStartSequence {
+                        start_sequence: from,
+                    };
+                    let mut scan = Scan::open(&stream, subject_filter(filter), start).await?;
+                    let mut chunk = Vec::new();
+                    loop {
+                        let batch = scan.next_batch(below).await?;
+                        if batch.is_empty() {
+                            break;
+                        }
+                        chunk.extend(
+                            self.with_marks(batch)
+                                .await?
+                                .into_iter()
+                                .filter(|e| filter.matches(e)),
+                        );
+                    }
+                    scan.close().await;
+                    entries.extend(chunk.into_iter().rev().take(limit - entries.len()));
+                    below = from;
+                    // Sparse matches: look further back in bigger steps.
+                    window = window.saturating_mul(2);
+                }
+                let more = entries.len() == limit
+                    && entries.last().is_some_and(|e| e.id > state.first_sequence);
+                let next = more.then(|| entries.last().map(|e| e.id)).flatten();
+                Ok(DlqPage { entries, next })
+            }
+        }
+    }
+
+    async fn page_of_ids(
+        &self,
+        filter: &DlqFilter,
+        from: PageFrom,
+        limit: usize,
+    ) -> Result<DlqPage, DlqError> {
+        let mut ids: Vec<u64> = filter.ids.clone();
+        ids.sort_unstable();
+        ids.dedup();
+        match from {
+            PageFrom::After(after) => ids.retain(|id| after.is_none_or(|a| *id > a)),
+            PageFrom::Before(before) => {
+                ids.retain(|id| before.is_none_or(|b| *id < b));
+                ids.reverse();
+            }
+        }
+        let mut entries = Vec::new();
+        let mut rest = ids.into_iter();
+        for id in rest.by_ref() {
+            if let Some(entry) = self.get(id).await?
                 && filter.matches(&entry)
             {
                 entries.push(entry);
+                if entries.len() == limit {
+                    break;
+                }
             }
         }
-        Ok(entries)
+        let next = (rest.len() > 0)
+            .then(|| entries.last().map(|e| e.id))
+            .flatten();
+        Ok(DlqPage { entries, next })
+    }
+
+    /// Stored and replayed dead letters per kind, from the stream's per-subject counts and
+    /// the number of replay marks per kind: a few requests whatever the number of entries.
+    pub async fn counts(&self) -> Result<BTreeMap<DeadLetterKind, DlqCount>, DlqError> {
+        self.migrate_legacy_marks().await?;
+        let stream = self.js.get_stream(names::DLQ_STREAM).await.map_err(nats)?;
+        let mut subjects = stream
+            .info_with_subjects(names::DLQ_SUBJECTS)
+            .await
+            .map_err(nats)?;
+        let mut counts = BTreeMap::new();
+        while let Some((subject, stored)) = subjects.try_next().await.map_err(nats)? {
+            if let Some(kind) = kind_of_subject(&subject)
+                && stored > 0
+            {
+                counts.insert(
+                    kind,
+                    DlqCount {
+                        stored: stored as u64,
+                        replayed: 0,
+                    },
+                );
+            }
+        }
+        let replayed = futures::future::try_join_all(counts.keys().map(|kind| {
+            self.count_marks(format!(
+                "{}.{}.*",
+                kind.stage.as_str(),
+                kind.reason.as_str()
+            ))
+        }))
+        .await?;
+        for (count, replayed) in counts.values_mut().zip(replayed) {
+            count.replayed = replayed;
+        }
+        Ok(counts)
+    }
+
+    /// How many replay marks match `keys` (a key pattern): the number of subjects an
+    /// ephemeral consumer delivering the last message per subject would deliver.
+    async fn count_marks(&self, keys: String) -> Result<u64, DlqError> {
+        let consumer = self
+            .replayed
+            .stream
+            .create_consumer(pull::Config {
+                filter_subject: format!("{}{keys}", self.replayed.prefix),
+                deliver_policy: DeliverPolicy::LastPerSubject,
+                ack_policy: AckPolicy::None,
+                memory_storage: true,
+                inactive_threshold: std::time::Duration::from_secs(10),
+                ..Default::default()
+            })
+            .await
+            .map_err(nats)?;
+        let info = consumer.cached_info();
+        let count = info.num_pending;
+        let _ = self.replayed.stream.delete_consumer(&info.name).await;
+        Ok(count)
+    }
+
+    /// Replay marks written before marks were keyed by kind (`<id>` alone) are re-keyed
+    /// once; afterwards this is one request that finds none.
+    async fn migrate_legacy_marks(&self) -> Result<(), DlqError> {
+        let mut legacy = self
+            .replayed
+            .stream
+            .info_with_subjects(format!("{}*", self.replayed.prefix))
+            .await
+            .map_err(nats)?;
+        if legacy.try_next().await.map_err(nats)?.is_some() {
+            self.sweep_marks().await?;
+        }
+        Ok(())
+    }
+
+    /// Tidies the replay marks: re-keys legacy marks, and drops the marks of letters no
+    /// longer in the stream (aged out, or deleted by other means), which would otherwise be
+    /// counted as replayed. Reads every mark's key: for the monitor to run now and then.
+    /// Returns how many marks were dropped.
+    pub async fn sweep_marks(&self) -> Result<u64, DlqError> {
+        let mut stream = self.js.get_stream(names::DLQ_STREAM).await.map_err(nats)?;
+        let first = stream.info().await.map_err(nats)?.state.first_sequence;
+        let keys: Vec<String> = self
+            .replayed
+            .keys()
+            .await
+            .map_err(nats)?
+            .try_collect()
+            .await
+            .map_err(nats)?;
+        let mut dropped = 0;
+        for key in keys {
+            let Some(id) = key.rsplit('.').next().and_then(|id| id.parse::<u64>().ok()) else {
+                continue;
+            };
+            if !key.contains('.') {
+                // Legacy: re-key by the letter's kind, or drop when the letter is gone.
+                if let Some(value) = self.replayed.get(&key).await.map_err(nats)?
+                    && let Ok(message) = stream.get_raw_message(id).await
+                    && let Ok(letter) = serde_json::from_slice::<DeadLetter>(&message.payload)
+                {
+                    self.replayed
+                        .put(mark_key(letter.stage, letter.reason, id), value)
+                        .await
+                        .map_err(nats)?;
+                } else {
+                    dropped += 1;
+                }
+                self.erase_mark(&key).await?;
+            } else if id < first {
+                self.erase_mark(&key).await?;
+                dropped += 1;
+            }
+        }
+        Ok(dropped)
+    }
+
+    /// Removes every trace of a mark (no delete marker left behind to be counted).
+    async fn erase_mark(&self, key: &str) -> Result<(), DlqError> {
+        self.replayed
+            .stream
+            .purge()
+            .filter(format!("{}{key}", self.replayed.prefix))
+            .await
+            .map_err(nats)?;
+        Ok(())
     }
 
     /// One entry, replayed or not; `None` if there is no such entry.
     pub async fn get(&self, id: u64) -> Result<Option<DlqEntry>, DlqError> {
         let stream = self.js.get_stream(names::DLQ_STREAM).await.map_err(nats)?;
-        self.read(&stream, id).await
-    }
-
-    async fn read(
-        &self,
-        stream: &jetstream::stream::Stream,
-        id: u64,
-    ) -> Result<Option<DlqEntry>, DlqError> {
         // Deleted (purged) sequences are simply absent.
         let Ok(message) = stream.get_raw_message(id).await else {
             return Ok(None);
         };
-        let Ok(letter) = serde_json::from_slice::<DeadLetter>(&message.payload) else {
-            return Ok(None);
-        };
-        let replayed = self
-            .replayed
-            .get(id.to_string())
-            .await
-            .map_err(nats)?
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok());
-        Ok(Some(DlqEntry {
+        let raw = Raw {
             id,
             subject: message.subject.to_string(),
-            letter,
-            replayed,
-        }))
+            payload: message.payload,
+        };
+        Ok(self.with_marks(vec![raw]).await?.pop())
+    }
+
+    /// The entries of raw messages (letters that do not parse are left out), with their
+    /// replay marks looked up concurrently.
+    async fn with_marks(&self, raws: Vec<Raw>) -> Result<Vec<DlqEntry>, DlqError> {
+        let letters = raws.into_iter().filter_map(|raw| {
+            let letter = serde_json::from_slice::<DeadLetter>(&raw.payload).ok()?;
+            Some((raw, letter))
+        });
+        futures::stream::iter(letters)
+            .map(|(raw, letter)| async move {
+                let replayed = self
+                    .replayed
+                    .get(mark_key(letter.stage, letter.reason, raw.id))
+                    .await
+                    .map_err(nats)?
+                    .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+                Ok::<_, DlqError>(DlqEntry {
+                    id: raw.id,
+                    subject: raw.subject,
+                    letter,
+                    replayed,
+                })
+            })
+            .buffered(MARK_LOOKUPS)
+            .try_collect()
+            .await
     }
 
     /// Republishes the entry's original message and marks the entry replayed. Idempotent:
@@ -173,7 +504,10 @@ impl DeadLetters {
         };
         let value = serde_json::to_vec(&mark).map_err(nats)?;
         self.replayed
-            .put(entry.id.to_string(), value.into())
+            .put(
+                mark_key(letter.stage, letter.reason, entry.id),
+                value.into(),
+            )
             .await
             .map_err(nats)?;
         Ok(subject)
@@ -237,12 +571,95 @@ impl DeadLetters {
             if stream.delete_message(entry.id).await.map_err(nats)? {
                 deleted += 1;
             }
-            self.replayed
-                .purge(entry.id.to_string())
-                .await
-                .map_err(nats)?;
+            self.erase_mark(&mark_key(entry.letter.stage, entry.letter.reason, entry.id))
+                .await?;
         }
         Ok(deleted)
+    }
+}
+
+/// A dead letter as stored, before its payload is parsed.
+struct Raw {
+    id: u64,
+    subject: String,
+    payload: bytes::Bytes,
+}
+
+/// A pass over the stream from a start position with an ephemeral consumer (no acks, in
+/// memory), read in batches.
+struct Scan {
+    stream: jetstream::stream::Stream,
+    consumer: jetstream::consumer::Consumer<pull::Config>,
+    /// Messages the consumer still holds for us.
+    left: u64,
+}
+
+impl Scan {
+    async fn open(
+        stream: &jetstream::stream::Stream,
+        filter_subject: String,
+        start: DeliverPolicy,
+    ) -> Result<Self, DlqError> {
+        let consumer = stream
+            .create_consumer(pull::Config {
+                filter_subject,
+                deliver_policy: start,
+                ack_policy: AckPolicy::None,
+                memory_storage: true,
+                inactive_threshold: std::time::Duration::from_secs(30),
+                ..Default::default()
+            })
+            .await
+            .map_err(nats)?;
+        let left = consumer.cached_info().num_pending;
+        Ok(Self {
+            stream: stream.clone(),
+            consumer,
+            left,
+        })
+    }
+
+    fn done(&self) -> bool {
+        self.left == 0
+    }
+
+    /// The next messages with an id below `below`; empty at the end (or at `below`).
+    async fn next_batch(&mut self, below: u64) -> Result<Vec<Raw>, DlqError> {
+        let mut batch = Vec::new();
+        if self.left == 0 {
+            return Ok(batch);
+        }
+        let mut messages = self
+            .consumer
+            .fetch()
+            .max_messages(SCAN_BATCH)
+            .messages()
+            .await
+            .map_err(nats)?;
+        while let Some(message) = messages.try_next().await.map_err(nats)? {
+            let info = message.info().map_err(nats)?;
+            let (id, pending) = (info.stream_sequence, info.pending);
+            self.left = pending;
+            if id >= below {
+                self.left = 0;
+                break;
+            }
+            batch.push(Raw {
+                id,
+                subject: message.subject.to_string(),
+                payload: message.payload.clone(),
+            });
+        }
+        if batch.is_empty() {
+            // Nothing came although the consumer said more would: treat as the end.
+            self.left = 0;
+        }
+        Ok(batch)
+    }
+
+    async fn close(self) {
+        let name = self.consumer.cached_info().name.clone();
+        let _ = self.stream.delete_consumer(&name).await;
     }
 }
 

@@ -11,7 +11,10 @@ mod status;
 mod whereis;
 
 pub use attempts::{AttemptLog, AttemptsError};
-pub use dead_letters::{DeadLetters, DlqEntry, DlqError, DlqFilter, Replayed, publish_dead_letter};
+pub use dead_letters::{
+    DeadLetters, DlqCount, DlqEntry, DlqError, DlqFilter, DlqPage, PageFrom, Replayed,
+    publish_dead_letter,
+};
 pub use kv_tokens::KvTokenStore;
 pub use lineage::{Claim, Lineage, LineageError, VoucherState};
 pub use rate_limit::{KvRateLimiter, spacing};

@@ -17,10 +17,17 @@ use j2t_upstream::{BoxError, RateLimiter};
 /// Requests leave this much later than the limits strictly allow (network jitter).
 const MARGIN: f64 = 1.05;
 
+/// A stored slot further ahead than this many request intervals (and at least
+/// [`MIN_MAX_AHEAD`]) cannot come from honest queueing: a clock that jumped, or a corrupted
+/// value. The caller then waits at most this long and repairs the schedule.
+const MAX_AHEAD_INTERVALS: u32 = 100;
+const MIN_MAX_AHEAD: Duration = Duration::from_secs(60);
+
 pub struct KvRateLimiter {
     kv: kv::Store,
     key: String,
     interval_ms: i64,
+    max_ahead_ms: i64,
 }
 
 /// Even spacing that keeps both limits: the stricter of 1 s / per_second and 60 s / per_minute.
@@ -32,11 +39,21 @@ pub fn spacing(per_second: u32, per_minute: u32) -> Duration {
 
 impl KvRateLimiter {
     pub fn new(kv: kv::Store, key: String, per_second: u32, per_minute: u32) -> Self {
+        let interval = spacing(per_second, per_minute);
         Self {
             kv,
             key,
-            interval_ms: spacing(per_second, per_minute).as_millis() as i64,
+            interval_ms: interval.as_millis() as i64,
+            max_ahead_ms: (interval * MAX_AHEAD_INTERVALS)
+                .max(MIN_MAX_AHEAD)
+                .as_millis() as i64,
         }
+    }
+
+    /// The longest a caller waits for a slot; a slot stored further ahead is replaced.
+    pub fn with_max_ahead(mut self, max_ahead: Duration) -> Self {
+        self.max_ahead_ms = max_ahead.as_millis() as i64;
+        self
     }
 
     /// Claims the next free slot; returns how long to wait for it.
@@ -54,7 +71,17 @@ impl KvRateLimiter {
                 None => (0, None),
             };
             let now = unix_millis();
-            let slot = next_free.max(now);
+            let mut slot = next_free.max(now);
+            if slot - now > self.max_ahead_ms {
+                // Implausibly far ahead: queue behind whatever honest claims there can be,
+                // and write the repaired schedule with the claim.
+                tracing::warn!(
+                    key = %self.key,
+                    ahead_secs = (slot - now) / 1000,
+                    "rate-limit slot implausibly far in the future; capped"
+                );
+                slot = now + self.max_ahead_ms;
+            }
             let value = (slot + self.interval_ms).to_string().into_bytes().into();
             let claimed = match revision {
                 Some(revision) => match self.kv.update(&self.key, value, revision).await {
@@ -96,6 +123,49 @@ fn unix_millis() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_slot_a_day_ahead_is_capped_and_repaired() {
+        let nats = j2t_testkit::NatsServer::start().expect("nats-server");
+        let client = async_nats::connect(nats.url()).await.expect("connect");
+        let js = async_nats::jetstream::new(client);
+        let kv = js
+            .create_key_value(kv::Config {
+                bucket: "rate_test".into(),
+                ..Default::default()
+            })
+            .await
+            .expect("bucket");
+        let day_ahead = unix_millis() + 86_400_000;
+        kv.put("app", day_ahead.to_string().into_bytes().into())
+            .await
+            .expect("corrupt slot");
+        let cap = Duration::from_secs(2);
+        let limiter = KvRateLimiter::new(kv.clone(), "app".into(), 5, 100).with_max_ahead(cap);
+        let wait = limiter.reserve().await.expect("reserve");
+        assert!(wait <= cap, "waits {wait:?}, at most {cap:?}");
+        let stored: i64 = std::str::from_utf8(&kv.get("app").await.expect("get").expect("slot"))
+            .expect("utf8")
+            .parse()
+            .expect("number");
+        assert!(stored < day_ahead, "the slot was repaired");
+        assert!(stored <= unix_millis() + (cap + spacing(5, 100)).as_millis() as i64);
+        // Later callers queue normally behind the repaired slot.
+        let next = limiter.reserve().await.expect("reserve");
+        assert!(next <= cap + spacing(5, 100));
+        // And the limiter admits (the wait is bounded by the cap).
+        limiter.admit().await.expect("admitted");
+    }
+
+    #[test]
+    fn the_cap_covers_honest_queues() {
+        let kv_free = |per_second, per_minute| {
+            (spacing(per_second, per_minute) * MAX_AHEAD_INTERVALS).max(MIN_MAX_AHEAD)
+        };
+        assert_eq!(kv_free(5, 100), Duration::from_secs(63));
+        assert_eq!(kv_free(1, 60), Duration::from_millis(105_000));
+        assert_eq!(kv_free(50, 6000), MIN_MAX_AHEAD);
+    }
 
     #[test]
     fn spacing_keeps_both_limits_with_margin() {

@@ -149,17 +149,17 @@ pub async fn pipeline_status(
         signals: signals(&topology.signals).await?,
         ..Default::default()
     };
-    let entries = crate::DeadLetters::new(topology)
-        .list(&crate::DlqFilter::default())
+    // Counted from the stream's per-subject state and the replay marks per kind: the same
+    // few requests with ten or a hundred thousand dead letters.
+    let counts = crate::DeadLetters::new(topology)
+        .counts()
         .await
         .map_err(error)?;
-    for entry in entries {
-        let key = DeadLetterKind {
-            stage: entry.letter.stage,
-            reason: entry.letter.reason,
-        };
-        *status.dead_letters.entry(key).or_default() += 1;
-    }
+    status.dead_letters = counts
+        .into_iter()
+        .map(|(kind, count)| (kind, count.pending()))
+        .filter(|(_, pending)| *pending > 0)
+        .collect();
     let now_local = Utc::now().naive_utc() + chrono::Duration::minutes(utc_offset_minutes.into());
     status.cursors = cursors(&topology.cursors, now_local).await?;
     Ok(status)

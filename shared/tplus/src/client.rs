@@ -156,10 +156,10 @@ impl TplusClient {
             started.elapsed(),
             "",
         );
-        let body = response
-            .text()
+        let body = j2t_upstream::read_capped(response, j2t_upstream::TPLUS_BODY_LIMIT)
             .await
-            .map_err(|e| failed(format!("HTTP {status}: {}", e.without_url())))?;
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .map_err(|e| failed(format!("HTTP {status}: {e}")))?;
         tracing::debug!(response = %j2t_upstream::redact::redacted_json(&body), "T+ token refresh");
         let envelope: RefreshEnvelope = serde_json::from_str(&body)
             .map_err(|e| failed(format!("HTTP {status}: unreadable answer: {e}")))?;
@@ -211,14 +211,15 @@ impl TplusClient {
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| v.trim().parse().ok())
                     .map(Duration::from_secs);
-                match response.text().await {
+                match j2t_upstream::read_capped(response, j2t_upstream::TPLUS_BODY_LIMIT).await {
                     Ok(body) => Answer::Http {
                         status,
-                        body,
+                        body: String::from_utf8_lossy(&body).into_owned(),
                         retry_after,
                     },
                     Err(e) if e.is_timeout() => Answer::Timeout,
-                    Err(e) => Answer::Transport(e.without_url().to_string()),
+                    // An oversized answer is no answer T+ gives: transient, with the reason.
+                    Err(e) => Answer::Transport(e.to_string()),
                 }
             }
         };

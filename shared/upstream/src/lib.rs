@@ -3,12 +3,14 @@
 //! APIs), and the rate limiter every request passes.
 
 mod app;
+mod body;
 mod keeper;
 mod rate_limit;
 pub mod redact;
 mod tokens;
 
 pub use app::AppAccess;
+pub use body::{BodyError, JST_BODY_LIMIT, TPLUS_BODY_LIMIT, WEBHOOK_BODY_LIMIT, read_capped};
 pub use keeper::{RenewError, TokenKeeper};
 pub use rate_limit::RateLimiter;
 pub use tokens::{TokenStore, Tokens};

@@ -101,7 +101,14 @@ impl Sender {
             return Ok(());
         }
         // An answer that is not the robots' JSON still came with a 2xx: take it as accepted.
-        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        // Robots answer a few dozen bytes; more than the cap is not read (nor their JSON).
+        let answer: Value = match j2t_upstream::read_capped(response, WEBHOOK_BODY_LIMIT).await {
+            Ok(body) => serde_json::from_slice(&body).unwrap_or(Value::Null),
+            Err(error) => {
+                tracing::warn!(%error, "webhook answer not read; taken as accepted");
+                Value::Null
+            }
+        };
         match answer["errcode"].as_i64() {
             Some(code) if code != 0 => Err(SendError::Refused {
                 code,
@@ -116,6 +123,9 @@ impl Sender {
         }
     }
 }
+
+/// Webhook answers read at most.
+const WEBHOOK_BODY_LIMIT: usize = j2t_upstream::WEBHOOK_BODY_LIMIT;
 
 #[cfg(test)]
 mod tests {

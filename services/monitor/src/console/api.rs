@@ -11,7 +11,8 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use j2t_domain::{DeadLetterReason, Stage, io_id_of};
 use j2t_stores::{
-    DeadLetters, DlqEntry, DlqError, DlqFilter, PipelineStatus, Replayed, Whereabouts, whereabouts,
+    DeadLetters, DlqEntry, DlqError, DlqFilter, PageFrom, PipelineStatus, Replayed, Whereabouts,
+    whereabouts,
 };
 use j2t_topology::Topology;
 use serde::{Deserialize, Serialize};
@@ -126,7 +127,18 @@ struct DeadLettersQuery {
     /// Include entries already replayed.
     #[serde(default)]
     all: bool,
+    /// Rows per page (default 100, at most 1000).
+    limit: Option<usize>,
+    /// Only entries older than this id (the last id of the previous page).
+    before: Option<u64>,
 }
+
+/// Dead-letter rows `/api/dead-letters` returns when no `limit` is given, and at most.
+const DEFAULT_DEAD_LETTERS: usize = 100;
+const MAX_DEAD_LETTERS: usize = 1000;
+
+/// Response header naming the `before` of the next page, when there is one.
+const NEXT_BEFORE: &str = "x-next-before";
 
 /// One line of the dead-letter list: the letter without its payload and history (see
 /// `/api/dead-letters/{id}` for those), plus what the payload is about.
@@ -171,17 +183,32 @@ impl From<DlqEntry> for DeadLetterRow {
     }
 }
 
-/// Pending dead letters (all with `?all=true`), newest first.
+/// One page of pending dead letters (all with `?all=true`), newest first: `?limit=` rows
+/// older than `?before=`. The `X-Next-Before` header gives the next page's `before`.
 async fn dead_letters(
     State(api): Shared,
     Query(query): Query<DeadLettersQuery>,
-) -> Result<Json<Vec<DeadLetterRow>>, ApiError> {
+) -> Result<Response, ApiError> {
     let filter = DlqFilter {
         include_replayed: query.all,
         ..Default::default()
     };
-    let entries = api.dead_letters.list(&filter).await?;
-    Ok(Json(entries.into_iter().rev().map(Into::into).collect()))
+    let limit = query
+        .limit
+        .unwrap_or(DEFAULT_DEAD_LETTERS)
+        .clamp(1, MAX_DEAD_LETTERS);
+    let page = api
+        .dead_letters
+        .page(&filter, PageFrom::Before(query.before), limit)
+        .await?;
+    let rows: Vec<DeadLetterRow> = page.entries.into_iter().map(Into::into).collect();
+    let mut response = Json(rows).into_response();
+    if let Some(next) = page.next {
+        response
+            .headers_mut()
+            .insert(NEXT_BEFORE, axum::http::HeaderValue::from(next));
+    }
+    Ok(response)
 }
 
 /// One entry in full: reason, error, attempt history, headers and payload.
