@@ -284,7 +284,7 @@ impl JstClient {
             response = %j2t_upstream::redact::redacted_json(&String::from_utf8_lossy(&body)),
             "JST response"
         );
-        Ok(body)
+        Ok(body.into())
     }
 }
 
