@@ -60,6 +60,14 @@ impl Stack {
         );
         let mut env = vec![
             var("J2T__NATS__URL", nats.url()),
+            // Small byte limits: nats-server reserves them up front, and several test
+            // servers run at once (a test may raise one through `extra`).
+            var("J2T__NATS__ORDERS_MAX_BYTES", 64 << 20),
+            var("J2T__NATS__WINDOWS_MAX_BYTES", 8 << 20),
+            var("J2T__NATS__VOUCHERS_MAX_BYTES", 16 << 20),
+            var("J2T__NATS__DLQ_MAX_BYTES", 16 << 20),
+            var("J2T__NATS__RESULTS_MAX_BYTES", 8 << 20),
+            var("J2T__NATS__BUCKET_MAX_BYTES", 4 << 20),
             var("J2T__JST__BASE_URL", &jst),
             var("J2T__TPLUS__BASE_URL", &tplus),
             var("J2T__ADMIN__LISTEN", "127.0.0.1:0"),

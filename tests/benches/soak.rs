@@ -92,7 +92,13 @@ async fn main() {
     let outage = Duration::from_secs(env_or("J2T_SOAK_OUTAGE_SECS", 300));
     let limit = Duration::from_secs(env_or("J2T_SOAK_LIMIT_SECS", 3_600));
     let logs = tempfile::tempdir().expect("log dir");
-    let mut stack = Stack::start_with(&[], Some(logs.path())).await;
+    // Room for 100,000 raw orders and their keys (the test stack's limits are small).
+    let room = [
+        ("J2T__NATS__ORDERS_MAX_BYTES", (1i64 << 30).to_string()),
+        ("J2T__NATS__VOUCHERS_MAX_BYTES", (256i64 << 20).to_string()),
+        ("J2T__NATS__BUCKET_MAX_BYTES", (64i64 << 20).to_string()),
+    ];
+    let mut stack = Stack::start_with(&room, Some(logs.path())).await;
     println!(
         "soak: {orders} orders over 30 days ({busy} on one day), JST {per_second}/s {per_minute}/min; logs in {}",
         logs.path().display()

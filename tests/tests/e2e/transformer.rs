@@ -253,3 +253,80 @@ async fn an_order_in_two_windows_is_merged_once() {
         "{vouchers:?}"
     );
 }
+
+/// A window the transformer cannot finish (here: the vouchers stream refuses every voucher,
+/// its byte limit being far too small) is dead-lettered after `transformer.max_deliver`
+/// deliveries instead of being redelivered forever; once the cause is fixed, replaying the
+/// dead letter merges the window.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_window_that_keeps_failing_is_dead_lettered_and_replayed_after_the_fix() {
+    let stack = Stack::start().await;
+    let end = j2t_simulator::jst_today(480) - chrono::Duration::days(2);
+    stack
+        .admin
+        .seed(&DemoSpec {
+            orders: 40,
+            days: 1,
+            seed: 41,
+            end_date: Some(end),
+        })
+        .await
+        .expect("seed");
+    let cramped = [
+        ("J2T__NATS__VOUCHERS_MAX_BYTES", "1024".to_string()),
+        ("J2T__TRANSFORMER__MAX_DELIVER", "2".to_string()),
+    ];
+    let _fetcher = stack.spawn(
+        "jst2tplus-fetcher",
+        &[
+            ("J2T__FETCHER__START_TIME", format!("{end} 00:00:00")),
+            ("J2T__FETCHER__POLL_INTERVAL_SECS", "1".into()),
+            cramped[0].clone(),
+        ],
+    );
+    let mut transformer = stack.spawn("jst2tplus-transformer", &cramped);
+    let listed = eventually(
+        Duration::from_secs(90),
+        "the failing window in the dead letters",
+        || async {
+            let (ok, text) = cli(&stack, &["dlq", "list", "--reason", "window_failed"]);
+            (ok && text.contains("window_failed")).then_some(text)
+        },
+    )
+    .await;
+    assert!(listed.contains("transformer"), "{listed}");
+    assert!(vouchers_in_stream(&stack.nats_url()).await.is_empty());
+
+    // The fix: the services' configuration gets a sane byte limit (a service start applies
+    // it to the stream), then the operator replays the dead letter.
+    transformer.kill();
+    let _transformer = stack.spawn("jst2tplus-transformer", &[]);
+    let (ok, replayed) = cli(&stack, &["dlq", "replay", "--reason", "window_failed"]);
+    assert!(
+        ok && replayed.contains("1 replayed, 0 failed"),
+        "{replayed}"
+    );
+    let source = stack.admin.orders().await.expect("orders");
+    let confirmed: Vec<i64> = source
+        .iter()
+        .filter(|o| o["status"] == "Confirmed")
+        .filter_map(|o| o["io_id"].as_i64())
+        .collect();
+    let merged = eventually(
+        Duration::from_secs(60),
+        "the replayed window's vouchers",
+        || async {
+            let vouchers = vouchers_in_stream(&stack.nats_url()).await;
+            let mut ids: Vec<i64> = vouchers.iter().flat_map(|v| v.io_ids.clone()).collect();
+            ids.sort_unstable();
+            (ids.len() == confirmed.len()).then_some(ids)
+        },
+    )
+    .await;
+    let mut expected = confirmed;
+    expected.sort_unstable();
+    assert_eq!(
+        merged, expected,
+        "every Confirmed order merged exactly once"
+    );
+}
