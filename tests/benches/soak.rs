@@ -125,7 +125,8 @@ async fn main() {
         },
         480,
     ));
-    for chunk in source.chunks(2_000) {
+    // Under the admin API's 2 MB body limit.
+    for chunk in source.chunks(500) {
         stack.admin.add_orders(chunk).await.expect("seeding");
     }
     let expected = reconcile::expected(&source, "Confirmed");

@@ -41,6 +41,8 @@ pub struct WindowPlan {
     /// Every merged io_id for its voucher; claimed before any voucher is visible.
     pub claims: Vec<(i64, Claim)>,
     pub vouchers: Vec<VoucherEnvelope>,
+    /// The orders' trace contexts, for the vouchers' spans.
+    pub traces: HashMap<i64, async_nats::HeaderMap>,
     pub outcome: WindowOutcome,
 }
 
@@ -49,13 +51,20 @@ pub struct WindowPlan {
 pub fn plan_window(
     mapping: &Mapping,
     closed: &WindowClosed,
-    read: &WindowOrders,
+    read: WindowOrders,
     held: &HashMap<i64, Claim>,
 ) -> WindowPlan {
+    // The orders are moved, not copied: a busy day holds tens of thousands.
+    let WindowOrders {
+        orders: read_orders,
+        unreadable,
+        traces,
+    } = read;
+    let count = read_orders.len();
     let window = closed.window.id();
     let subject = &closed.orders_subject;
     let mut dead_letters = Vec::new();
-    for (seq, body) in &read.unreadable {
+    for (seq, body) in &unreadable {
         let letter = dead_letter(
             DeadLetterReason::BadJson,
             "raw order is not JSON".into(),
@@ -64,12 +73,11 @@ pub fn plan_window(
         );
         dead_letters.push((format!("bad_json:{window}:{seq}"), letter));
     }
-    let (orders, elsewhere): (Vec<Value>, Vec<Value>) =
-        read.orders.iter().cloned().partition(|o| {
-            io_id_of(o)
-                .and_then(|id| held.get(&id))
-                .is_none_or(|claim| &claim.orders_subject == subject)
-        });
+    let (orders, elsewhere): (Vec<Value>, Vec<Value>) = read_orders.into_iter().partition(|o| {
+        io_id_of(o)
+            .and_then(|id| held.get(&id))
+            .is_none_or(|claim| &claim.orders_subject == subject)
+    });
     for order in &elsewhere {
         tracing::warn!(io_id = ?io_id_of(order), "order already merged from another window; skipped");
     }
@@ -83,7 +91,7 @@ pub fn plan_window(
         );
         letter.trace_id = rejected
             .io_id
-            .and_then(|id| j2t_runtime::trace_id(read.traces.get(&id)));
+            .and_then(|id| j2t_runtime::trace_id(traces.get(&id)));
         let id = rejected
             .io_id
             .map_or_else(|| format!("noid{i}"), |id| id.to_string());
@@ -104,9 +112,9 @@ pub fn plan_window(
         .collect();
     let outcome = WindowOutcome {
         window,
-        orders: read.orders.len(),
+        orders: count,
         vouchers: out.vouchers.len(),
-        rejected: out.rejected.len() + read.unreadable.len(),
+        rejected: out.rejected.len() + unreadable.len(),
         already_merged: elsewhere.len(),
         skipped_orders: out.skipped_orders.len(),
         skipped_lines: out.skipped_lines.len(),
@@ -115,6 +123,7 @@ pub fn plan_window(
         dead_letters,
         claims,
         vouchers: out.vouchers,
+        traces,
         outcome,
     }
 }
@@ -187,7 +196,7 @@ mod tests {
         // 3 was merged from this very window before (a repeat): merged again, same code.
         // 4 is held by a voucher of another window: skipped.
         let held = HashMap::from([(3, claim(SUBJECT)), (4, claim("j2t.orders.shop1.w0"))]);
-        let plan = plan_window(&Mapping::builtin(), &closed(), &read, &held);
+        let plan = plan_window(&Mapping::builtin(), &closed(), read, &held);
 
         let letters: Vec<(&str, DeadLetterReason)> = plan
             .dead_letters
@@ -238,7 +247,7 @@ mod tests {
         let plan = plan_window(
             &Mapping::builtin(),
             &closed(),
-            &WindowOrders::default(),
+            WindowOrders::default(),
             &HashMap::new(),
         );
         assert!(plan.dead_letters.is_empty() && plan.claims.is_empty() && plan.vouchers.is_empty());

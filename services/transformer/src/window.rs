@@ -68,7 +68,7 @@ pub async fn process_window(
     };
     let ids: Vec<i64> = read.orders.iter().filter_map(io_id_of).collect();
     let held = lineage.claims(&ids).await?;
-    let plan = plan_window(mapping, &closed, &read, &held);
+    let plan = plan_window(mapping, &closed, read, &held);
     for (msg_id, letter) in &plan.dead_letters {
         j2t_stores::publish_dead_letter(js, letter, msg_id).await?;
     }
@@ -85,7 +85,7 @@ pub async fn process_window(
         // the orders merged into it.
         let span = tracing::info_span!("voucher", external_code = %voucher.external_code);
         for io_id in &voucher.io_ids {
-            j2t_runtime::link_to(&span, read.traces.get(io_id));
+            j2t_runtime::link_to(&span, plan.traces.get(io_id));
         }
         let mut message = jetstream::message::PublishMessage::build()
             .payload(payload.into())
