@@ -33,6 +33,21 @@ pub struct WindowOutcome {
     pub skipped_lines: usize,
 }
 
+impl WindowOutcome {
+    /// A window dead-lettered as a whole (an unreadable event, a window too big to merge).
+    pub fn rejected_whole(window: String) -> Self {
+        WindowOutcome {
+            window,
+            orders: 0,
+            vouchers: 0,
+            rejected: 1,
+            already_merged: 0,
+            skipped_orders: 0,
+            skipped_lines: 0,
+        }
+    }
+}
+
 /// Everything to store for one window, in this order: dead letters, claims, vouchers.
 #[derive(Debug)]
 pub struct WindowPlan {

@@ -32,15 +32,7 @@ pub async fn process_window(
                 raw(event),
             );
             j2t_stores::publish_dead_letter(js, &letter, &format!("bad_event:{event_seq}")).await?;
-            return Ok(WindowOutcome {
-                window: "unreadable".into(),
-                orders: 0,
-                vouchers: 0,
-                rejected: 1,
-                already_merged: 0,
-                skipped_orders: 0,
-                skipped_lines: 0,
-            });
+            return Ok(WindowOutcome::rejected_whole("unreadable".into()));
         }
     };
     let read = match read_orders(js, &closed.orders_subject, max_orders).await? {
@@ -55,15 +47,7 @@ pub async fn process_window(
             );
             let msg_id = format!("too_many:{}:{}", closed.task, closed.window.id());
             j2t_stores::publish_dead_letter(js, &letter, &msg_id).await?;
-            return Ok(WindowOutcome {
-                window: closed.window.id(),
-                orders: 0,
-                vouchers: 0,
-                rejected: 1,
-                already_merged: 0,
-                skipped_orders: 0,
-                skipped_lines: 0,
-            });
+            return Ok(WindowOutcome::rejected_whole(closed.window.id()));
         }
     };
     let ids: Vec<i64> = read.orders.iter().filter_map(io_id_of).collect();

@@ -6,33 +6,13 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use j2t_e2e::harness::{Stack, admin_port, eventually, metric};
-use j2t_simulator::{DemoSpec, TplusFaults};
+use j2t_simulator::TplusFaults;
 use j2t_testkit::workspace_bin;
 use j2t_topology::names;
-use jst2tplus::reconcile::{self, QtyBySku};
-use serde_json::Value;
+use jst2tplus::reconcile;
 
-/// Seeds `days` days of orders ending the day before yesterday; returns the expected sums and
-/// the fetcher's start time.
-async fn seed(stack: &Stack, orders: u32, days: u32) -> (QtyBySku, String) {
-    let end = j2t_simulator::jst_today(480) - chrono::Duration::days(2);
-    stack
-        .admin
-        .seed(&DemoSpec {
-            orders,
-            days,
-            seed: 11,
-            end_date: Some(end),
-        })
-        .await
-        .expect("seeding");
-    let source = stack.admin.orders().await.expect("orders");
-    let first = end - chrono::Duration::days(i64::from(days) - 1);
-    (
-        reconcile::expected(&source, "Confirmed"),
-        format!("{first} 00:00:00"),
-    )
-}
+use crate::support::{cli, seed};
+use serde_json::Value;
 
 async fn readyz(port: u16) -> Option<u16> {
     let client = reqwest::Client::builder()
@@ -57,7 +37,7 @@ async fn readyz(port: u16) -> Option<u16> {
 async fn a_long_nats_outage_mid_sync_loses_and_doubles_nothing() {
     let logs = std::env::var_os("J2T_TEST_LOG_DIR").map(std::path::PathBuf::from);
     let mut stack = Stack::start_with(&[], logs.as_deref()).await;
-    let (expected, start) = seed(&stack, 300, 6).await;
+    let (expected, start) = seed(&stack, 300, 6, 11, &[]).await;
     // Slow T+ and one voucher at a time, so the outage falls while vouchers are written.
     stack
         .admin
@@ -217,21 +197,6 @@ async fn topology_configs(nats_url: &str) -> BTreeMap<String, Value> {
 }
 
 /// Runs the CLI with the stack's environment plus `extra`; returns success and all output.
-fn cli(stack: &Stack, extra: &[(&str, &str)], args: &[&str]) -> (bool, String) {
-    let output = Command::new(workspace_bin("jst2tplus").expect("cli"))
-        .args(args)
-        .envs(stack.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .envs(extra.iter().copied())
-        .output()
-        .expect("cli runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), text)
-}
-
 /// Issue 11: operator commands only look the topology up. With a configuration that differs
 /// from the services' (max_deliver, dedup retention, byte limits) they leave every stream,
 /// bucket and consumer as it was; without a topology they say so instead of creating one.
@@ -247,12 +212,7 @@ async fn operator_commands_leave_the_topology_as_the_services_set_it() {
         "the CLI created streams"
     );
 
-    let mut writer = stack.spawn("jst2tplus-writer", &[]);
-    let port = admin_port(&mut writer).await;
-    eventually(Duration::from_secs(60), "the writer ready", || async {
-        (readyz(port).await == Some(200)).then_some(())
-    })
-    .await;
+    let _writer = ready_writer(&stack).await;
     let before = topology_configs(&stack.nats_url()).await;
     let other = [
         ("J2T__WRITER__MAX_DELIVER", "2"),
@@ -288,12 +248,7 @@ async fn topology_configs_missing(nats_url: &str) -> bool {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_service_refuses_to_shrink_the_dedup_retention() {
     let stack = Stack::start().await;
-    let mut writer = stack.spawn("jst2tplus-writer", &[]);
-    let port = admin_port(&mut writer).await;
-    eventually(Duration::from_secs(60), "the writer ready", || async {
-        (readyz(port).await == Some(200)).then_some(())
-    })
-    .await;
+    let _writer = ready_writer(&stack).await;
     let before = topology_configs(&stack.nats_url()).await;
     let output = Command::new(workspace_bin("jst2tplus-fetcher").expect("fetcher"))
         .envs(stack.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -336,7 +291,7 @@ async fn a_small_byte_limit_sets_off_the_storage_alert() {
         None,
     )
     .await;
-    let (_, start) = seed(&stack, 300, 3).await;
+    let (_, start) = seed(&stack, 300, 3, 11, &[]).await;
     let mut monitor = stack.spawn(
         "jst2tplus-monitor",
         &[("J2T__MONITOR__CONSOLE_LISTEN", "127.0.0.1:0".to_string())],
@@ -377,4 +332,15 @@ async fn a_small_byte_limit_sets_off_the_storage_alert() {
             .await
             .is_some()
     );
+}
+
+/// A writer, once its /readyz says 200 (it has set the topology up).
+async fn ready_writer(stack: &Stack) -> j2t_testkit::Service {
+    let mut writer = stack.spawn("jst2tplus-writer", &[]);
+    let port = admin_port(&mut writer).await;
+    eventually(Duration::from_secs(60), "the writer ready", || async {
+        (readyz(port).await == Some(200)).then_some(())
+    })
+    .await;
+    writer
 }

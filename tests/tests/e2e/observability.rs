@@ -6,29 +6,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_nats::jetstream;
 use j2t_e2e::harness::{Stack, admin_port, eventually, metric, published_io_ids, stream_messages};
-use j2t_simulator::DemoSpec;
 use j2t_topology::names;
 use jst2tplus::reconcile::{self, QtyBySku};
 
-async fn seed(stack: &Stack, orders: u32, days: u32) -> (QtyBySku, String) {
-    let end = j2t_simulator::jst_today(480) - chrono::Duration::days(2);
-    stack
-        .admin
-        .seed(&DemoSpec {
-            orders,
-            days,
-            seed: 77,
-            end_date: Some(end),
-        })
-        .await
-        .expect("seeding");
-    let source = stack.admin.orders().await.expect("orders");
-    let first = end - chrono::Duration::days(i64::from(days) - 1);
-    (
-        reconcile::expected(&source, "Confirmed"),
-        format!("{first} 00:00:00"),
-    )
-}
+use crate::support::seed;
 
 async fn sums_match(stack: &Stack, expected: &QtyBySku) {
     let admin = &stack.admin;
@@ -43,7 +24,7 @@ async fn sums_match(stack: &Stack, expected: &QtyBySku) {
 #[tokio::test(flavor = "multi_thread")]
 async fn metrics_count_what_happened() {
     let stack = Stack::start().await;
-    let (expected, start) = seed(&stack, 200, 4).await;
+    let (expected, start) = seed(&stack, 200, 4, 77, &[]).await;
     let start = ("J2T__FETCHER__START_TIME", start);
     let mut services = [
         stack.spawn("jst2tplus-fetcher", &[start]),
@@ -247,7 +228,7 @@ async fn no_secret_appears_in_any_log_even_at_debug_level() {
     env.push(("J2T__MONITOR__WEBHOOKS__OPS__FORMAT", "dingtalk".into()));
     env.push(("J2T__MONITOR__CONSOLE_LISTEN", "127.0.0.1:0".into()));
     let stack = Stack::start_with(&env, Some(logs.path())).await;
-    let (expected, start) = seed(&stack, 120, 3).await;
+    let (expected, start) = seed(&stack, 120, 3, 77, &[]).await;
     let start = [("J2T__FETCHER__START_TIME", start)];
     let _services: Vec<_> = [
         "jst2tplus-fetcher",

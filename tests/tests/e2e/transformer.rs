@@ -3,14 +3,15 @@
 //! where an order went.
 
 use std::collections::HashMap;
-use std::process::Command;
 use std::time::Duration;
 
 use async_nats::jetstream;
 use j2t_domain::{VoucherEnvelope, Window, WindowClosed};
 use j2t_e2e::harness::{Stack, eventually};
 use j2t_simulator::DemoSpec;
-use j2t_testkit::{Service, workspace_bin};
+use j2t_testkit::Service;
+
+use crate::support::cli;
 use j2t_topology::names;
 use jst2tplus::reconcile;
 use serde_json::{Value, json};
@@ -40,22 +41,7 @@ async fn vouchers_in_stream(nats_url: &str) -> Vec<VoucherEnvelope> {
 }
 
 fn whereis(stack: &Stack, io_id: i64) -> (bool, String) {
-    cli(stack, &["whereis", &io_id.to_string()])
-}
-
-/// Runs the CLI with the stack's environment: (succeeded, stdout + stderr).
-fn cli(stack: &Stack, args: &[&str]) -> (bool, String) {
-    let output = Command::new(workspace_bin("jst2tplus").expect("cli"))
-        .args(args)
-        .envs(stack.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .output()
-        .expect("cli runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), text)
+    cli(stack, &[], &["whereis", &io_id.to_string()])
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -131,6 +117,7 @@ async fn two_transformers_one_killed_mid_run_emit_each_voucher_once() {
     // A dry run of the same window from NATS renders the very same voucher.
     let (rendered, text) = cli(
         &stack,
+        &[],
         &[
             "render",
             "--live-window",
@@ -289,7 +276,7 @@ async fn a_window_that_keeps_failing_is_dead_lettered_and_replayed_after_the_fix
         Duration::from_secs(90),
         "the failing window in the dead letters",
         || async {
-            let (ok, text) = cli(&stack, &["dlq", "list", "--reason", "window_failed"]);
+            let (ok, text) = cli(&stack, &[], &["dlq", "list", "--reason", "window_failed"]);
             (ok && text.contains("window_failed")).then_some(text)
         },
     )
@@ -301,7 +288,7 @@ async fn a_window_that_keeps_failing_is_dead_lettered_and_replayed_after_the_fix
     // it to the stream), then the operator replays the dead letter.
     transformer.kill();
     let _transformer = stack.spawn("jst2tplus-transformer", &[]);
-    let (ok, replayed) = cli(&stack, &["dlq", "replay", "--reason", "window_failed"]);
+    let (ok, replayed) = cli(&stack, &[], &["dlq", "replay", "--reason", "window_failed"]);
     assert!(
         ok && replayed.contains("1 replayed, 0 failed"),
         "{replayed}"

@@ -2,40 +2,16 @@
 //! 5xx, protective 409s, timeouts after it committed, an expired token, a replica killed
 //! mid-batch — and what T+ rejects is dead-lettered and replayable once fixed.
 
-use std::process::Command;
 use std::time::Duration;
 
 use j2t_e2e::harness::{Stack, eventually, stream_messages};
-use j2t_simulator::{DemoSpec, TplusFaults};
-use j2t_testkit::{Service, workspace_bin};
+use j2t_simulator::TplusFaults;
+use j2t_testkit::Service;
 use j2t_topology::names;
 use jst2tplus::reconcile::{self, QtyBySku};
-use serde_json::{Value, json};
 
-/// Seeds `days` days of orders ending the day before yesterday (clear of the fetcher's lag);
-/// returns the expected Σ qty per (date, SKU) and the fetcher's start time.
-async fn seed(stack: &Stack, orders: u32, days: u32, extra: &[Value]) -> (QtyBySku, String) {
-    let end = j2t_simulator::jst_today(480) - chrono::Duration::days(2);
-    stack
-        .admin
-        .seed(&DemoSpec {
-            orders,
-            days,
-            seed: u64::from(days),
-            end_date: Some(end),
-        })
-        .await
-        .expect("seeding");
-    if !extra.is_empty() {
-        stack.admin.add_orders(extra).await.expect("extra orders");
-    }
-    let source = stack.admin.orders().await.expect("orders");
-    let first = end - chrono::Duration::days(i64::from(days) - 1);
-    (
-        reconcile::expected(&source, "Confirmed"),
-        format!("{first} 00:00:00"),
-    )
-}
+use crate::support::seed;
+use serde_json::{Value, json};
 
 /// Settings every process of a test shares: quick retries, short ack wait.
 fn writer_env() -> Vec<(&'static str, String)> {
@@ -88,7 +64,7 @@ fn answered(stats: &j2t_simulator::Stats, code: &str) -> u64 {
 #[tokio::test(flavor = "multi_thread")]
 async fn five_hundreds_timeouts_after_commit_and_409s_still_write_each_voucher_once() {
     let stack = Stack::start().await;
-    let (expected, start) = seed(&stack, 600, 30, &[]).await;
+    let (expected, start) = seed(&stack, 600, 30, 30, &[]).await;
     stack
         .admin
         .set_tplus_faults(&TplusFaults {
@@ -127,11 +103,7 @@ async fn five_hundreds_timeouts_after_commit_and_409s_still_write_each_voucher_o
 
 /// Runs the CLI with the stack's environment; returns stdout (panics on failure).
 fn cli(stack: &Stack, args: &[&str]) -> String {
-    let output = Command::new(workspace_bin("jst2tplus").expect("cli binary"))
-        .args(args)
-        .envs(stack.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .output()
-        .expect("cli runs");
+    let output = crate::support::cli_output(stack, &[], args);
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         output.status.success(),
@@ -153,7 +125,7 @@ async fn an_unknown_sku_is_dead_lettered_and_replayed_once_after_the_fix() {
         "items": [{"ioi_id": 1, "sku_id": "SKU-NEW-001", "name": "新品", "qty": 3,
                    "sale_price": 10.0, "sale_amount": 30.0, "is_gift": false}]
     });
-    let (expected, start) = seed(&stack, 60, 2, &[novel]).await;
+    let (expected, start) = seed(&stack, 60, 2, 2, &[novel]).await;
     let _upstream = upstream(&stack, &start);
     let _writer = stack.spawn("jst2tplus-writer", &writer_env());
 
@@ -199,7 +171,7 @@ async fn an_unknown_sku_is_dead_lettered_and_replayed_once_after_the_fix() {
 #[tokio::test(flavor = "multi_thread")]
 async fn three_writers_one_killed_mid_batch_write_each_voucher_once() {
     let stack = Stack::start().await;
-    let (expected, start) = seed(&stack, 400, 12, &[]).await;
+    let (expected, start) = seed(&stack, 400, 12, 12, &[]).await;
     stack
         .admin
         .set_tplus_faults(&TplusFaults {
@@ -229,7 +201,7 @@ async fn three_writers_one_killed_mid_batch_write_each_voucher_once() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_expired_tplus_token_is_refreshed_and_nothing_is_dead_lettered() {
     let stack = Stack::start().await;
-    let (expected, start) = seed(&stack, 400, 12, &[]).await;
+    let (expected, start) = seed(&stack, 400, 12, 12, &[]).await;
     stack
         .admin
         .set_tplus_faults(&TplusFaults {
@@ -261,7 +233,7 @@ async fn an_expired_tplus_token_is_refreshed_and_nothing_is_dead_lettered() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_exhausted_quota_pauses_writes_without_losing_or_dead_lettering() {
     let stack = Stack::start().await;
-    let (expected, start) = seed(&stack, 200, 6, &[]).await;
+    let (expected, start) = seed(&stack, 200, 6, 6, &[]).await;
     stack
         .admin
         .set_tplus_faults(&TplusFaults {
@@ -364,7 +336,7 @@ async fn results(nats_url: &str) -> Vec<(String, u64)> {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_long_tplus_outage_holds_vouchers_probes_and_writes_each_once_after() {
     let stack = Stack::start().await;
-    let (expected, start) = seed(&stack, 200, 6, &[]).await;
+    let (expected, start) = seed(&stack, 200, 6, 6, &[]).await;
     let admin = &stack.admin;
     admin
         .set_tplus_faults(&TplusFaults {
@@ -410,12 +382,7 @@ async fn a_long_tplus_outage_holds_vouchers_probes_and_writes_each_once_after() 
     assert!(into_outage <= bound, "{into_outage} calls > {bound}");
     assert!(vouchers.len() >= 10, "{} vouchers", vouchers.len());
     assert_eq!(stream_messages(&nats, names::DLQ_STREAM).await, 0);
-    // Held, not redelivered: no voucher needed more deliveries than max_deliver allows.
-    let written = results(&nats).await;
-    assert!(
-        written.iter().all(|(_, attempts)| *attempts < 3),
-        "{written:?}"
-    );
+    assert_never_redelivered(&nats).await;
 }
 
 /// T+ answers 503 with `Retry-After: 5` for a while. The writer waits for it (one probe per
@@ -425,7 +392,7 @@ async fn a_long_tplus_outage_holds_vouchers_probes_and_writes_each_once_after() 
 #[tokio::test(flavor = "multi_thread")]
 async fn retry_after_is_honoured_without_losing_the_messages() {
     let stack = Stack::start().await;
-    let (expected, start) = seed(&stack, 200, 6, &[]).await;
+    let (expected, start) = seed(&stack, 200, 6, 6, &[]).await;
     let admin = &stack.admin;
     admin
         .set_tplus_faults(&TplusFaults {
@@ -459,11 +426,7 @@ async fn retry_after_is_honoured_without_losing_the_messages() {
     assert!(into_outage <= bound, "{into_outage} calls > {bound}");
     let nats = stack.nats_url();
     assert_eq!(stream_messages(&nats, names::DLQ_STREAM).await, 0);
-    let written = results(&nats).await;
-    assert!(
-        written.iter().all(|(_, attempts)| *attempts < 3),
-        "{written:?}"
-    );
+    assert_never_redelivered(&nats).await;
 }
 
 /// A proxy in front of T+ answers some calls with HTTP 200 and an HTML maintenance page:
@@ -471,7 +434,7 @@ async fn retry_after_is_honoured_without_losing_the_messages() {
 #[tokio::test(flavor = "multi_thread")]
 async fn html_200_maintenance_pages_are_not_counted_as_written() {
     let stack = Stack::start().await;
-    let (expected, start) = seed(&stack, 300, 10, &[]).await;
+    let (expected, start) = seed(&stack, 300, 10, 10, &[]).await;
     stack
         .admin
         .set_tplus_faults(&TplusFaults {
@@ -492,4 +455,13 @@ async fn html_200_maintenance_pages_are_not_counted_as_written() {
     // Every voucher written was recorded once, as created (an HTML page is not a success).
     let written = results(&nats).await;
     assert_eq!(written.len(), vouchers.len(), "{written:?}");
+}
+
+/// Held, not redelivered: no voucher needed more deliveries than max_deliver (3) allows.
+async fn assert_never_redelivered(nats: &str) {
+    let written = results(nats).await;
+    assert!(
+        written.iter().all(|(_, attempts)| *attempts < 3),
+        "{written:?}"
+    );
 }
