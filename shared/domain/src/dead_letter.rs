@@ -58,10 +58,17 @@ pub enum DeadLetterReason {
     /// Fetcher or transformer: a window still failing after its allowed attempts; replay
     /// runs it again.
     WindowFailed,
+    /// Transformer: orders naming an inventory (SKU) code T+ does not have; held back while
+    /// the rest of their day is written, replayed as one more voucher once T+ has the code.
+    UnknownInventory,
+    /// Transformer: orders naming a warehouse code T+ does not have; as `UnknownInventory`.
+    UnknownWarehouse,
+    /// Writer: T+ refused the voucher because its date is in a closed accounting period.
+    PeriodClosed,
 }
 
 impl DeadLetterReason {
-    pub const ALL: [DeadLetterReason; 8] = [
+    pub const ALL: [DeadLetterReason; 11] = [
         Self::BadEvent,
         Self::BadJson,
         Self::BadOrder,
@@ -70,6 +77,9 @@ impl DeadLetterReason {
         Self::RetriesExhausted,
         Self::TooLarge,
         Self::WindowFailed,
+        Self::UnknownInventory,
+        Self::UnknownWarehouse,
+        Self::PeriodClosed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -82,6 +92,9 @@ impl DeadLetterReason {
             Self::RetriesExhausted => "retries_exhausted",
             Self::TooLarge => "too_large",
             Self::WindowFailed => "window_failed",
+            Self::UnknownInventory => "unknown_inventory",
+            Self::UnknownWarehouse => "unknown_warehouse",
+            Self::PeriodClosed => "period_closed",
         }
     }
 }
