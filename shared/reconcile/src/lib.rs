@@ -1,0 +1,8 @@
+//! Reconciliation: what JST shipped in a date range against what T+ holds, per (date,
+//! warehouse, SKU), with every difference explained from lineage. Used by `jst2tplus
+//! reconcile` and by the monitor's scheduled run. `report` is the stable result (`--format
+//! json` prints it as is).
+
+mod report;
+
+pub use report::{Difference, Explanation, REPORT_VERSION, Report, Row, Totals, Whereabouts};
