@@ -7,8 +7,15 @@
 //! with the same `Nats-Msg-Id` (= ExternalCode), so nothing is emitted twice. Each merged
 //! io_id is claimed for its voucher in the lineage bucket before the voucher is published, so
 //! an order that reaches two windows is merged once (and `whereis` can find it).
+//!
+//! Before merging, each order's warehouse and inventory codes are checked against a cached
+//! copy of T+'s master data (`master_data`, `screen`): orders naming a code T+ lacks are held
+//! as dead letters (`unknown_inventory` / `unknown_warehouse`) and the rest is merged.
 
+pub mod master_data;
 mod plan;
+mod screen;
+mod tplus_source;
 mod window;
 
 use std::sync::Arc;
@@ -22,7 +29,8 @@ use j2t_runtime::ServiceContext;
 use tracing::Instrument;
 
 pub use plan::{WindowOrders, WindowOutcome, WindowPlan, plan_window};
-pub use window::{process_window, window_orders};
+pub use screen::{Screened, Screening, screen};
+pub use window::{Check, process_window, window_orders};
 
 /// The configured mapping: `transformer.mapping_file`, or the built-in one.
 pub fn load_mapping(cfg: &j2t_config::Config) -> anyhow::Result<Mapping> {
@@ -49,6 +57,25 @@ pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
     let lineage = &j2t_stores::Lineage::new(&topology);
     let max_deliver = cfg.transformer.max_deliver;
     let max_orders = cfg.transformer.max_window_orders;
+    let paths = &master_data::CodePaths::of(&mapping);
+    let master = if cfg.transformer.check_master_data {
+        let client = j2t_stores::tplus_client(&cfg, &topology)
+            .context("building the T+ client for master data")?;
+        let master = master_data::MasterData::new(
+            Box::new(tplus_source::TplusSource(client)),
+            Duration::from_secs(cfg.transformer.master_data_miss_refresh_secs),
+        );
+        tokio::spawn(master.clone().run_schedule(
+            Duration::from_secs(cfg.transformer.master_data_refresh_secs),
+            ctx.shutdown.clone(),
+        ));
+        Some(master)
+    } else {
+        tracing::info!("master data check off (transformer.check_master_data = false)");
+        None
+    };
+    let check = master.as_ref().map(|master| Check { master, paths });
+    let check = &check;
     j2t_topology::consume(|| topology.transformer_consumer(), 1, &ctx.shutdown, |msg| {
         let mapping = mapping.clone();
         async move {
@@ -57,7 +84,7 @@ pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
                 .map(|i| (i.stream_sequence, i.delivered))
                 .unwrap_or_default();
             let span = tracing::info_span!("merge window", seq);
-            match process_window(js, lineage, &mapping, &msg.payload, seq, max_orders)
+            match process_window(js, lineage, &mapping, &msg.payload, seq, max_orders, check.as_ref())
                 .instrument(span)
                 .await
             {
@@ -66,6 +93,7 @@ pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
                     metrics::counter!("j2t_transformer_orders_total").increment(outcome.orders as u64);
                     metrics::counter!("j2t_transformer_vouchers_total").increment(outcome.vouchers as u64);
                     metrics::counter!("j2t_transformer_rejected_total").increment(outcome.rejected as u64);
+                    metrics::counter!("j2t_transformer_held_total").increment(outcome.held as u64);
                     metrics::counter!("j2t_transformer_skipped_total", "what" => "order").increment(outcome.skipped_orders as u64);
                     metrics::counter!("j2t_transformer_skipped_total", "what" => "line").increment(outcome.skipped_lines as u64);
                     tracing::info!(
@@ -74,6 +102,7 @@ pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
                         vouchers = outcome.vouchers,
                         rejected = outcome.rejected,
                         already_merged = outcome.already_merged,
+                        held = outcome.held,
                         skipped_orders = outcome.skipped_orders,
                         skipped_lines = outcome.skipped_lines,
                         "window merged"

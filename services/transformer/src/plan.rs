@@ -2,12 +2,15 @@
 //! here, which go to the dead letters and why, which lineage claims the vouchers need. The
 //! window module reads the orders and the claims, then carries the plan out.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use j2t_domain::{DeadLetter, DeadLetterReason, Stage, VoucherEnvelope, WindowClosed, io_id_of};
-use j2t_mapping::{Mapping, map_orders};
+use j2t_mapping::{Mapping, external_code, map_orders};
 use j2t_stores::Claim;
-use serde_json::Value;
+use serde_json::{Value, json};
+
+use crate::master_data::{CodeKind, UnknownCode};
+use crate::screen::Screening;
 
 /// A window's orders as read from the stream.
 #[derive(Debug, Default)]
@@ -28,6 +31,8 @@ pub struct WindowOutcome {
     pub rejected: usize,
     /// Orders skipped because a voucher from another window already holds them.
     pub already_merged: usize,
+    /// Orders held back as dead letters because they name a code T+ lacks.
+    pub held: usize,
     /// Orders and lines the mapping's conditions left out (not errors).
     pub skipped_orders: usize,
     pub skipped_lines: usize,
@@ -42,6 +47,7 @@ impl WindowOutcome {
             vouchers: 0,
             rejected: 1,
             already_merged: 0,
+            held: 0,
             skipped_orders: 0,
             skipped_lines: 0,
         }
@@ -62,12 +68,17 @@ pub struct WindowPlan {
 }
 
 /// Plans a closed window. `held` are the lineage claims already recorded for its io_ids:
-/// an order a voucher of another window holds is not merged twice.
+/// an order a voucher of another window holds is not merged twice. `screening` is the
+/// master-data check of the window's orders (`None`: not checked): an order naming a code
+/// T+ lacks is taken out before the merge and held in a dead letter, one per unknown code
+/// holding every order that brings it (an order with several is held once, under its first),
+/// so that replaying the letter writes those orders as one more voucher.
 pub fn plan_window(
     mapping: &Mapping,
     closed: &WindowClosed,
     read: WindowOrders,
     held: &HashMap<i64, Claim>,
+    screening: Option<&Screening>,
 ) -> WindowPlan {
     // The orders are moved, not copied: a busy day holds tens of thousands.
     let WindowOrders {
@@ -96,6 +107,15 @@ pub fn plan_window(
     for order in &elsewhere {
         tracing::warn!(io_id = ?io_id_of(order), "order already merged from another window; skipped");
     }
+    let holds = screening.map_or_else(BTreeMap::new, |s| {
+        let here: HashSet<i64> = orders.iter().filter_map(io_id_of).collect();
+        decide_holds(mapping, s, &here, held, subject)
+    });
+    let (orders, held_orders): (Vec<Value>, Vec<Value>) = orders
+        .into_iter()
+        .partition(|o| io_id_of(o).is_none_or(|id| !holds.contains_key(&id)));
+    let held_count = holds.len();
+    dead_letters.extend(hold_letters(&window, subject, &holds, held_orders, &traces));
     let out = map_orders(mapping, orders, &window);
     for (i, rejected) in out.rejected.iter().enumerate() {
         let mut letter = dead_letter(
@@ -131,6 +151,7 @@ pub fn plan_window(
         vouchers: out.vouchers.len(),
         rejected: out.rejected.len() + unreadable.len(),
         already_merged: elsewhere.len(),
+        held: held_count,
         skipped_orders: out.skipped_orders.len(),
         skipped_lines: out.skipped_lines.len(),
     };
@@ -141,6 +162,163 @@ pub fn plan_window(
         traces,
         outcome,
     }
+}
+
+/// Why an order is held back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Hold {
+    /// It names these codes T+ lacks (sorted, at least one).
+    Unknown(BTreeSet<UnknownCode>),
+    /// An earlier delivery of this window held it back and wrote its group without it; the
+    /// master data changed since. Merging it now would give that group a second voucher.
+    HeldBefore,
+}
+
+/// Which orders of `here` (the window's io_ids not merged elsewhere) are held back.
+///
+/// A repeat keeps what an earlier delivery decided: an order already claimed from this
+/// window was merged then, so it is merged again whatever the master data says now; and a
+/// group whose claimed orders would now get another ExternalCode (orders the earlier
+/// delivery held back now pass) keeps its voucher, the newcomers being held again.
+fn decide_holds(
+    mapping: &Mapping,
+    screening: &Screening,
+    here: &HashSet<i64>,
+    held: &HashMap<i64, Claim>,
+    subject: &str,
+) -> BTreeMap<i64, Hold> {
+    let pinned = |id: &i64| {
+        held.get(id)
+            .filter(|c| c.orders_subject == subject)
+            .map(|c| c.external_code.as_str())
+    };
+    let mut holds = BTreeMap::new();
+    let mut groups: BTreeMap<&[String], Vec<i64>> = BTreeMap::new();
+    for (id, screened) in &screening.orders {
+        if !here.contains(id) {
+            continue;
+        }
+        if !screened.unknown.is_empty() && pinned(id).is_none() {
+            holds.insert(*id, Hold::Unknown(screened.unknown.clone()));
+        } else {
+            groups.entry(&screened.group).or_default().push(*id);
+        }
+    }
+    for (group, mut ids) in groups {
+        let Some(claimed) = ids.iter().find_map(pinned) else {
+            continue;
+        };
+        ids.sort_unstable();
+        let now = external_code(&mapping.merge.code_prefix, group, &ids, 1);
+        if stem(&now) != stem(claimed) {
+            for id in ids.into_iter().filter(|id| pinned(id).is_none()) {
+                holds.insert(id, Hold::HeldBefore);
+            }
+        }
+    }
+    holds
+}
+
+/// Tells sets of io_ids apart in a letter's `Nats-Msg-Id`: a repeated window stores its letter
+/// once, but a letter holding other orders (the master data changed in between) is stored
+/// too, so no held order is lost to deduplication. The ExternalCode hash serves: stable, short.
+fn fingerprint(io_ids: &[i64]) -> String {
+    external_code("", &[], io_ids, 1)
+}
+
+/// An ExternalCode without its part number: the same for every part of one voucher group.
+fn stem(code: &str) -> &str {
+    code.rsplit_once('-').map_or(code, |(stem, _)| stem)
+}
+
+/// The dead letters of the held orders: one per unknown code (the first of each order's),
+/// one for the orders held again after an earlier delivery. Each holds its orders (every
+/// version of each io_id) and their io_ids, so `whereis` finds them and replay merges them
+/// into one voucher.
+fn hold_letters(
+    window: &str,
+    subject: &str,
+    holds: &BTreeMap<i64, Hold>,
+    orders: Vec<Value>,
+    traces: &HashMap<i64, async_nats::HeaderMap>,
+) -> Vec<(String, DeadLetter)> {
+    let mut by_code: BTreeMap<Option<&UnknownCode>, Vec<Value>> = BTreeMap::new();
+    for order in orders {
+        let key = match io_id_of(&order).and_then(|id| holds.get(&id)) {
+            Some(Hold::Unknown(codes)) => codes.first(),
+            _ => None,
+        };
+        by_code.entry(key).or_default().push(order);
+    }
+    by_code
+        .into_iter()
+        .map(|(code, orders)| {
+            let mut io_ids: Vec<i64> = orders.iter().filter_map(io_id_of).collect();
+            io_ids.sort_unstable();
+            io_ids.dedup();
+            let list = io_ids
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ");
+            let (reason, msg_id, error, payload) = match code {
+                Some(code) => {
+                    let reason = match code.kind {
+                        CodeKind::Warehouse => DeadLetterReason::UnknownWarehouse,
+                        CodeKind::Inventory => DeadLetterReason::UnknownInventory,
+                    };
+                    let also: Vec<String> = io_ids
+                        .iter()
+                        .filter_map(|id| match holds.get(id) {
+                            Some(Hold::Unknown(codes)) if codes.len() > 1 => {
+                                let rest: Vec<String> =
+                                    codes.iter().skip(1).map(ToString::to_string).collect();
+                                Some(format!("order {id} also names {}", rest.join(", ")))
+                            }
+                            _ => None,
+                        })
+                        .collect();
+                    let mut error = format!(
+                        "T+ has no {code}: orders {list} of window {window} held back, the rest \
+                         of the window was written; create the {} in T+, then replay this \
+                         dead letter: the orders become one more voucher",
+                        code.kind.as_str()
+                    );
+                    if !also.is_empty() {
+                        error.push_str(&format!(" ({})", also.join("; ")));
+                    }
+                    let payload = json!({
+                        "kind": code.kind.as_str(), "code": code.code,
+                        "io_ids": io_ids, "orders": orders,
+                    });
+                    let msg_id = format!(
+                        "{}:{subject}:{}:{}",
+                        reason.as_str(),
+                        code.code,
+                        fingerprint(&io_ids)
+                    );
+                    (reason, msg_id, error, payload)
+                }
+                None => {
+                    let error = format!(
+                        "orders {list} of window {window} held back again: an earlier delivery \
+                         of this window held them (a code T+ lacked then) and wrote their \
+                         voucher group without them; replay this dead letter or the earlier \
+                         one (whichever comes second finds them merged)"
+                    );
+                    let payload = json!({"io_ids": io_ids, "orders": orders});
+                    let reason = DeadLetterReason::UnknownInventory;
+                    let msg_id = format!("held_again:{subject}:{}", fingerprint(&io_ids));
+                    (reason, msg_id, error, payload)
+                }
+            };
+            let mut letter = dead_letter(reason, error, subject, payload);
+            letter.trace_id = io_ids
+                .first()
+                .and_then(|id| j2t_runtime::trace_id(traces.get(id)));
+            (msg_id, letter)
+        })
+        .collect()
 }
 
 pub fn dead_letter(

@@ -7,7 +7,15 @@ use j2t_stores::Lineage;
 use j2t_topology::names;
 use serde_json::Value;
 
+use crate::master_data::{CodePaths, MasterData};
 use crate::plan::{WindowOrders, WindowOutcome, dead_letter, plan_window, raw};
+use crate::screen::{Screening, screen};
+
+/// The master-data check a window goes through (`transformer.check_master_data`).
+pub struct Check<'a> {
+    pub master: &'a MasterData,
+    pub paths: &'a CodePaths,
+}
 
 /// Merges one closed window: reads its orders and their lineage claims, plans the window
 /// (`plan`), then stores dead letters, claims and vouchers, and returns once all are stored.
@@ -19,6 +27,7 @@ pub async fn process_window(
     event: &[u8],
     event_seq: u64,
     max_orders: u64,
+    check: Option<&Check<'_>>,
 ) -> anyhow::Result<WindowOutcome> {
     let closed: WindowClosed = match serde_json::from_slice(event) {
         Ok(closed) => closed,
@@ -52,7 +61,11 @@ pub async fn process_window(
     };
     let ids: Vec<i64> = read.orders.iter().filter_map(io_id_of).collect();
     let held = lineage.claims(&ids).await?;
-    let plan = plan_window(mapping, &closed, read, &held);
+    let screening = match check {
+        Some(check) => screen_window(mapping, &closed, &read.orders, check).await,
+        None => None,
+    };
+    let plan = plan_window(mapping, &closed, read, &held, screening.as_ref());
     for (msg_id, letter) in &plan.dead_letters {
         j2t_stores::publish_dead_letter(js, letter, msg_id).await?;
     }
@@ -88,6 +101,30 @@ pub async fn process_window(
             .with_context(|| format!("no PubAck for voucher {code}"))?;
     }
     Ok(plan.outcome)
+}
+
+/// Checks the window's orders against the cached master data, reading it again once when
+/// some order names a code the copy lacks. `None` when there is no copy to check against
+/// (T+ not read since start): the window is merged unchecked, as without the check.
+async fn screen_window(
+    mapping: &Mapping,
+    closed: &WindowClosed,
+    orders: &[Value],
+    check: &Check<'_>,
+) -> Option<Screening> {
+    let window = closed.window.id();
+    let Some(known) = check.master.for_window().await else {
+        tracing::warn!(%window, "no copy of T+ master data yet; window merged unchecked");
+        metrics::counter!("j2t_transformer_unchecked_windows_total").increment(1);
+        return None;
+    };
+    let mut screening = screen(mapping, &window, orders, &known, check.paths);
+    if screening.any_unknown()
+        && let Some(newer) = check.master.after_miss().await
+    {
+        screening.recheck(&newer);
+    }
+    Some(screening)
 }
 
 /// The raw orders of a window as stored (for `jst2tplus render --live-window`); unreadable

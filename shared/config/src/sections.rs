@@ -276,6 +276,16 @@ pub struct TransformerConfig {
     /// into memory, so a larger one is dead-lettered instead of exhausting memory.
     #[serde(deserialize_with = "values::at_least::<_, _, 1>")]
     pub max_window_orders: u64,
+    /// Check every order's warehouse and inventory codes against a cached copy of T+'s
+    /// master data before merging; an order naming a code T+ lacks is held as a dead letter
+    /// (`unknown_inventory` / `unknown_warehouse`) while the rest of its window is written.
+    pub check_master_data: bool,
+    /// The cached master data is read again this often.
+    #[serde(deserialize_with = "values::at_least::<_, _, 1>")]
+    pub master_data_refresh_secs: u64,
+    /// A window naming a code the cache lacks reads the master data again, at most this
+    /// often (0: on every such window).
+    pub master_data_miss_refresh_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

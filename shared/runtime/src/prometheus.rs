@@ -159,6 +159,27 @@ pub const METRICS: &[MetricDef] = &[
         &["what"],
         "Orders or order lines left out by the mapping's conditions (what: order or line).",
     ),
+    counter(
+        "j2t_transformer_held_total",
+        &[],
+        "Orders held back as dead letters because they name a code T+ lacks.",
+    ),
+    counter(
+        "j2t_transformer_master_data_reads_total",
+        &["outcome"],
+        "Reads of T+'s warehouse and inventory lists (outcome: ok or failed).",
+    ),
+    gauge(
+        "j2t_transformer_master_data_codes",
+        None,
+        &["kind"],
+        "Codes in the transformer's copy of T+'s master data (kind: warehouse or inventory).",
+    ),
+    counter(
+        "j2t_transformer_unchecked_windows_total",
+        &[],
+        "Windows merged without the master-data check: no copy of T+'s master data yet.",
+    ),
     // T+ client (writer).
     counter(
         "j2t_tplus_requests_total",
