@@ -286,10 +286,7 @@ mod tests {
             .iter()
             .map(ToString::to_string)
             .collect();
-        assert_eq!(
-            found,
-            ["warehouse `9`", "inventory `Y`", "inventory `Z`"]
-        );
+        assert_eq!(found, ["warehouse `9`", "inventory `Y`", "inventory `Z`"]);
     }
 
     /// Counts reads; fails while `down`.
@@ -312,7 +309,13 @@ mod tests {
         }
     }
 
-    fn counting(miss_every: Duration) -> (MasterData, Arc<AtomicUsize>, Arc<std::sync::atomic::AtomicBool>) {
+    fn counting(
+        miss_every: Duration,
+    ) -> (
+        MasterData,
+        Arc<AtomicUsize>,
+        Arc<std::sync::atomic::AtomicBool>,
+    ) {
         let reads = Arc::new(AtomicUsize::new(0));
         let down = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let source = Counting {

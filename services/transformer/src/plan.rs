@@ -389,7 +389,7 @@ mod tests {
         // 3 was merged from this very window before (a repeat): merged again, same code.
         // 4 is held by a voucher of another window: skipped.
         let held = HashMap::from([(3, claim(SUBJECT)), (4, claim("j2t.orders.shop1.w0"))]);
-        let plan = plan_window(&Mapping::builtin(), &closed(), read, &held);
+        let plan = plan_window(&Mapping::builtin(), &closed(), read, &held, None);
 
         let letters: Vec<(&str, DeadLetterReason)> = plan
             .dead_letters
@@ -429,6 +429,7 @@ mod tests {
                 vouchers: 1,
                 rejected: 2,
                 already_merged: 1,
+                held: 0,
                 skipped_orders: 0,
                 skipped_lines: 0,
             }
@@ -442,8 +443,235 @@ mod tests {
             &closed(),
             WindowOrders::default(),
             &HashMap::new(),
+            None,
         );
         assert!(plan.dead_letters.is_empty() && plan.claims.is_empty() && plan.vouchers.is_empty());
         assert_eq!(plan.outcome.orders, 0);
+    }
+
+    /// An order of warehouse `wh` with one unit of each SKU.
+    fn order_of(io_id: i64, wh: i64, skus: &[&str]) -> Value {
+        let items: Vec<Value> = skus
+            .iter()
+            .map(|s| json!({"sku_id": s, "qty": 1, "sale_amount": 1}))
+            .collect();
+        json!({"io_id": io_id, "io_date": "2026-11-25 09:00:00", "wms_co_id": wh,
+               "status": "Confirmed", "items": items})
+    }
+
+    /// Plans `orders` checked against T+ knowing warehouse 1 and SKUs A and B.
+    fn checked(orders: Vec<Value>, held: &HashMap<i64, Claim>) -> WindowPlan {
+        checked_knowing(orders, held, &["A", "B"])
+    }
+
+    /// Plans `orders` checked against T+ knowing warehouse 1 and `skus`.
+    fn checked_knowing(
+        orders: Vec<Value>,
+        held: &HashMap<i64, Claim>,
+        skus: &[&str],
+    ) -> WindowPlan {
+        let mapping = Mapping::builtin();
+        let known = crate::master_data::Codes {
+            warehouses: ["1".to_string()].into(),
+            inventories: skus.iter().map(|s| s.to_string()).collect(),
+        };
+        let paths = crate::master_data::CodePaths::of(&mapping);
+        let window = closed().window.id();
+        let screening = crate::screen::screen(&mapping, &window, &orders, &known, &paths);
+        let read = WindowOrders {
+            orders,
+            ..Default::default()
+        };
+        plan_window(&mapping, &closed(), read, held, Some(&screening))
+    }
+
+    /// (reason, io_ids in the payload, io_ids of the payload's orders) per letter.
+    fn holds(plan: &WindowPlan) -> Vec<(DeadLetterReason, String, Vec<i64>)> {
+        plan.dead_letters
+            .iter()
+            .map(|(_, l)| {
+                let ids: Vec<i64> =
+                    serde_json::from_value(l.payload["io_ids"].clone()).expect("io_ids");
+                let orders: Vec<i64> = l.payload["orders"]
+                    .as_array()
+                    .expect("orders")
+                    .iter()
+                    .filter_map(io_id_of)
+                    .collect();
+                assert_eq!(ids, orders, "the letter holds the orders it names");
+                let code = l.payload["code"].as_str().unwrap_or("").to_string();
+                (l.reason, code, ids)
+            })
+            .collect()
+    }
+
+    fn merged(plan: &WindowPlan) -> Vec<i64> {
+        let mut ids: Vec<i64> = plan
+            .vouchers
+            .iter()
+            .flat_map(|v| v.io_ids.clone())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
+    #[test]
+    fn orders_naming_codes_t_plus_knows_are_all_merged() {
+        let orders = (1..=20).map(|id| order_of(id, 1, &["A", "B"])).collect();
+        let plan = checked(orders, &HashMap::new());
+        assert!(plan.dead_letters.is_empty());
+        assert_eq!(merged(&plan), (1..=20).collect::<Vec<_>>());
+        assert_eq!(plan.outcome.held, 0);
+    }
+
+    #[test]
+    fn one_unknown_sku_holds_only_the_orders_that_bring_it() {
+        let orders = (1..=200)
+            .map(|id| match id {
+                7 | 150 => order_of(id, 1, &["A", "NEW-SKU"]),
+                _ => order_of(id, 1, &["A", "B"]),
+            })
+            .collect();
+        let plan = checked(orders, &HashMap::new());
+        assert_eq!(
+            holds(&plan),
+            [(
+                DeadLetterReason::UnknownInventory,
+                "NEW-SKU".into(),
+                vec![7, 150]
+            )]
+        );
+        let (msg_id, letter) = &plan.dead_letters[0];
+        assert!(
+            msg_id.starts_with(&format!("unknown_inventory:{SUBJECT}:NEW-SKU:")),
+            "{msg_id}"
+        );
+        assert!(
+            letter.error.contains("inventory `NEW-SKU`") && letter.error.contains("7, 150"),
+            "{}",
+            letter.error
+        );
+        assert_eq!(letter.stage, Stage::Transformer);
+        assert_eq!(letter.original_subject, SUBJECT);
+        let rest: Vec<i64> = (1..=200).filter(|id| ![7, 150].contains(id)).collect();
+        assert_eq!(merged(&plan), rest);
+        assert_eq!(plan.vouchers.len(), 1, "the rest of the day is one voucher");
+        let claimed: HashSet<i64> = plan.claims.iter().map(|(id, _)| *id).collect();
+        assert!(!claimed.contains(&7) && !claimed.contains(&150));
+        assert_eq!(plan.outcome.held, 2);
+        assert_eq!(plan.outcome.orders, 200);
+    }
+
+    #[test]
+    fn an_order_with_two_unknown_codes_is_held_once_under_its_first() {
+        let orders = vec![
+            order_of(1, 1, &["X"]),
+            order_of(2, 1, &["Y", "X", "A"]),
+            order_of(3, 1, &["Y"]),
+            order_of(4, 1, &["A"]),
+        ];
+        let plan = checked(orders, &HashMap::new());
+        assert_eq!(
+            holds(&plan),
+            [
+                (DeadLetterReason::UnknownInventory, "X".into(), vec![1, 2]),
+                (DeadLetterReason::UnknownInventory, "Y".into(), vec![3]),
+            ]
+        );
+        let error = &plan.dead_letters[0].1.error;
+        assert!(
+            error.contains("order 2 also names inventory `Y`"),
+            "{error}"
+        );
+        assert_eq!(merged(&plan), [4]);
+        assert_eq!(plan.outcome.held, 3);
+    }
+
+    #[test]
+    fn an_unknown_warehouse_holds_its_orders_whatever_their_skus() {
+        let orders = vec![
+            order_of(1, 9, &["A"]),
+            order_of(2, 9, &["X"]),
+            order_of(3, 1, &["A"]),
+        ];
+        let plan = checked(orders, &HashMap::new());
+        assert_eq!(
+            holds(&plan),
+            [(DeadLetterReason::UnknownWarehouse, "9".into(), vec![1, 2])]
+        );
+        assert!(plan.dead_letters[0].1.error.contains("warehouse `9`"));
+        assert!(
+            plan.dead_letters[0]
+                .1
+                .error
+                .contains("order 2 also names inventory `X`")
+        );
+        assert_eq!(merged(&plan), [3]);
+    }
+
+    #[test]
+    fn every_version_of_a_held_io_id_is_held_with_it() {
+        let mut newer = order_of(1, 1, &["A"]);
+        newer["ts"] = json!(2);
+        let plan = checked(
+            vec![order_of(1, 1, &["X"]), newer, order_of(2, 1, &["A"])],
+            &HashMap::new(),
+        );
+        assert_eq!(plan.dead_letters.len(), 1);
+        assert_eq!(
+            plan.dead_letters[0].1.payload["orders"]
+                .as_array()
+                .map(Vec::len),
+            Some(2)
+        );
+        assert_eq!(merged(&plan), [2]);
+    }
+
+    #[test]
+    fn a_repeat_keeps_what_an_earlier_delivery_merged() {
+        let orders = || {
+            vec![
+                order_of(1, 1, &["A"]),
+                order_of(2, 1, &["X"]),
+                order_of(3, 1, &["A"]),
+            ]
+        };
+        let first = checked(orders(), &HashMap::new());
+        assert_eq!(merged(&first), [1, 3]);
+        let earlier: HashMap<i64, Claim> = first.claims.iter().cloned().collect();
+
+        // Same master data: the same plan, the same letter id.
+        let again = checked(orders(), &earlier);
+        assert_eq!(
+            again.vouchers[0].external_code,
+            first.vouchers[0].external_code
+        );
+        assert_eq!(again.dead_letters[0].0, first.dead_letters[0].0);
+
+        // A code T+ lacks now (removed since) on orders merged before: merged again, as before.
+        let plan = checked_knowing(orders(), &earlier, &["B"]);
+        assert_eq!(
+            plan.vouchers[0].external_code,
+            first.vouchers[0].external_code
+        );
+        assert_eq!(
+            holds(&plan),
+            [(DeadLetterReason::UnknownInventory, "X".into(), vec![2])]
+        );
+
+        // T+ learnt X between two deliveries: order 2 would change the voucher the first
+        // delivery wrote, so it stays held (again), and the voucher stays the same.
+        let plan = checked_knowing(orders(), &earlier, &["A", "X"]);
+        assert_eq!(plan.vouchers.len(), 1);
+        assert_eq!(
+            plan.vouchers[0].external_code,
+            first.vouchers[0].external_code
+        );
+        assert_eq!(plan.dead_letters.len(), 1);
+        let (msg_id, letter) = &plan.dead_letters[0];
+        assert!(msg_id.starts_with("held_again:"), "{msg_id}");
+        assert_eq!(letter.payload["io_ids"], json!([2]));
+        assert!(letter.error.contains("held back again"), "{}", letter.error);
     }
 }

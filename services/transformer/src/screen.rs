@@ -64,7 +64,9 @@ pub fn screen(
         };
         let entry = screening.orders.entry(io_id).or_default();
         for voucher in &out.vouchers {
-            entry.unknown.extend(known.unknown_in(paths, &voucher.payload));
+            entry
+                .unknown
+                .extend(known.unknown_in(paths, &voucher.payload));
         }
         let rank = (
             order.get("ts").and_then(Value::as_i64).unwrap_or(0),
@@ -108,10 +110,18 @@ mod tests {
         ];
         let mut s = screen(&mapping, "w", &orders, &known, &CodePaths::of(&mapping));
         assert!(s.any_unknown());
-        assert_eq!(s.orders.len(), 3, "the unmappable order is left to the merge");
+        assert_eq!(
+            s.orders.len(),
+            3,
+            "the unmappable order is left to the merge"
+        );
         assert!(s.orders[&1].unknown.is_empty());
         let names = |id: i64, s: &Screening| -> Vec<String> {
-            s.orders[&id].unknown.iter().map(ToString::to_string).collect()
+            s.orders[&id]
+                .unknown
+                .iter()
+                .map(ToString::to_string)
+                .collect()
         };
         assert_eq!(names(2, &s), ["inventory `X`"]);
         assert_eq!(
