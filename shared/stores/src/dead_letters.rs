@@ -461,7 +461,10 @@ impl DeadLetters {
     /// Republishes the entry's original message and marks the entry replayed. Idempotent:
     /// the republished message carries `Nats-Msg-Id = replay:<id>`. A voucher goes back to
     /// its subject; a raw order goes into a one-order window of its own (its original window
-    /// was merged already), announced to the transformer like any closed window. A window
+    /// was merged already), announced to the transformer like any closed window; the orders
+    /// of a held-back letter (`unknown_inventory`, `unknown_warehouse`) go into one window
+    /// together, so they are merged into one more voucher (held again if T+ still lacks the
+    /// code). A window
     /// the fetcher gave up on is asked of the fetcher again (a replay key beside the task's
     /// cursor); a window event the transformer gave up on goes back to its subject.
     pub async fn replay(&self, entry: &DlqEntry) -> Result<String, DlqError> {
@@ -521,20 +524,32 @@ impl DeadLetters {
         msg_id: &str,
     ) -> Result<String, DlqError> {
         let original = &entry.letter.original_subject;
-        let Some(window) = Window::from_id(window_id) else {
+        let Some(window) = Window::from_id(names::replayed_window_id(window_id)) else {
             return Err(DlqError::NotReplayable {
                 id: entry.id,
                 reason: format!("{window_id} is not a window id"),
             });
         };
         let subject = names::replay_orders_subject(original, entry.id);
-        self.publish(&subject, msg_id, &entry.letter.payload)
-            .await?;
+        let orders = match held_orders(&entry.letter) {
+            Some(orders) => {
+                for (i, order) in orders.iter().enumerate() {
+                    self.publish(&subject, &format!("{msg_id}:{i}"), order)
+                        .await?;
+                }
+                orders.len() as u64
+            }
+            None => {
+                self.publish(&subject, msg_id, &entry.letter.payload)
+                    .await?;
+                1
+            }
+        };
         let closed = WindowClosed {
             task: task.to_string(),
             window,
             orders_subject: subject.clone(),
-            orders: 1,
+            orders,
         };
         let event = serde_json::to_value(&closed).map_err(nats)?;
         self.publish(&names::windows_subject(task), msg_id, &event)
@@ -576,6 +591,16 @@ impl DeadLetters {
         }
         Ok(deleted)
     }
+}
+
+/// The orders of a letter holding several (the transformer's held-back orders:
+/// `{"io_ids": […], "orders": […]}`); `None` for a letter holding one order as its payload.
+fn held_orders(letter: &DeadLetter) -> Option<&Vec<serde_json::Value>> {
+    let held = matches!(
+        letter.reason,
+        DeadLetterReason::UnknownInventory | DeadLetterReason::UnknownWarehouse
+    );
+    held.then(|| letter.payload["orders"].as_array()).flatten()
 }
 
 /// A dead letter as stored, before its payload is parsed.

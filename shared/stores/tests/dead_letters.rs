@@ -258,3 +258,101 @@ async fn counts_and_pages_agree_with_the_stream_including_replayed_entries() {
     assert_eq!(dlq.sweep_marks().await.expect("sweep"), 1);
     assert_eq!(dlq.counts().await.expect("counts")[&kind(WR)].replayed, 3);
 }
+
+/// A held-back letter (several orders) replays into one window of its own: every order on
+/// one replay subject, one window event counting them; a letter held again from that replay
+/// window replays beside the first window. Replaying twice stores nothing twice.
+#[tokio::test]
+async fn a_held_back_letter_replays_as_one_window_of_all_its_orders() {
+    use futures::StreamExt;
+    use j2t_domain::WindowClosed;
+    use j2t_topology::names;
+
+    let nats = NatsServer::start().expect("nats-server");
+    let topology = topology(&nats).await;
+    let dlq = DeadLetters::new(&topology);
+    let window = "20261125000000-20261125235959";
+    let original = names::orders_subject("shop1", window);
+    let orders = [
+        json!({"io_id": 7, "items": []}),
+        json!({"io_id": 9, "items": []}),
+    ];
+    let letter = DeadLetter::first_attempt(
+        Stage::Transformer,
+        DeadLetterReason::UnknownInventory,
+        "T+ has no inventory `X`".into(),
+        original.clone(),
+        json!({"kind": "inventory", "code": "X", "io_ids": [7, 9], "orders": orders}),
+    );
+    j2t_stores::publish_dead_letter(&topology.js, &letter, "held-1")
+        .await
+        .expect("stored");
+    let entry = dlq
+        .list(&DlqFilter::default())
+        .await
+        .expect("list")
+        .remove(0);
+    let subject = dlq.replay(&entry).await.expect("replayed");
+    assert_eq!(subject, names::replay_orders_subject(&original, entry.id));
+    // Again (e.g. forced): the same message ids, nothing stored twice.
+    dlq.replay(&entry).await.expect("replayed again");
+
+    let orders_stream = topology
+        .js
+        .get_stream(names::ORDERS_STREAM)
+        .await
+        .expect("stream");
+    let consumer = orders_stream
+        .create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig {
+            filter_subject: subject.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("consumer");
+    assert_eq!(
+        consumer.cached_info().num_pending,
+        2,
+        "each order stored once"
+    );
+    let mut messages = consumer.messages().await.expect("messages");
+    let mut stored = Vec::new();
+    for _ in 0..2 {
+        let msg = messages.next().await.expect("message").expect("message");
+        stored.push(serde_json::from_slice::<serde_json::Value>(&msg.payload).expect("json"));
+    }
+    assert_eq!(stored, orders);
+    // The windows stream is a work queue: read its state and last message, do not consume.
+    let mut windows = topology
+        .js
+        .get_stream(names::WINDOWS_STREAM)
+        .await
+        .expect("stream");
+    assert_eq!(windows.info().await.expect("info").state.messages, 1);
+    let event = windows
+        .get_last_raw_message_by_subject(&names::windows_subject("shop1"))
+        .await
+        .expect("the window event");
+    let closed: WindowClosed = serde_json::from_slice(&event.payload).expect("event");
+    assert_eq!(
+        (closed.orders_subject.as_str(), closed.orders),
+        (subject.as_str(), 2)
+    );
+    assert_eq!(closed.window.id(), window);
+
+    // Held again from the replay window: replayable, beside the first window.
+    let again = DeadLetter {
+        original_subject: subject.clone(),
+        ..letter
+    };
+    j2t_stores::publish_dead_letter(&topology.js, &again, "held-2")
+        .await
+        .expect("stored");
+    let second = dlq
+        .list(&DlqFilter::default())
+        .await
+        .expect("list")
+        .remove(0);
+    assert_ne!(second.id, entry.id);
+    let subject2 = dlq.replay(&second).await.expect("replayed");
+    assert_eq!(subject2, format!("{original}_replay{}", second.id));
+}

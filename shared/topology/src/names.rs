@@ -95,10 +95,25 @@ pub fn attempts_key(external_code: &str) -> String {
 /// Dead letters already replayed (key: the letter's sequence in the DLQ stream).
 pub const DLQ_REPLAYED_BUCKET: &str = "j2t_dlq_replayed";
 
-/// Subject of a raw order replayed from the dead-letter stream: its own one-order window,
-/// because the window it came from was merged already.
+/// Subject of raw orders replayed from the dead-letter stream: a window of their own (one
+/// order, or the orders of one held-back letter), because the window they came from was
+/// merged already. A letter from a replay window replays beside its first window, not
+/// inside the replay's name.
 pub fn replay_orders_subject(original_subject: &str, dlq_id: u64) -> String {
-    format!("{original_subject}_replay{dlq_id}")
+    let base = original_subject
+        .split_once(REPLAY_MARK)
+        .map_or(original_subject, |(base, _)| base);
+    format!("{base}{REPLAY_MARK}{dlq_id}")
+}
+
+const REPLAY_MARK: &str = "_replay";
+
+/// The window id in an orders subject's last token, without a replay suffix
+/// ([`replay_orders_subject`]).
+pub fn replayed_window_id(window_id: &str) -> &str {
+    window_id
+        .split_once(REPLAY_MARK)
+        .map_or(window_id, |(base, _)| base)
 }
 
 /// Key in the cursors bucket asking a task's fetcher to sync a dead-lettered window again

@@ -53,10 +53,19 @@ mod tests {
         );
         assert_eq!(Subject::parse(names::VOUCHERS_SUBJECT), Subject::Vouchers);
         let replayed = names::replay_orders_subject(&orders, 7);
-        assert!(matches!(
-            Subject::parse(&replayed),
-            Subject::Orders { task: "shop1", .. }
-        ));
+        let Subject::Orders { task, window_id } = Subject::parse(&replayed) else {
+            panic!("{replayed} is an orders subject");
+        };
+        assert_eq!(task, "shop1");
+        assert_eq!(
+            names::replayed_window_id(window_id),
+            "20261125T000000-20261125T235959"
+        );
+        // A letter from a replay window replays beside the first window.
+        assert_eq!(
+            names::replay_orders_subject(&replayed, 9),
+            format!("{orders}_replay9")
+        );
     }
 
     #[test]
