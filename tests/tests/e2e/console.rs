@@ -61,6 +61,8 @@ async fn pipeline(stack: &Stack) -> Vec<Service> {
         ("J2T__WRITER__RETRY_BASE_SECS", "1".into()),
         ("J2T__WRITER__MAX_RETRY_DELAY_SECS", "2".into()),
         ("J2T__WRITER__ACK_WAIT_SECS", "5".into()),
+        // A voucher the writer dead-letters: the unknown SKU must reach it, not be held back.
+        ("J2T__TRANSFORMER__CHECK_MASTER_DATA", "false".into()),
     ];
     [
         "jst2tplus-fetcher",

@@ -10,6 +10,7 @@ mod dead_letters;
 mod fetcher;
 mod fetcher_replicas;
 mod jst_protocol;
+mod master_data;
 mod nats;
 mod observability;
 mod pipeline;
