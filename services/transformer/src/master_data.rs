@@ -1,5 +1,5 @@
 //! A cached copy of T+'s master data (warehouse and inventory codes), shared by every window
-//! this process merges: read at the first window, again every
+//! this process merges: read at start, again every
 //! `transformer.master_data_refresh_secs`, and again when a window names a code the copy lacks
 //! (at most once per `transformer.master_data_miss_refresh_secs`, so a window full of unknown
 //! codes costs one read, and a stream of such windows one read per interval).
@@ -219,17 +219,22 @@ impl MasterData {
         Ok(codes)
     }
 
-    /// Reads every `every` until `shutdown`.
+    /// Reads at once (so the first window usually finds a copy), then every `every`, until
+    /// `shutdown`.
     pub async fn run_schedule(
         self,
         every: Duration,
         shutdown: tokio_util::sync::CancellationToken,
     ) {
+        let mut first = true;
         loop {
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                () = tokio::time::sleep(every) => {}
+            if !first {
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = tokio::time::sleep(every) => {}
+                }
             }
+            first = false;
             match self.refresh().await {
                 Ok(codes) => tracing::debug!(
                     warehouses = codes.warehouses.len(),

@@ -223,7 +223,10 @@ fn decide_holds(
 /// once, but a letter holding other orders (the master data changed in between) is stored
 /// too, so no held order is lost to deduplication. The ExternalCode hash serves: stable, short.
 fn fingerprint(io_ids: &[i64]) -> String {
-    external_code("", &[], io_ids, 1)
+    let code = external_code("", &[], io_ids, 1);
+    code.trim_start_matches('-')
+        .trim_end_matches("-1")
+        .to_string()
 }
 
 /// An ExternalCode without its part number: the same for every part of one voucher group.

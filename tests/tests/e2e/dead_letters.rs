@@ -45,7 +45,11 @@ async fn bad_data_is_dead_lettered_and_the_rest_flows() {
     }
     stack.admin.add_orders(&orders).await.expect("seeding");
     // T+ knows the warehouse: the voucher reaches the writer and T+ refuses its quantities.
-    stack.admin.add_warehouses(&["99"]).await.expect("master data");
+    stack
+        .admin
+        .add_warehouses(&["99"])
+        .await
+        .expect("master data");
     let good: Vec<Value> = orders[1..].to_vec();
     let expected = reconcile::expected(&good, "Confirmed");
 

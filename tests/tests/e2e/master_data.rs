@@ -63,10 +63,13 @@ async fn one_unknown_sku_among_200_orders_holds_only_its_orders_and_replays_as_o
     let novel: Vec<i64> = [17, 133]
         .iter()
         .map(|&i| {
-            orders[i]["items"].as_array_mut().expect("items").push(json!({
-                "ioi_id": 99, "sku_id": NEW_SKU, "name": "新品", "qty": 3,
-                "sale_price": 10.0, "sale_amount": 30.0, "is_gift": false
-            }));
+            orders[i]["items"]
+                .as_array_mut()
+                .expect("items")
+                .push(json!({
+                    "ioi_id": 99, "sku_id": NEW_SKU, "name": "新品", "qty": 3,
+                    "sale_price": 10.0, "sale_amount": 30.0, "is_gift": false
+                }));
             orders[i]["io_id"].as_i64().expect("io_id")
         })
         .collect();
@@ -99,7 +102,12 @@ async fn one_unknown_sku_among_200_orders_holds_only_its_orders_and_replays_as_o
 
     // The other 198 orders of the day are in T+ while the dead letter is still pending.
     let js = async_nats::jetstream::new(async_nats::connect(stack.nats_url()).await.expect("nats"));
-    let before = books_match(&stack, &expected_others, "the day without the held orders in T+").await;
+    let before = books_match(
+        &stack,
+        &expected_others,
+        "the day without the held orders in T+",
+    )
+    .await;
     assert_eq!(before.len(), 1, "the rest of the day is one voucher");
     let letters = dead_letters(&js).await;
     assert_eq!(letters.len(), 1, "one dead letter: {letters:#?}");
@@ -110,8 +118,16 @@ async fn one_unknown_sku_among_200_orders_holds_only_its_orders_and_replays_as_o
     );
     assert_eq!(letter.payload["code"], json!(NEW_SKU));
     assert_eq!(letter.payload["io_ids"], json!(novel));
-    for needle in [NEW_SKU.to_string(), novel[0].to_string(), novel[1].to_string()] {
-        assert!(letter.error.contains(&needle), "{needle} in {}", letter.error);
+    for needle in [
+        NEW_SKU.to_string(),
+        novel[0].to_string(),
+        novel[1].to_string(),
+    ] {
+        assert!(
+            letter.error.contains(&needle),
+            "{needle} in {}",
+            letter.error
+        );
     }
     let (ok, listed) = cli(&stack, &[], &["dlq", "list"]);
     assert!(ok && listed.contains("unknown_inventory"), "{listed}");
@@ -125,13 +141,20 @@ async fn one_unknown_sku_among_200_orders_holds_only_its_orders_and_replays_as_o
         .await
         .expect("master data");
     let (ok, replayed) = cli(&stack, &[], &["dlq", "replay"]);
-    assert!(ok && replayed.contains("1 replayed, 0 failed"), "{replayed}");
+    assert!(
+        ok && replayed.contains("1 replayed, 0 failed"),
+        "{replayed}"
+    );
     let after = books_match(&stack, &expected, "every order of the day in T+").await;
     assert_eq!(after.len(), before.len() + 1, "one more voucher");
     assert!(reconcile::duplicate_codes(&after).is_empty());
     let added = after
         .iter()
-        .find(|d| !before.iter().any(|b| b["ExternalCode"] == d["ExternalCode"]))
+        .find(|d| {
+            !before
+                .iter()
+                .any(|b| b["ExternalCode"] == d["ExternalCode"])
+        })
         .expect("the new voucher");
     let skus: Vec<&str> = added["RDRecordDetails"]
         .as_array()
@@ -142,5 +165,8 @@ async fn one_unknown_sku_among_200_orders_holds_only_its_orders_and_replays_as_o
     assert!(skus.contains(&NEW_SKU), "{skus:?}");
     // Nothing was held again, nothing else dead-lettered: the transformer stores a window's
     // dead letters before its vouchers, so any would be there by now.
-    assert_eq!(stream_messages(&stack.nats_url(), names::DLQ_STREAM).await, 1);
+    assert_eq!(
+        stream_messages(&stack.nats_url(), names::DLQ_STREAM).await,
+        1
+    );
 }
