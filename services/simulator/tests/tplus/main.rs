@@ -10,4 +10,5 @@ mod knobs;
 mod master_data;
 mod read_client;
 mod reads;
+mod sdk;
 mod tokens;
