@@ -227,10 +227,10 @@ impl VoucherIndex {
         if let Some(row) = self.get(external_code) {
             return Ok(Some(row));
         }
-        if self.inner.filter_usable.load(Ordering::Relaxed) {
-            if let Some(found) = self.lookup_by_filter(external_code).await? {
-                return Ok(found);
-            }
+        if self.inner.filter_usable.load(Ordering::Relaxed)
+            && let Some(found) = self.lookup_by_filter(external_code).await?
+        {
+            return Ok(found);
         }
         self.refresh_unless_done_since(seen).await?;
         Ok(self.get(external_code))

@@ -137,13 +137,6 @@ impl Sim {
         .await
     }
 
-    /// A T+ client (the project's own) pointed at this simulator.
-    pub fn client(&self) -> j2t_tplus::TplusClient {
-        let mut cfg = self.cfg.tplus.clone();
-        cfg.base_url = self.base.parse().expect("url");
-        j2t_tplus::TplusClient::new(&cfg).expect("client")
-    }
-
     /// GET refreshToken with the configured appKey, `app_secret` and the given parameters.
     pub async fn refresh_raw(&self, app_secret: &str, grant_type: &str, token: &str) -> Answer {
         let response = self
