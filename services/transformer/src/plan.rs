@@ -283,8 +283,8 @@ fn hold_letters(
                         .collect();
                     let mut error = format!(
                         "T+ has no {code}: orders {list} of window {window} held back, the rest \
-                         of the window was written; create the {} in T+, then replay this \
-                         dead letter: the orders become one more voucher",
+                         of the window goes on; create the {} in T+, then replay this \
+                         dead letter: the orders become one more voucher per day and warehouse",
                         code.kind.as_str()
                     );
                     if !also.is_empty() {
