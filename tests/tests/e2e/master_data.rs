@@ -1,6 +1,6 @@
 //! The master-data check: an order naming a SKU T+ lacks is held back by the transformer,
-//! alone, while the rest of its day is written; once T+ has the SKU, replaying the dead
-//! letter writes the held orders as one more voucher.
+//! alone, while the rest of its day is written; replayed too early it is held again; once T+
+//! has the SKU, replaying the dead letter writes the held orders as one more voucher.
 
 use std::time::Duration;
 
@@ -134,6 +134,26 @@ async fn one_unknown_sku_among_200_orders_holds_only_its_orders_and_replays_as_o
     let (ok, whereis) = cli(&stack, &[], &["whereis", &novel[0].to_string()]);
     assert!(ok && whereis.contains("unknown_inventory"), "{whereis}");
 
+    // Replayed before T+ has the product: the orders are simply held again, in a new letter
+    // (from the replay window), and nothing reaches T+.
+    let (ok, replayed) = cli(&stack, &[], &["dlq", "replay"]);
+    assert!(
+        ok && replayed.contains("1 replayed, 0 failed"),
+        "{replayed}"
+    );
+    let again = eventually(LIMIT, "the orders held again", || async {
+        let letters = dead_letters(&js).await;
+        (letters.len() == 2).then(|| letters[1].clone())
+    })
+    .await;
+    assert_eq!(again.reason, DeadLetterReason::UnknownInventory);
+    assert_eq!(again.payload["io_ids"], json!(novel));
+    assert_ne!(again.original_subject, letter.original_subject);
+    assert_eq!(
+        stack.admin.voucher_dtos().await.expect("vouchers").len(),
+        before.len()
+    );
+
     // T+ learns the product; the held orders become one more voucher, and the books match.
     stack
         .admin
@@ -163,10 +183,10 @@ async fn one_unknown_sku_among_200_orders_holds_only_its_orders_and_replays_as_o
         .filter_map(|l| l["Inventory"]["Code"].as_str())
         .collect();
     assert!(skus.contains(&NEW_SKU), "{skus:?}");
-    // Nothing was held again, nothing else dead-lettered: the transformer stores a window's
+    // Not held a third time, nothing else dead-lettered: the transformer stores a window's
     // dead letters before its vouchers, so any would be there by now.
     assert_eq!(
         stream_messages(&stack.nats_url(), names::DLQ_STREAM).await,
-        1
+        2
     );
 }
