@@ -342,6 +342,7 @@ mod tests {
         let transient = Outcome::Transient {
             reason: "HTTP 503".into(),
             retry_after: Some(secs(2)),
+            ambiguous: true,
         };
         assert_eq!(
             Health::of(&transient),
@@ -353,6 +354,7 @@ mod tests {
             Outcome::Created(serde_json::Value::Null),
             Outcome::AlreadyExists(serde_json::Value::Null),
             Outcome::Permanent("x".into()),
+            Outcome::PeriodClosed("x".into()),
             Outcome::QuotaExhausted("x".into()),
             Outcome::AuthExpired("x".into()),
         ] {
@@ -384,6 +386,7 @@ mod tests {
                             Outcome::Transient {
                                 reason: "HTTP 503".into(),
                                 retry_after: None,
+                                ambiguous: true,
                             }
                         };
                         let up = !matches!(outcome, Outcome::Transient { .. });

@@ -180,7 +180,7 @@ pub const METRICS: &[MetricDef] = &[
     counter(
         "j2t_writer_vouchers_total",
         &["outcome"],
-        "Vouchers the writer finished with, by outcome (created, already_exists, dead_lettered).",
+        "Vouchers the writer finished with, by outcome (created, already_exists, confirmed, dead_lettered).",
     ),
     counter(
         "j2t_writer_retries_total",

@@ -4,5 +4,5 @@
 mod classify;
 mod client;
 
-pub use classify::{Answer, DuplicateRule, Outcome, classify, is_auth_failure};
+pub use classify::{Answer, Outcome, ReplyRule, Rules, classify, is_auth_failure};
 pub use client::{OTHER_DISPATCH_CREATE_PATH, REFRESH_TOKEN_PATH, TplusClient};
