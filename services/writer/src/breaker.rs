@@ -203,9 +203,14 @@ impl SharedBreaker {
 
     /// Records one call's answer; tells waiting handlers when something changed.
     pub fn record(&self, outcome: &Outcome) -> Option<Change> {
+        self.record_health(Health::of(outcome))
+    }
+
+    /// Records what one call (a write or a lookup) said about T+.
+    pub fn record_health(&self, health: Health) -> Option<Change> {
         let mut breaker = self.lock();
         let before = breaker.state();
-        let change = breaker.on_outcome(Instant::now(), Health::of(outcome));
+        let change = breaker.on_outcome(Instant::now(), health);
         if breaker.state() != before {
             self.changes.send_modify(|generation| *generation += 1);
         }

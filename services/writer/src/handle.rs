@@ -13,15 +13,15 @@ use j2t_config::WriterConfig;
 use j2t_domain::{Attempt, DeadLetter, DeadLetterReason, Stage, VoucherEnvelope, WriteResult};
 use j2t_stores::{AttemptLog, Lineage, VoucherState};
 use j2t_topology::names;
-use j2t_tplus::{DuplicateRule, Outcome, TplusClient};
+use j2t_tplus::{Outcome, Rules, TplusClient, VoucherIndex};
 use serde_json::Value;
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::{Semaphore, SemaphorePermit, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use crate::breaker::{Change, SharedBreaker, Turn};
-use crate::decide::{Action, Delivery, decide};
+use crate::breaker::{Change, Health, SharedBreaker, Turn};
+use crate::decide::{Action, Delivery, Lookup, decide};
 use crate::post_with_quick_retries;
 
 pub struct Writer {
@@ -38,7 +38,11 @@ pub struct Writer {
     /// Set while T+ refuses our credentials, so the first success clears the signal.
     pub auth_failing: AtomicBool,
     pub tplus: TplusClient,
-    pub duplicate: DuplicateRule,
+    /// ExternalCode → voucher in T+, shared by this replica's handlers: confirms uncertain
+    /// writes and finds a voucher's id for the audit.
+    pub index: VoucherIndex,
+    /// The T+ replies recognised by configuration (duplicate, closed period).
+    pub rules: Rules,
     pub cfg: WriterConfig,
     pub shutdown: CancellationToken,
 }
@@ -148,44 +152,19 @@ impl Writer {
         let code = envelope.external_code.as_str();
         let mut held: Option<HeldGauge> = None;
         loop {
-            // One T+ call per permit: `concurrency` calls at most, held vouchers included.
-            let permit = self.permits.acquire().await?;
-            if self.shutdown.is_cancelled() {
+            let Some((permit, turn)) = self.gate(code, &mut held, release).await? else {
                 // Left unacked: redelivered after ack_wait, to this or another replica.
                 return Ok(());
-            }
-            let turn = self.breaker.turn();
-            if let Turn::Wait { .. } = turn {
-                drop(permit);
-                if held.is_none() {
-                    tracing::info!(external_code = code, "T+ is down; holding the voucher");
-                    held = Some(HeldGauge::new());
-                }
-                // Give the consumer slot up: the wait may be long.
-                if let Some(release) = release.take() {
-                    let _ = release.send(());
-                }
-                let waited = self
-                    .shutdown
-                    .run_until_cancelled(self.breaker.turn_or_wait())
-                    .await;
-                if waited.is_none() {
-                    // Left unacked: redelivered after ack_wait, to this or another replica.
-                    return Ok(());
-                }
-                // Turn or not, ask again with a permit.
-                continue;
-            }
-            held = None;
+            };
             let quick_retries = match turn {
                 Turn::Probe => 0,
                 _ => self.cfg.quick_retries,
             };
             let (outcome, calls) = post_with_quick_retries(
                 || self.tplus.create_other_dispatch(&envelope.payload),
-                &self.duplicate,
+                &self.rules,
                 quick_retries,
-                |outcome| self.observe(outcome),
+                |outcome| self.observe(Health::of(outcome)),
             )
             .await;
             drop(permit);
@@ -198,12 +177,22 @@ impl Writer {
                 })
                 .await;
             }
-            let delivery = Delivery {
+            let down_after_write = self.breaker.is_down();
+            let mut delivery = Delivery {
                 delivered,
                 calls,
-                tplus_down: self.breaker.is_down(),
+                tplus_down: down_after_write,
             };
-            match decide(outcome, delivery, &self.cfg) {
+            let mut action = decide(outcome.clone(), Lookup::NotDone, delivery, &self.cfg);
+            if action == Action::LookUp {
+                let Some(lookup) = self.look_up(code, &mut held, release).await? else {
+                    // Left unacked: redelivered after ack_wait, to this or another replica.
+                    return Ok(());
+                };
+                delivery.tplus_down = down_after_write || self.breaker.is_down();
+                action = decide(outcome, lookup, delivery, &self.cfg);
+            }
+            match action {
                 Action::Ack { outcome, response } => {
                     let result = WriteResult {
                         external_code: code.to_string(),
@@ -230,6 +219,10 @@ impl Writer {
                         // Left unacked: redelivered after ack_wait, to this or another replica.
                         return Ok(());
                     }
+                }
+                Action::LookUp => {
+                    // `decide` asks for a lookup only before one was made.
+                    anyhow::bail!("{code}: a second lookup was asked for");
                 }
                 Action::AwaitTplus { reason } => {
                     // Next round: the breaker is open, so the voucher waits for its turn.
@@ -292,9 +285,73 @@ impl Writer {
         Ok(())
     }
 
-    /// Records a T+ answer in the breaker; `false` (no more quick retries) while T+ is down.
-    fn observe(&self, outcome: &Outcome) -> bool {
-        match self.breaker.record(outcome) {
+    /// Waits for a permit (one T+ call per permit: `concurrency` calls at most, held
+    /// vouchers and lookups included) and a turn of the breaker. While T+ is down the
+    /// voucher is held: its consumer slot is given up and it waits without a permit.
+    /// `None` at shutdown.
+    async fn gate(
+        &self,
+        code: &str,
+        held: &mut Option<HeldGauge>,
+        release: &mut Option<oneshot::Sender<()>>,
+    ) -> anyhow::Result<Option<(SemaphorePermit<'_>, Turn)>> {
+        loop {
+            let permit = self.permits.acquire().await?;
+            if self.shutdown.is_cancelled() {
+                return Ok(None);
+            }
+            let turn = self.breaker.turn();
+            if let Turn::Wait { .. } = turn {
+                drop(permit);
+                if held.is_none() {
+                    tracing::info!(external_code = code, "T+ is down; holding the voucher");
+                    *held = Some(HeldGauge::new());
+                }
+                // Give the consumer slot up: the wait may be long.
+                if let Some(release) = release.take() {
+                    let _ = release.send(());
+                }
+                let waited = self
+                    .shutdown
+                    .run_until_cancelled(self.breaker.turn_or_wait())
+                    .await;
+                if waited.is_none() {
+                    return Ok(None);
+                }
+                // Turn or not, ask again with a permit.
+                continue;
+            }
+            *held = None;
+            return Ok(Some((permit, turn)));
+        }
+    }
+
+    /// Looks the voucher's ExternalCode up in T+, under the same permit and breaker turn as
+    /// a write; a transient failure counts in the breaker like a failed write. `None` at
+    /// shutdown.
+    async fn look_up(
+        &self,
+        code: &str,
+        held: &mut Option<HeldGauge>,
+        release: &mut Option<oneshot::Sender<()>>,
+    ) -> anyhow::Result<Option<Lookup>> {
+        let Some((permit, _turn)) = self.gate(code, held, release).await? else {
+            return Ok(None);
+        };
+        let found = self.index.lookup(code).await;
+        drop(permit);
+        let (lookup, health) = crate::confirm::interpret(found);
+        self.observe(health);
+        let result = crate::confirm::label(&lookup);
+        metrics::counter!("j2t_writer_lookups_total", "result" => result).increment(1);
+        tracing::info!(external_code = code, result, ?lookup, "looked the voucher up in T+");
+        Ok(Some(lookup))
+    }
+
+    /// Records what a T+ call said in the breaker; `false` (no more quick retries) while T+
+    /// is down.
+    fn observe(&self, health: Health) -> bool {
+        match self.breaker.record_health(health) {
             Some(Change::Opened) => {
                 metrics::counter!("j2t_writer_tplus_outages_total").increment(1);
                 metrics::gauge!("j2t_writer_tplus_down").set(1.0);

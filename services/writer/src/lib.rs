@@ -3,6 +3,7 @@
 //! one durable consumer; the ExternalCode makes every retry harmless.
 
 mod breaker;
+mod confirm;
 mod decide;
 mod handle;
 mod post;
@@ -15,12 +16,12 @@ use j2t_config::Config;
 use j2t_runtime::ServiceContext;
 use j2t_stores::{AttemptLog, KvRateLimiter, KvTokenStore};
 use j2t_topology::{Topology, names};
-use j2t_tplus::{DuplicateRule, TplusClient};
+use j2t_tplus::{Rules, TplusClient, VoucherIndex};
 use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
 pub use breaker::{Breaker, Health, SharedBreaker, Turn};
-pub use decide::{Action, Delivery, decide, nak_delay};
+pub use decide::{Action, Delivery, Lookup, decide, nak_delay};
 pub use post::post_with_quick_retries;
 
 use crate::handle::Writer;
@@ -49,11 +50,9 @@ pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
         lineage: j2t_stores::Lineage::new(&topology),
         signals: topology.signals.clone(),
         auth_failing: Default::default(),
+        index: VoucherIndex::new(tplus.clone(), &cfg.tplus),
         tplus,
-        duplicate: DuplicateRule {
-            code: cfg.tplus.duplicate_code.clone(),
-            message_contains: cfg.tplus.duplicate_message_contains.clone(),
-        },
+        rules: Rules::from_config(&cfg.tplus),
         cfg: cfg.writer.clone(),
         shutdown: ctx.shutdown.clone(),
     });

@@ -183,6 +183,11 @@ pub const METRICS: &[MetricDef] = &[
         "Vouchers the writer finished with, by outcome (created, already_exists, confirmed, dead_lettered).",
     ),
     counter(
+        "j2t_writer_lookups_total",
+        &["result"],
+        "ExternalCode lookups in T+ after an ambiguous failure or an unrecognised rejection, by result (found, missing, failed).",
+    ),
+    counter(
         "j2t_writer_retries_total",
         &[],
         "Vouchers handed back to JetStream for a later retry (NAK with delay).",
