@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+use crate::audit::{self, Step};
 use crate::breaker::{Change, Health, SharedBreaker, Turn};
 use crate::decide::{Action, Delivery, Lookup, decide};
 use crate::post_with_quick_retries;
@@ -194,6 +195,16 @@ impl Writer {
             }
             match action {
                 Action::Ack { outcome, response } => {
+                    let audited = if self.cfg.audit {
+                        let Some(audited) = self.audit(code, &response, &mut held, release).await?
+                        else {
+                            // Left unacked: redelivered, found as written, audited then.
+                            return Ok(());
+                        };
+                        Some(audited)
+                    } else {
+                        None
+                    };
                     let result = WriteResult {
                         external_code: code.to_string(),
                         outcome,
@@ -202,7 +213,27 @@ impl Writer {
                         attempts: delivered as u64,
                         written_at: Utc::now(),
                     };
-                    return self.written(msg, result).await;
+                    let audit_failure = match &audited {
+                        Some(Err(why)) => Some(self.letter(
+                            msg,
+                            Failure {
+                                reason: DeadLetterReason::AuditFailed,
+                                error: why.clone(),
+                                history: Vec::new(),
+                            },
+                            delivered,
+                            serde_json::to_value(&envelope)?,
+                        )),
+                        _ => None,
+                    };
+                    let detail = match (&audited, &audit_failure) {
+                        (Some(Ok(())), _) => "audited".to_string(),
+                        (_, Some(letter)) => format!("audit failed: {}", letter.error),
+                        _ => String::new(),
+                    };
+                    return self
+                        .written(msg, seq, result, audit_failure, detail)
+                        .await;
                 }
                 Action::Hold { pause, reason } => {
                     // Retrying burns nothing but time: hold the voucher (Progress keeps it
@@ -262,8 +293,16 @@ impl Writer {
         }
     }
 
-    /// T+ has the voucher: record the result, ack, settle.
-    async fn written(&self, msg: &Message, result: WriteResult) -> anyhow::Result<()> {
+    /// T+ has the voucher: record the result (and the dead letter of a failed audit), ack,
+    /// settle.
+    async fn written(
+        &self,
+        msg: &Message,
+        seq: u64,
+        result: WriteResult,
+        audit_failure: Option<DeadLetter>,
+        detail: String,
+    ) -> anyhow::Result<()> {
         let code = result.external_code.as_str();
         if self.auth_failing.swap(false, Ordering::Relaxed) {
             self.signal(|s| s.auth_failures = 0).await;
@@ -276,13 +315,85 @@ impl Writer {
             &result,
         )
         .await?;
+        if let Some(letter) = &audit_failure {
+            // Before the ack: a crash in between redelivers the voucher, which is then found
+            // as written and audited again.
+            j2t_stores::publish_dead_letter(&self.js, letter, &format!("writer-audit:{seq}"))
+                .await?;
+            tracing::warn!(external_code = code, error = %letter.error, "audit failed; dead-lettered as audit_failed");
+        }
         msg.double_ack()
             .await
             .map_err(|e| anyhow::anyhow!("ack: {e}"))?;
         metrics::counter!("j2t_writer_vouchers_total", "outcome" => outcome).increment(1);
         tracing::info!(external_code = code, outcome, "voucher written");
-        self.settled(code, outcome, String::new()).await;
+        self.settled(code, outcome, detail).await;
         Ok(())
+    }
+
+    /// Audits the voucher T+ has (`writer.audit`): finds its id (from the lookup that
+    /// confirmed it, else the index), then calls Audit, each try under a permit and a
+    /// breaker turn, at most `1 + quick_retries` failed tries. `Err(why)` when it failed;
+    /// `None` at shutdown.
+    async fn audit(
+        &self,
+        code: &str,
+        response: &Value,
+        held: &mut Option<HeldGauge>,
+        release: &mut Option<oneshot::Sender<()>>,
+    ) -> anyhow::Result<Option<Result<(), String>>> {
+        let max_tries = 1 + self.cfg.quick_retries;
+        let mut id = audit::known_id(response);
+        let mut failures = 0;
+        loop {
+            let Some((permit, _turn)) = self.gate(code, held, release).await? else {
+                return Ok(None);
+            };
+            let step = match &id {
+                None => {
+                    let (lookup, health) = crate::confirm::interpret(self.index.lookup(code).await);
+                    self.observe(health);
+                    audit::after_lookup(lookup)
+                }
+                Some(id) => {
+                    let (step, health) = audit::after_audit(self.tplus.audit_voucher(id).await);
+                    self.observe(health);
+                    step
+                }
+            };
+            drop(permit);
+            let step = match step {
+                Step::Again(why) => {
+                    failures += 1;
+                    audit::bounded(Step::Again(why), failures, max_tries)
+                }
+                other => other,
+            };
+            match step {
+                Step::Audit(found) => id = Some(found),
+                Step::Done => {
+                    metrics::counter!("j2t_writer_audits_total", "result" => "audited")
+                        .increment(1);
+                    return Ok(Some(Ok(())));
+                }
+                Step::Failed(why) => {
+                    metrics::counter!("j2t_writer_audits_total", "result" => "failed")
+                        .increment(1);
+                    return Ok(Some(Err(why)));
+                }
+                Step::Again(why) => {
+                    tracing::info!(external_code = code, %why, "audit failed; trying again");
+                    let pause = Duration::from_secs(failures as u64);
+                    let paused = self
+                        .shutdown
+                        .run_until_cancelled(tokio::time::sleep(pause))
+                        .await;
+                    if paused.is_none() {
+                        return Ok(None);
+                    }
+                }
+            }
+        }
     }
 
     /// Waits for a permit (one T+ call per permit: `concurrency` calls at most, held
@@ -402,6 +513,27 @@ impl Writer {
         delivered: i64,
         payload: Value,
     ) -> anyhow::Result<()> {
+        let letter = self.letter(msg, failure, delivered, payload);
+        j2t_stores::publish_dead_letter(&self.js, &letter, &format!("writer:{seq}")).await?;
+        msg.double_ack_with(AckKind::Term)
+            .await
+            .map_err(|e| anyhow::anyhow!("term: {e}"))?;
+        metrics::counter!("j2t_writer_vouchers_total", "outcome" => "dead_lettered").increment(1);
+        if let Some(code) = letter.payload["external_code"].as_str() {
+            let detail = format!("{}: {}", letter.reason, letter.error);
+            self.settled(code, "dead_lettered", detail).await;
+        }
+        Ok(())
+    }
+
+    /// The dead letter of `msg`, with its original headers, history and trace.
+    fn letter(
+        &self,
+        msg: &Message,
+        failure: Failure,
+        delivered: i64,
+        payload: Value,
+    ) -> DeadLetter {
         let headers: BTreeMap<String, String> = msg
             .headers
             .iter()
@@ -423,15 +555,6 @@ impl Writer {
         letter.history = failure.history;
         letter.headers = headers;
         letter.trace_id = trace_id;
-        j2t_stores::publish_dead_letter(&self.js, &letter, &format!("writer:{seq}")).await?;
-        msg.double_ack_with(AckKind::Term)
-            .await
-            .map_err(|e| anyhow::anyhow!("term: {e}"))?;
-        metrics::counter!("j2t_writer_vouchers_total", "outcome" => "dead_lettered").increment(1);
-        if let Some(code) = letter.payload["external_code"].as_str() {
-            let detail = format!("{}: {}", letter.reason, letter.error);
-            self.settled(code, "dead_lettered", detail).await;
-        }
-        Ok(())
+        letter
     }
 }

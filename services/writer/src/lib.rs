@@ -2,6 +2,7 @@
 //! a delay (try again later) and dead letter (T+ will not take it as it is). Replicas share
 //! one durable consumer; the ExternalCode makes every retry harmless.
 
+mod audit;
 mod breaker;
 mod confirm;
 mod decide;
