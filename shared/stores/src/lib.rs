@@ -8,6 +8,7 @@ mod kv_tokens;
 mod lineage;
 mod rate_limit;
 mod status;
+mod tplus_client;
 mod whereis;
 
 pub use attempts::{AttemptLog, AttemptsError};
@@ -22,4 +23,5 @@ pub use status::{
     CursorStatus, DeadLetterKind, PipelineStatus, Signals, StageStatus, StatusError,
     pipeline_status, update_signals,
 };
+pub use tplus_client::tplus_client;
 pub use whereis::{Whereabouts, WhereisError, whereabouts};
