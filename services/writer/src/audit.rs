@@ -52,10 +52,16 @@ pub fn after_lookup(lookup: Lookup) -> Step {
     }
 }
 
-/// After calling Audit, and what that says about T+ as a whole.
-pub fn after_audit(result: Result<(), ReadError>) -> (Step, Health) {
+/// After calling Audit, and what that says about T+ as a whole. A refusal holding
+/// `already_audited` (non-empty) means an earlier try audited it (its answer was lost).
+pub fn after_audit(result: Result<(), ReadError>, already_audited: &str) -> (Step, Health) {
     match result {
         Ok(()) => (Step::Done, Health::Up),
+        Err(ReadError::Refused { message, .. })
+            if !already_audited.is_empty() && message.contains(already_audited) =>
+        {
+            (Step::Done, Health::Up)
+        }
         Err(ReadError::Transient(why)) => (Step::Again(why), Health::Down { retry_after: None }),
         Err(ReadError::AuthRefused(why)) => (Step::Again(format!("credentials: {why}")), Health::Up),
         // A refusal (e.g. already audited, or a period closed for auditing) is for a person.
@@ -112,26 +118,36 @@ mod tests {
     #[test]
     fn audit_answer_table() {
         let down = Health::Down { retry_after: None };
-        assert_eq!(after_audit(Ok(())), (Step::Done, Health::Up));
+        let audited = "已审核";
+        assert_eq!(after_audit(Ok(()), audited), (Step::Done, Health::Up));
         assert_eq!(
-            after_audit(Err(ReadError::Transient("HTTP 503".into()))),
+            after_audit(Err(ReadError::Transient("HTTP 503".into())), audited),
             (Step::Again("HTTP 503".into()), down)
         );
         assert!(matches!(
-            after_audit(Err(ReadError::AuthRefused("401".into()))),
+            after_audit(Err(ReadError::AuthRefused("401".into())), audited),
             (Step::Again(_), Health::Up)
         ));
-        let refused = ReadError::Refused {
+        let refused = |message: &str| ReadError::Refused {
             status: 400,
             code: "999".into(),
-            message: "单据已审核".into(),
+            message: message.into(),
         };
+        // Audited by an earlier try whose answer was lost.
+        assert_eq!(
+            after_audit(Err(refused("单据[QC-1]已审核")), audited),
+            (Step::Done, Health::Up)
+        );
         assert!(matches!(
-            after_audit(Err(refused)),
-            (Step::Failed(why), Health::Up) if why.contains("单据已审核")
+            after_audit(Err(refused("单据[QC-1]已审核")), ""),
+            (Step::Failed(why), Health::Up) if why.contains("已审核")
         ));
         assert!(matches!(
-            after_audit(Err(ReadError::QuotaExhausted("50112".into()))),
+            after_audit(Err(refused("会计期间已结账")), audited),
+            (Step::Failed(why), Health::Up) if why.contains("已结账")
+        ));
+        assert!(matches!(
+            after_audit(Err(ReadError::QuotaExhausted("50112".into())), audited),
             (Step::Failed(_), Health::Up)
         ));
     }

@@ -4,7 +4,8 @@
 //! After an ambiguous failure (the call may have been stored: timeout, connection error,
 //! 5xx) or a rejection no rule recognises (perhaps a duplicate reply in an unknown shape),
 //! `decide` first asks for a lookup of the ExternalCode in T+ ([`Action::LookUp`]); `handle`
-//! looks it up and asks again with what it found ([`Lookup`]).
+//! looks it up and asks again with what it found ([`Lookup`]). While T+ is down an ambiguous
+//! failure is held instead, and the voucher posted again when T+ answers.
 
 use std::time::Duration;
 
@@ -104,12 +105,16 @@ pub fn decide(
             retry_after,
             ambiguous: false,
         } => transient(reason, retry_after, delivery, policy),
-        // The call may have been stored.
+        // The call may have been stored. While T+ is down the voucher is held and posted
+        // again on a turn (harmless: T+ refuses a second ExternalCode, and a refusal no rule
+        // recognises is looked up then); a lookup now would only be one more call into the
+        // outage.
         Outcome::Transient {
             reason,
             retry_after,
             ambiguous: true,
         } => match lookup {
+            Lookup::NotDone if delivery.tplus_down => Action::AwaitTplus { reason },
             Lookup::NotDone => Action::LookUp,
             Lookup::Found(row) => confirmed(row),
             Lookup::QuotaExhausted(why) => hold(why, policy),
@@ -419,10 +424,12 @@ mod tests {
                 },
             ),
             // Uncertain outcomes are looked up first: an ambiguous failure, whatever the
-            // delivery or the breaker, and an unrecognised rejection.
+            // delivery, and an unrecognised rejection.
             (transient(None), Lookup::NotDone, at(1), Action::LookUp),
             (transient(Some(5)), Lookup::NotDone, at(8), Action::LookUp),
-            (transient(None), Lookup::NotDone, down(9), Action::LookUp),
+            // …except while T+ is down: held, posted again on a turn, looked up then if
+            // its answer is still uncertain.
+            (transient(None), Lookup::NotDone, down(9), awaiting("HTTP 503")),
             (unrecognised(), Lookup::NotDone, at(1), Action::LookUp),
             (unrecognised(), Lookup::NotDone, down(1), Action::LookUp),
             // Found means written.

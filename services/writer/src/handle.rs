@@ -44,6 +44,8 @@ pub struct Writer {
     pub index: VoucherIndex,
     /// The T+ replies recognised by configuration (duplicate, closed period).
     pub rules: Rules,
+    /// `tplus.already_audited_message_contains`.
+    pub already_audited: String,
     pub cfg: WriterConfig,
     pub shutdown: CancellationToken,
 }
@@ -356,7 +358,8 @@ impl Writer {
                     audit::after_lookup(lookup)
                 }
                 Some(id) => {
-                    let (step, health) = audit::after_audit(self.tplus.audit_voucher(id).await);
+                    let answer = self.tplus.audit_voucher(id).await;
+                    let (step, health) = audit::after_audit(answer, &self.already_audited);
                     self.observe(health);
                     step
                 }

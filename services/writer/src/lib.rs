@@ -52,6 +52,7 @@ pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
         index: VoucherIndex::new(tplus.clone(), &cfg.tplus),
         tplus,
         rules: Rules::from_config(&cfg.tplus),
+        already_audited: cfg.tplus.already_audited_message_contains.clone(),
         cfg: cfg.writer.clone(),
         shutdown: ctx.shutdown.clone(),
     });

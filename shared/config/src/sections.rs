@@ -80,6 +80,9 @@ pub struct TplusConfig {
     /// Text in that error's message that marks a closed period (empty: rule off, such a
     /// refusal is then an unrecognised rejection).
     pub period_closed_message_contains: String,
+    /// Text in an Audit refusal meaning the voucher is audited already (counted as audited;
+    /// empty: any refusal is an audit failure).
+    pub already_audited_message_contains: String,
     /// Client-side limit on T+ calls per second, shared by all writer replicas (0 = none).
     pub requests_per_second: u32,
     /// `FindVoucherList`: rows asked for per page.
