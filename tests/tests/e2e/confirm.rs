@@ -212,3 +212,48 @@ async fn a_voucher_dated_into_a_closed_period_is_dead_lettered_as_period_closed(
     let listed = crate::support::cli(&stack, &[], &["dlq", "list", "--stage", "writer"]).1;
     assert!(listed.contains("period_closed"), "{listed}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_audit_on_every_voucher_is_audited_once_even_after_timeouts() {
+    let stack = Stack::start().await;
+    let (expected, start) = seed(&stack, 120, 6, 8, &[]).await;
+    stack
+        .admin
+        .set_tplus_faults(&TplusFaults {
+            timeout_after_commit_probability: 0.3,
+            timeout_after_commit_ms: 1_500,
+            seed: 4,
+            ..Default::default()
+        })
+        .await
+        .expect("faults");
+    let _upstream = upstream(&stack, &start);
+    let mut env = writer_env();
+    env.push(("J2T__WRITER__AUDIT", "true".into()));
+    let mut writer = stack.spawn("jst2tplus-writer", &env);
+    let port = admin_port(&mut writer).await;
+
+    let vouchers = assert_written_exactly_once(&stack, &expected).await;
+    let admin = &stack.admin;
+    let stored = eventually(Duration::from_secs(60), "every voucher audited", || async {
+        let stored = admin.tplus_vouchers().await.ok()?;
+        stored
+            .iter()
+            .all(|v| v["audited"] == true)
+            .then_some(stored)
+    })
+    .await;
+    assert_eq!(stored.len(), vouchers.len());
+    assert!(
+        admin.stats().await.expect("stats").tplus_committed_late > 0,
+        "timeouts after commit happened"
+    );
+    let audited = metric(port, r#"j2t_writer_audits_total{result="audited"}"#).await;
+    assert_eq!(audited, Some(vouchers.len() as f64));
+    assert_eq!(
+        stream_messages(&stack.nats_url(), names::DLQ_STREAM).await,
+        0,
+        "no audit failed: {:?}",
+        dead_letters(&stack.nats_url()).await
+    );
+}
