@@ -63,7 +63,9 @@ pub fn after_audit(result: Result<(), ReadError>, already_audited: &str) -> (Ste
             (Step::Done, Health::Up)
         }
         Err(ReadError::Transient(why)) => (Step::Again(why), Health::Down { retry_after: None }),
-        Err(ReadError::AuthRefused(why)) => (Step::Again(format!("credentials: {why}")), Health::Up),
+        Err(ReadError::AuthRefused(why)) => {
+            (Step::Again(format!("credentials: {why}")), Health::Up)
+        }
         // A refusal (e.g. already audited, or a period closed for auditing) is for a person.
         Err(error) => (Step::Failed(error.to_string()), Health::Up),
     }

@@ -16,10 +16,9 @@ pub fn interpret(found: Result<Option<VoucherRow>, ReadError>) -> (Lookup, Healt
             up,
         ),
         Ok(None) => (Lookup::Missing, up),
-        Err(ReadError::Transient(why)) => (
-            Lookup::Transient(why),
-            Health::Down { retry_after: None },
-        ),
+        Err(ReadError::Transient(why)) => {
+            (Lookup::Transient(why), Health::Down { retry_after: None })
+        }
         // The client refreshed the token once already; later may work, as for a write.
         Err(ReadError::AuthRefused(why)) => (Lookup::Transient(format!("credentials: {why}")), up),
         Err(ReadError::QuotaExhausted(why)) => (Lookup::QuotaExhausted(why), up),

@@ -119,9 +119,12 @@ pub fn decide(
             Lookup::Found(row) => confirmed(row),
             Lookup::QuotaExhausted(why) => hold(why, policy),
             Lookup::Missing | Lookup::Failed(_) => transient(reason, retry_after, delivery, policy),
-            Lookup::Transient(why) => {
-                transient(format!("{reason}; lookup: {why}"), retry_after, delivery, policy)
-            }
+            Lookup::Transient(why) => transient(
+                format!("{reason}; lookup: {why}"),
+                retry_after,
+                delivery,
+                policy,
+            ),
         },
         // Maybe data T+ will not take, maybe a duplicate in a shape no rule knows.
         Outcome::Permanent(reason) => match lookup {
@@ -346,12 +349,37 @@ mod tests {
                 },
             ),
             // Transient: NAK with exponential delay, capped.
-            (transient(None), Lookup::Missing, at(1), retry(2, "HTTP 503 (3 calls)")),
-            (transient(None), Lookup::Missing, at(3), retry(8, "HTTP 503 (3 calls)")),
-            (transient(None), Lookup::Missing, at(7), retry(30, "HTTP 503 (3 calls)")),
+            (
+                transient(None),
+                Lookup::Missing,
+                at(1),
+                retry(2, "HTTP 503 (3 calls)"),
+            ),
+            (
+                transient(None),
+                Lookup::Missing,
+                at(3),
+                retry(8, "HTTP 503 (3 calls)"),
+            ),
+            (
+                transient(None),
+                Lookup::Missing,
+                at(7),
+                retry(30, "HTTP 503 (3 calls)"),
+            ),
             // Retry-After longer than the backoff wins; shorter does not shorten it.
-            (transient(Some(20)), Lookup::Missing, at(1), retry(20, "HTTP 503 (3 calls)")),
-            (transient(Some(1)), Lookup::Missing, at(3), retry(8, "HTTP 503 (3 calls)")),
+            (
+                transient(Some(20)),
+                Lookup::Missing,
+                at(1),
+                retry(20, "HTTP 503 (3 calls)"),
+            ),
+            (
+                transient(Some(1)),
+                Lookup::Missing,
+                at(3),
+                retry(8, "HTTP 503 (3 calls)"),
+            ),
             (
                 transient(Some(600)),
                 Lookup::Missing,
@@ -384,9 +412,24 @@ mod tests {
                 },
             ),
             // T+ down as a whole: held, whatever the delivery, even past max_deliver.
-            (transient(None), Lookup::Missing, down(1), awaiting("HTTP 503")),
-            (transient(None), Lookup::Missing, down(8), awaiting("HTTP 503")),
-            (transient(Some(5)), Lookup::Missing, down(9), awaiting("HTTP 503")),
+            (
+                transient(None),
+                Lookup::Missing,
+                down(1),
+                awaiting("HTTP 503"),
+            ),
+            (
+                transient(None),
+                Lookup::Missing,
+                down(8),
+                awaiting("HTTP 503"),
+            ),
+            (
+                transient(Some(5)),
+                Lookup::Missing,
+                down(9),
+                awaiting("HTTP 503"),
+            ),
             // What T+ answers itself is decided as usual while the breaker is open.
             (
                 Outcome::Created(body.clone()),
@@ -429,7 +472,12 @@ mod tests {
             (transient(Some(5)), Lookup::NotDone, at(8), Action::LookUp),
             // …except while T+ is down: held, posted again on a turn, looked up then if
             // its answer is still uncertain.
-            (transient(None), Lookup::NotDone, down(9), awaiting("HTTP 503")),
+            (
+                transient(None),
+                Lookup::NotDone,
+                down(9),
+                awaiting("HTTP 503"),
+            ),
             (unrecognised(), Lookup::NotDone, at(1), Action::LookUp),
             (unrecognised(), Lookup::NotDone, down(1), Action::LookUp),
             // Found means written.
@@ -447,7 +495,12 @@ mod tests {
                     response: body.clone(),
                 },
             ),
-            (throttled(), Lookup::NotDone, at(1), retry(2, "HTTP 409 (3 calls)")),
+            (
+                throttled(),
+                Lookup::NotDone,
+                at(1),
+                retry(2, "HTTP 409 (3 calls)"),
+            ),
             (throttled(), Lookup::NotDone, down(1), awaiting("HTTP 409")),
             // A recognised closed period: its own reason, at once, no lookup.
             (
@@ -546,7 +599,11 @@ mod tests {
         ];
         for (outcome, lookup, delivery, expected) in cases {
             let shown = format!("{outcome:?} with {lookup:?} at {delivery:?}");
-            assert_eq!(decide(outcome, lookup, delivery, &policy()), expected, "{shown}");
+            assert_eq!(
+                decide(outcome, lookup, delivery, &policy()),
+                expected,
+                "{shown}"
+            );
         }
     }
 

@@ -233,9 +233,7 @@ impl Writer {
                         (_, Some(letter)) => format!("audit failed: {}", letter.error),
                         _ => String::new(),
                     };
-                    return self
-                        .written(msg, seq, result, audit_failure, detail)
-                        .await;
+                    return self.written(msg, seq, result, audit_failure, detail).await;
                 }
                 Action::Hold { pause, reason } => {
                     // Retrying burns nothing but time: hold the voucher (Progress keeps it
@@ -380,8 +378,7 @@ impl Writer {
                     return Ok(Some(Ok(())));
                 }
                 Step::Failed(why) => {
-                    metrics::counter!("j2t_writer_audits_total", "result" => "failed")
-                        .increment(1);
+                    metrics::counter!("j2t_writer_audits_total", "result" => "failed").increment(1);
                     return Ok(Some(Err(why)));
                 }
                 Step::Again(why) => {
@@ -458,7 +455,12 @@ impl Writer {
         self.observe(health);
         let result = crate::confirm::label(&lookup);
         metrics::counter!("j2t_writer_lookups_total", "result" => result).increment(1);
-        tracing::info!(external_code = code, result, ?lookup, "looked the voucher up in T+");
+        tracing::info!(
+            external_code = code,
+            result,
+            ?lookup,
+            "looked the voucher up in T+"
+        );
         Ok(Some(lookup))
     }
 

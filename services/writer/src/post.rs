@@ -211,13 +211,25 @@ mod tests {
         // 503 (maybe stored), then throttled: still unknown whether T+ has it.
         let (outcome, calls, _) = run(vec![(503, "", None), (429, "", None)], 1).await;
         assert!(
-            matches!(outcome, Outcome::Transient { ambiguous: true, .. }),
+            matches!(
+                outcome,
+                Outcome::Transient {
+                    ambiguous: true,
+                    ..
+                }
+            ),
             "{outcome:?}"
         );
         assert_eq!(calls, 2);
         let (outcome, _, _) = run(vec![(429, "", None)], 1).await;
         assert!(
-            matches!(outcome, Outcome::Transient { ambiguous: false, .. }),
+            matches!(
+                outcome,
+                Outcome::Transient {
+                    ambiguous: false,
+                    ..
+                }
+            ),
             "{outcome:?}"
         );
     }

@@ -292,7 +292,10 @@ mod tests {
             ),
             (Answer::Timeout, "ambiguous"),
             (Answer::Transport("connection refused".into()), "ambiguous"),
-            (Answer::Transport("connection reset by peer".into()), "ambiguous"),
+            (
+                Answer::Transport("connection reset by peer".into()),
+                "ambiguous",
+            ),
             (http(200, r#"{"code":"999","message":"已存在"}"#), "exists"),
             (
                 http(200, r#"{"status":"openapi.e0000","data":{}}"#),
@@ -308,7 +311,10 @@ mod tests {
                 http(200, r#"{"code":"500","message":"内部错误"}"#),
                 "transient",
             ),
-            (http(500, r#"{"code":"500","message":"内部错误"}"#), "ambiguous"),
+            (
+                http(500, r#"{"code":"500","message":"内部错误"}"#),
+                "ambiguous",
+            ),
             (http(504, "gateway timeout"), "ambiguous"),
             (http(429, ""), "transient"),
             (http(200, "[]"), "transient"),
@@ -376,7 +382,10 @@ mod tests {
         let rules = Rules::from_config(&cfg);
         assert_eq!(rules.duplicate.code, "999");
         let period = rules.period_closed.expect("on by default");
-        assert_eq!((period.code.as_str(), period.message_contains.as_str()), ("999", "已结账"));
+        assert_eq!(
+            (period.code.as_str(), period.message_contains.as_str()),
+            ("999", "已结账")
+        );
         cfg.period_closed_message_contains.clear();
         assert!(Rules::from_config(&cfg).period_closed.is_none());
     }

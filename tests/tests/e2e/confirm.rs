@@ -101,7 +101,11 @@ async fn an_unrecognised_duplicate_reply_and_timeouts_after_commit_are_confirmed
     // Each timeout after commit left a voucher in T+ that only a lookup can confirm.
     assert!(confirmed > 0.0, "the lookup path was taken");
     assert_eq!(
-        metric(port, &format!("{vouchers_total}{{outcome=\"already_exists\"}}")).await,
+        metric(
+            port,
+            &format!("{vouchers_total}{{outcome=\"already_exists\"}}")
+        )
+        .await,
         None,
         "the unrecognised duplicate reply never matched the duplicate rule"
     );
@@ -124,7 +128,10 @@ async fn an_unrecognised_duplicate_reply_and_timeouts_after_commit_are_confirmed
         "{} vouchers, {confirmed} confirmed, {lookups} lookups, {calls} FindVoucherList calls",
         vouchers.len()
     );
-    assert!(lookups >= confirmed, "{lookups} lookups, {confirmed} confirmed");
+    assert!(
+        lookups >= confirmed,
+        "{lookups} lookups, {confirmed} confirmed"
+    );
     // Incremental: a lookup reads the last page or two, never the whole list again.
     let pages = vouchers.len().div_ceil(100) as f64;
     assert!(
@@ -160,10 +167,7 @@ async fn a_voucher_dated_into_a_closed_period_is_dead_lettered_as_period_closed(
         || async {
             let dtos = admin.voucher_dtos().await.ok()?;
             let rows = reconcile::by_day(&expected, &dtos);
-            let open_days_match = rows
-                .iter()
-                .filter(|r| r.date != closed)
-                .all(|r| r.matches);
+            let open_days_match = rows.iter().filter(|r| r.date != closed).all(|r| r.matches);
             let letters = dead_letters(&nats).await;
             (open_days_match && rows.len() == 3 && !letters.is_empty()).then_some(letters)
         },
@@ -180,7 +184,10 @@ async fn a_voucher_dated_into_a_closed_period_is_dead_lettered_as_period_closed(
         assert_eq!(letter_subject, &subject, "{letter}");
         assert_eq!(letter["reason"], "period_closed", "{letter}");
         assert!(
-            letter["error"].as_str().unwrap_or_default().contains("已结账"),
+            letter["error"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("已结账"),
             "{letter}"
         );
         assert_eq!(
