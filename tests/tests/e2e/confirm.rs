@@ -26,6 +26,15 @@ async fn counter_sum(port: u16, name: &str, label: &str, values: &[&str]) -> f64
     sum
 }
 
+/// What a failure message shows of the dead letters: subject and error.
+async fn shown(nats_url: &str) -> Vec<(String, String)> {
+    dead_letters(nats_url)
+        .await
+        .into_iter()
+        .map(|(subject, letter)| (subject, letter["error"].as_str().unwrap_or_default().into()))
+        .collect()
+}
+
 /// Every dead letter: (subject, entry); none before the services created the stream.
 async fn dead_letters(nats_url: &str) -> Vec<(String, Value)> {
     let js = async_nats::jetstream::new(async_nats::connect(nats_url).await.expect("nats"));
@@ -85,7 +94,7 @@ async fn an_unrecognised_duplicate_reply_and_timeouts_after_commit_are_confirmed
         stream_messages(&stack.nats_url(), names::DLQ_STREAM).await,
         0,
         "nothing dead-lettered: {:?}",
-        dead_letters(&stack.nats_url()).await
+        shown(&stack.nats_url()).await
     );
     let vouchers_total = "j2t_writer_vouchers_total";
     let confirmed = metric(port, &format!("{vouchers_total}{{outcome=\"confirmed\"}}"))
@@ -261,6 +270,6 @@ async fn with_audit_on_every_voucher_is_audited_once_even_after_timeouts() {
         stream_messages(&stack.nats_url(), names::DLQ_STREAM).await,
         0,
         "no audit failed: {:?}",
-        dead_letters(&stack.nats_url()).await
+        shown(&stack.nats_url()).await
     );
 }
