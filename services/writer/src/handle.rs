@@ -10,9 +10,8 @@ use std::time::Duration;
 use async_nats::jetstream::{self, AckKind, Message};
 use chrono::Utc;
 use j2t_config::WriterConfig;
-use j2t_domain::{Attempt, DeadLetter, DeadLetterReason, Stage, VoucherEnvelope, WriteResult};
+use j2t_domain::{Attempt, DeadLetter, DeadLetterReason, Stage, VoucherEnvelope};
 use j2t_stores::{AttemptLog, Lineage, VoucherState};
-use j2t_topology::names;
 use j2t_tplus::{Outcome, Rules, TplusClient, VoucherIndex};
 use serde_json::Value;
 use tokio::sync::{Semaphore, SemaphorePermit, oneshot};
@@ -20,10 +19,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use crate::audit::{self, Step};
 use crate::breaker::{Change, Health, SharedBreaker, Turn};
 use crate::decide::{Action, Delivery, Lookup, decide};
 use crate::post_with_quick_retries;
+use crate::written::Written;
 
 pub struct Writer {
     /// Is T+ down? Shared by this replica's handlers.
@@ -51,7 +50,7 @@ pub struct Writer {
 }
 
 /// Counts a voucher in `j2t_writer_held_vouchers` while it waits for T+.
-struct HeldGauge;
+pub(crate) struct HeldGauge;
 
 impl HeldGauge {
     fn new() -> Self {
@@ -95,10 +94,10 @@ async fn with_progress<F: Future>(msg: &Message, every: Duration, work: F) -> F:
 }
 
 /// Why a message is dead-lettered, and what went before.
-struct Failure {
-    reason: DeadLetterReason,
-    error: String,
-    history: Vec<Attempt>,
+pub(crate) struct Failure {
+    pub reason: DeadLetterReason,
+    pub error: String,
+    pub history: Vec<Attempt>,
 }
 
 impl Writer {
@@ -197,43 +196,15 @@ impl Writer {
             }
             match action {
                 Action::Ack { outcome, response } => {
-                    let audited = if self.cfg.audit {
-                        let Some(audited) = self.audit(code, &response, &mut held, release).await?
-                        else {
-                            // Left unacked: redelivered, found as written, audited then.
-                            return Ok(());
-                        };
-                        Some(audited)
-                    } else {
-                        None
+                    let written = Written {
+                        msg,
+                        seq,
+                        delivered,
+                        envelope: &envelope,
                     };
-                    let result = WriteResult {
-                        external_code: code.to_string(),
-                        outcome,
-                        io_ids: envelope.io_ids.clone(),
-                        response,
-                        attempts: delivered as u64,
-                        written_at: Utc::now(),
-                    };
-                    let audit_failure = match &audited {
-                        Some(Err(why)) => Some(self.letter(
-                            msg,
-                            Failure {
-                                reason: DeadLetterReason::AuditFailed,
-                                error: why.clone(),
-                                history: Vec::new(),
-                            },
-                            delivered,
-                            serde_json::to_value(&envelope)?,
-                        )),
-                        _ => None,
-                    };
-                    let detail = match (&audited, &audit_failure) {
-                        (Some(Ok(())), _) => "audited".to_string(),
-                        (_, Some(letter)) => format!("audit failed: {}", letter.error),
-                        _ => String::new(),
-                    };
-                    return self.written(msg, seq, result, audit_failure, detail).await;
+                    return self
+                        .ack_written(written, outcome, response, &mut held, release)
+                        .await;
                 }
                 Action::Hold { pause, reason } => {
                     // Retrying burns nothing but time: hold the voucher (Progress keeps it
@@ -293,114 +264,11 @@ impl Writer {
         }
     }
 
-    /// T+ has the voucher: record the result (and the dead letter of a failed audit), ack,
-    /// settle.
-    async fn written(
-        &self,
-        msg: &Message,
-        seq: u64,
-        result: WriteResult,
-        audit_failure: Option<DeadLetter>,
-        detail: String,
-    ) -> anyhow::Result<()> {
-        let code = result.external_code.as_str();
-        if self.auth_failing.swap(false, Ordering::Relaxed) {
-            self.signal(|s| s.auth_failures = 0).await;
-        }
-        let outcome = result.outcome.as_str();
-        j2t_topology::publish_json(
-            &self.js,
-            &names::results_subject(outcome),
-            &format!("result:{code}"),
-            &result,
-        )
-        .await?;
-        if let Some(letter) = &audit_failure {
-            // Before the ack: a crash in between redelivers the voucher, which is then found
-            // as written and audited again.
-            j2t_stores::publish_dead_letter(&self.js, letter, &format!("writer-audit:{seq}"))
-                .await?;
-            tracing::warn!(external_code = code, error = %letter.error, "audit failed; dead-lettered as audit_failed");
-        }
-        msg.double_ack()
-            .await
-            .map_err(|e| anyhow::anyhow!("ack: {e}"))?;
-        metrics::counter!("j2t_writer_vouchers_total", "outcome" => outcome).increment(1);
-        tracing::info!(external_code = code, outcome, "voucher written");
-        self.settled(code, outcome, detail).await;
-        Ok(())
-    }
-
-    /// Audits the voucher T+ has (`writer.audit`): finds its id (from the lookup that
-    /// confirmed it, else the index), then calls Audit, each try under a permit and a
-    /// breaker turn, at most `1 + quick_retries` failed tries. `Err(why)` when it failed;
-    /// `None` at shutdown.
-    async fn audit(
-        &self,
-        code: &str,
-        response: &Value,
-        held: &mut Option<HeldGauge>,
-        release: &mut Option<oneshot::Sender<()>>,
-    ) -> anyhow::Result<Option<Result<(), String>>> {
-        let max_tries = 1 + self.cfg.quick_retries;
-        let mut id = audit::known_id(response);
-        let mut failures = 0;
-        loop {
-            let Some((permit, _turn)) = self.gate(code, held, release).await? else {
-                return Ok(None);
-            };
-            let step = match &id {
-                None => {
-                    let (lookup, health) = crate::confirm::interpret(self.index.lookup(code).await);
-                    self.observe(health);
-                    audit::after_lookup(lookup)
-                }
-                Some(id) => {
-                    let answer = self.tplus.audit_voucher(id).await;
-                    let (step, health) = audit::after_audit(answer, &self.already_audited);
-                    self.observe(health);
-                    step
-                }
-            };
-            drop(permit);
-            let step = match step {
-                Step::Again(why) => {
-                    failures += 1;
-                    audit::bounded(Step::Again(why), failures, max_tries)
-                }
-                other => other,
-            };
-            match step {
-                Step::Audit(found) => id = Some(found),
-                Step::Done => {
-                    metrics::counter!("j2t_writer_audits_total", "result" => "audited")
-                        .increment(1);
-                    return Ok(Some(Ok(())));
-                }
-                Step::Failed(why) => {
-                    metrics::counter!("j2t_writer_audits_total", "result" => "failed").increment(1);
-                    return Ok(Some(Err(why)));
-                }
-                Step::Again(why) => {
-                    tracing::info!(external_code = code, %why, "audit failed; trying again");
-                    let pause = Duration::from_secs(failures as u64);
-                    let paused = self
-                        .shutdown
-                        .run_until_cancelled(tokio::time::sleep(pause))
-                        .await;
-                    if paused.is_none() {
-                        return Ok(None);
-                    }
-                }
-            }
-        }
-    }
-
     /// Waits for a permit (one T+ call per permit: `concurrency` calls at most, held
     /// vouchers and lookups included) and a turn of the breaker. While T+ is down the
     /// voucher is held: its consumer slot is given up and it waits without a permit.
     /// `None` at shutdown.
-    async fn gate(
+    pub(crate) async fn gate(
         &self,
         code: &str,
         held: &mut Option<HeldGauge>,
@@ -466,7 +334,7 @@ impl Writer {
 
     /// Records what a T+ call said in the breaker; `false` (no more quick retries) while T+
     /// is down.
-    fn observe(&self, health: Health) -> bool {
+    pub(crate) fn observe(&self, health: Health) -> bool {
         match self.breaker.record_health(health) {
             Some(Change::Opened) => {
                 metrics::counter!("j2t_writer_tplus_outages_total").increment(1);
@@ -486,7 +354,7 @@ impl Writer {
     }
 
     /// Tells the monitor something only the writer sees; bookkeeping, never fails a voucher.
-    async fn signal(&self, change: impl Fn(&mut j2t_stores::Signals)) {
+    pub(crate) async fn signal(&self, change: impl Fn(&mut j2t_stores::Signals)) {
         if let Err(error) = j2t_stores::update_signals(&self.signals, change).await {
             tracing::warn!(%error, "could not record a signal for the monitor");
         }
@@ -494,7 +362,7 @@ impl Writer {
 
     /// Records what became of the voucher (for `whereis`) and forgets its attempts. Both are
     /// bookkeeping: a failure is logged, never fails the voucher.
-    async fn settled(&self, code: &str, state: &str, detail: String) {
+    pub(crate) async fn settled(&self, code: &str, state: &str, detail: String) {
         let state = VoucherState {
             state: state.to_string(),
             detail,
@@ -532,7 +400,7 @@ impl Writer {
     }
 
     /// The dead letter of `msg`, with its original headers, history and trace.
-    fn letter(
+    pub(crate) fn letter(
         &self,
         msg: &Message,
         failure: Failure,

@@ -8,6 +8,7 @@ mod confirm;
 mod decide;
 mod handle;
 mod post;
+mod written;
 
 use std::sync::Arc;
 use std::time::Duration;
