@@ -203,9 +203,14 @@ impl SharedBreaker {
 
     /// Records one call's answer; tells waiting handlers when something changed.
     pub fn record(&self, outcome: &Outcome) -> Option<Change> {
+        self.record_health(Health::of(outcome))
+    }
+
+    /// Records what one call (a write or a lookup) said about T+.
+    pub fn record_health(&self, health: Health) -> Option<Change> {
         let mut breaker = self.lock();
         let before = breaker.state();
-        let change = breaker.on_outcome(Instant::now(), Health::of(outcome));
+        let change = breaker.on_outcome(Instant::now(), health);
         if breaker.state() != before {
             self.changes.send_modify(|generation| *generation += 1);
         }
@@ -342,6 +347,7 @@ mod tests {
         let transient = Outcome::Transient {
             reason: "HTTP 503".into(),
             retry_after: Some(secs(2)),
+            ambiguous: true,
         };
         assert_eq!(
             Health::of(&transient),
@@ -353,6 +359,7 @@ mod tests {
             Outcome::Created(serde_json::Value::Null),
             Outcome::AlreadyExists(serde_json::Value::Null),
             Outcome::Permanent("x".into()),
+            Outcome::PeriodClosed("x".into()),
             Outcome::QuotaExhausted("x".into()),
             Outcome::AuthExpired("x".into()),
         ] {
@@ -384,6 +391,7 @@ mod tests {
                             Outcome::Transient {
                                 reason: "HTTP 503".into(),
                                 retry_after: None,
+                                ambiguous: true,
                             }
                         };
                         let up = !matches!(outcome, Outcome::Transient { .. });

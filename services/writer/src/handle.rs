@@ -10,19 +10,19 @@ use std::time::Duration;
 use async_nats::jetstream::{self, AckKind, Message};
 use chrono::Utc;
 use j2t_config::WriterConfig;
-use j2t_domain::{Attempt, DeadLetter, DeadLetterReason, Stage, VoucherEnvelope, WriteResult};
+use j2t_domain::{Attempt, DeadLetter, DeadLetterReason, Stage, VoucherEnvelope};
 use j2t_stores::{AttemptLog, Lineage, VoucherState};
-use j2t_topology::names;
-use j2t_tplus::{DuplicateRule, Outcome, TplusClient};
+use j2t_tplus::{Outcome, Rules, TplusClient, VoucherIndex};
 use serde_json::Value;
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::{Semaphore, SemaphorePermit, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use crate::breaker::{Change, SharedBreaker, Turn};
-use crate::decide::{Action, Delivery, decide};
+use crate::breaker::{Change, Health, SharedBreaker, Turn};
+use crate::decide::{Action, Delivery, Lookup, decide};
 use crate::post_with_quick_retries;
+use crate::written::Written;
 
 pub struct Writer {
     /// Is T+ down? Shared by this replica's handlers.
@@ -38,13 +38,19 @@ pub struct Writer {
     /// Set while T+ refuses our credentials, so the first success clears the signal.
     pub auth_failing: AtomicBool,
     pub tplus: TplusClient,
-    pub duplicate: DuplicateRule,
+    /// ExternalCode → voucher in T+, shared by this replica's handlers: confirms uncertain
+    /// writes and finds a voucher's id for the audit.
+    pub index: VoucherIndex,
+    /// The T+ replies recognised by configuration (duplicate, closed period).
+    pub rules: Rules,
+    /// `tplus.already_audited_message_contains`.
+    pub already_audited: String,
     pub cfg: WriterConfig,
     pub shutdown: CancellationToken,
 }
 
 /// Counts a voucher in `j2t_writer_held_vouchers` while it waits for T+.
-struct HeldGauge;
+pub(crate) struct HeldGauge;
 
 impl HeldGauge {
     fn new() -> Self {
@@ -88,10 +94,10 @@ async fn with_progress<F: Future>(msg: &Message, every: Duration, work: F) -> F:
 }
 
 /// Why a message is dead-lettered, and what went before.
-struct Failure {
-    reason: DeadLetterReason,
-    error: String,
-    history: Vec<Attempt>,
+pub(crate) struct Failure {
+    pub reason: DeadLetterReason,
+    pub error: String,
+    pub history: Vec<Attempt>,
 }
 
 impl Writer {
@@ -148,44 +154,19 @@ impl Writer {
         let code = envelope.external_code.as_str();
         let mut held: Option<HeldGauge> = None;
         loop {
-            // One T+ call per permit: `concurrency` calls at most, held vouchers included.
-            let permit = self.permits.acquire().await?;
-            if self.shutdown.is_cancelled() {
+            let Some((permit, turn)) = self.gate(code, &mut held, release).await? else {
                 // Left unacked: redelivered after ack_wait, to this or another replica.
                 return Ok(());
-            }
-            let turn = self.breaker.turn();
-            if let Turn::Wait { .. } = turn {
-                drop(permit);
-                if held.is_none() {
-                    tracing::info!(external_code = code, "T+ is down; holding the voucher");
-                    held = Some(HeldGauge::new());
-                }
-                // Give the consumer slot up: the wait may be long.
-                if let Some(release) = release.take() {
-                    let _ = release.send(());
-                }
-                let waited = self
-                    .shutdown
-                    .run_until_cancelled(self.breaker.turn_or_wait())
-                    .await;
-                if waited.is_none() {
-                    // Left unacked: redelivered after ack_wait, to this or another replica.
-                    return Ok(());
-                }
-                // Turn or not, ask again with a permit.
-                continue;
-            }
-            held = None;
+            };
             let quick_retries = match turn {
                 Turn::Probe => 0,
                 _ => self.cfg.quick_retries,
             };
             let (outcome, calls) = post_with_quick_retries(
                 || self.tplus.create_other_dispatch(&envelope.payload),
-                &self.duplicate,
+                &self.rules,
                 quick_retries,
-                |outcome| self.observe(outcome),
+                |outcome| self.observe(Health::of(outcome)),
             )
             .await;
             drop(permit);
@@ -198,22 +179,32 @@ impl Writer {
                 })
                 .await;
             }
-            let delivery = Delivery {
+            let down_after_write = self.breaker.is_down();
+            let mut delivery = Delivery {
                 delivered,
                 calls,
-                tplus_down: self.breaker.is_down(),
+                tplus_down: down_after_write,
             };
-            match decide(outcome, delivery, &self.cfg) {
+            let mut action = decide(outcome.clone(), Lookup::NotDone, delivery, &self.cfg);
+            if action == Action::LookUp {
+                let Some(lookup) = self.look_up(code, &mut held, release).await? else {
+                    // Left unacked: redelivered after ack_wait, to this or another replica.
+                    return Ok(());
+                };
+                delivery.tplus_down = down_after_write || self.breaker.is_down();
+                action = decide(outcome, lookup, delivery, &self.cfg);
+            }
+            match action {
                 Action::Ack { outcome, response } => {
-                    let result = WriteResult {
-                        external_code: code.to_string(),
-                        outcome,
-                        io_ids: envelope.io_ids.clone(),
-                        response,
-                        attempts: delivered as u64,
-                        written_at: Utc::now(),
+                    let written = Written {
+                        msg,
+                        seq,
+                        delivered,
+                        envelope: &envelope,
                     };
-                    return self.written(msg, result).await;
+                    return self
+                        .ack_written(written, outcome, response, &mut held, release)
+                        .await;
                 }
                 Action::Hold { pause, reason } => {
                     // Retrying burns nothing but time: hold the voucher (Progress keeps it
@@ -230,6 +221,10 @@ impl Writer {
                         // Left unacked: redelivered after ack_wait, to this or another replica.
                         return Ok(());
                     }
+                }
+                Action::LookUp => {
+                    // `decide` asks for a lookup only before one was made.
+                    anyhow::bail!("{code}: a second lookup was asked for");
                 }
                 Action::AwaitTplus { reason } => {
                     // Next round: the breaker is open, so the voucher waits for its turn.
@@ -269,32 +264,78 @@ impl Writer {
         }
     }
 
-    /// T+ has the voucher: record the result, ack, settle.
-    async fn written(&self, msg: &Message, result: WriteResult) -> anyhow::Result<()> {
-        let code = result.external_code.as_str();
-        if self.auth_failing.swap(false, Ordering::Relaxed) {
-            self.signal(|s| s.auth_failures = 0).await;
+    /// Waits for a permit (one T+ call per permit: `concurrency` calls at most, held
+    /// vouchers and lookups included) and a turn of the breaker. While T+ is down the
+    /// voucher is held: its consumer slot is given up and it waits without a permit.
+    /// `None` at shutdown.
+    pub(crate) async fn gate(
+        &self,
+        code: &str,
+        held: &mut Option<HeldGauge>,
+        release: &mut Option<oneshot::Sender<()>>,
+    ) -> anyhow::Result<Option<(SemaphorePermit<'_>, Turn)>> {
+        loop {
+            let permit = self.permits.acquire().await?;
+            if self.shutdown.is_cancelled() {
+                return Ok(None);
+            }
+            let turn = self.breaker.turn();
+            if let Turn::Wait { .. } = turn {
+                drop(permit);
+                if held.is_none() {
+                    tracing::info!(external_code = code, "T+ is down; holding the voucher");
+                    *held = Some(HeldGauge::new());
+                }
+                // Give the consumer slot up: the wait may be long.
+                if let Some(release) = release.take() {
+                    let _ = release.send(());
+                }
+                let waited = self
+                    .shutdown
+                    .run_until_cancelled(self.breaker.turn_or_wait())
+                    .await;
+                if waited.is_none() {
+                    return Ok(None);
+                }
+                // Turn or not, ask again with a permit.
+                continue;
+            }
+            *held = None;
+            return Ok(Some((permit, turn)));
         }
-        let outcome = result.outcome.as_str();
-        j2t_topology::publish_json(
-            &self.js,
-            &names::results_subject(outcome),
-            &format!("result:{code}"),
-            &result,
-        )
-        .await?;
-        msg.double_ack()
-            .await
-            .map_err(|e| anyhow::anyhow!("ack: {e}"))?;
-        metrics::counter!("j2t_writer_vouchers_total", "outcome" => outcome).increment(1);
-        tracing::info!(external_code = code, outcome, "voucher written");
-        self.settled(code, outcome, String::new()).await;
-        Ok(())
     }
 
-    /// Records a T+ answer in the breaker; `false` (no more quick retries) while T+ is down.
-    fn observe(&self, outcome: &Outcome) -> bool {
-        match self.breaker.record(outcome) {
+    /// Looks the voucher's ExternalCode up in T+, under the same permit and breaker turn as
+    /// a write; a transient failure counts in the breaker like a failed write. `None` at
+    /// shutdown.
+    async fn look_up(
+        &self,
+        code: &str,
+        held: &mut Option<HeldGauge>,
+        release: &mut Option<oneshot::Sender<()>>,
+    ) -> anyhow::Result<Option<Lookup>> {
+        let Some((permit, _turn)) = self.gate(code, held, release).await? else {
+            return Ok(None);
+        };
+        let found = self.index.lookup(code).await;
+        drop(permit);
+        let (lookup, health) = crate::confirm::interpret(found);
+        self.observe(health);
+        let result = crate::confirm::label(&lookup);
+        metrics::counter!("j2t_writer_lookups_total", "result" => result).increment(1);
+        tracing::info!(
+            external_code = code,
+            result,
+            ?lookup,
+            "looked the voucher up in T+"
+        );
+        Ok(Some(lookup))
+    }
+
+    /// Records what a T+ call said in the breaker; `false` (no more quick retries) while T+
+    /// is down.
+    pub(crate) fn observe(&self, health: Health) -> bool {
+        match self.breaker.record_health(health) {
             Some(Change::Opened) => {
                 metrics::counter!("j2t_writer_tplus_outages_total").increment(1);
                 metrics::gauge!("j2t_writer_tplus_down").set(1.0);
@@ -313,7 +354,7 @@ impl Writer {
     }
 
     /// Tells the monitor something only the writer sees; bookkeeping, never fails a voucher.
-    async fn signal(&self, change: impl Fn(&mut j2t_stores::Signals)) {
+    pub(crate) async fn signal(&self, change: impl Fn(&mut j2t_stores::Signals)) {
         if let Err(error) = j2t_stores::update_signals(&self.signals, change).await {
             tracing::warn!(%error, "could not record a signal for the monitor");
         }
@@ -321,7 +362,7 @@ impl Writer {
 
     /// Records what became of the voucher (for `whereis`) and forgets its attempts. Both are
     /// bookkeeping: a failure is logged, never fails the voucher.
-    async fn settled(&self, code: &str, state: &str, detail: String) {
+    pub(crate) async fn settled(&self, code: &str, state: &str, detail: String) {
         let state = VoucherState {
             state: state.to_string(),
             detail,
@@ -345,6 +386,27 @@ impl Writer {
         delivered: i64,
         payload: Value,
     ) -> anyhow::Result<()> {
+        let letter = self.letter(msg, failure, delivered, payload);
+        j2t_stores::publish_dead_letter(&self.js, &letter, &format!("writer:{seq}")).await?;
+        msg.double_ack_with(AckKind::Term)
+            .await
+            .map_err(|e| anyhow::anyhow!("term: {e}"))?;
+        metrics::counter!("j2t_writer_vouchers_total", "outcome" => "dead_lettered").increment(1);
+        if let Some(code) = letter.payload["external_code"].as_str() {
+            let detail = format!("{}: {}", letter.reason, letter.error);
+            self.settled(code, "dead_lettered", detail).await;
+        }
+        Ok(())
+    }
+
+    /// The dead letter of `msg`, with its original headers, history and trace.
+    pub(crate) fn letter(
+        &self,
+        msg: &Message,
+        failure: Failure,
+        delivered: i64,
+        payload: Value,
+    ) -> DeadLetter {
         let headers: BTreeMap<String, String> = msg
             .headers
             .iter()
@@ -366,15 +428,6 @@ impl Writer {
         letter.history = failure.history;
         letter.headers = headers;
         letter.trace_id = trace_id;
-        j2t_stores::publish_dead_letter(&self.js, &letter, &format!("writer:{seq}")).await?;
-        msg.double_ack_with(AckKind::Term)
-            .await
-            .map_err(|e| anyhow::anyhow!("term: {e}"))?;
-        metrics::counter!("j2t_writer_vouchers_total", "outcome" => "dead_lettered").increment(1);
-        if let Some(code) = letter.payload["external_code"].as_str() {
-            let detail = format!("{}: {}", letter.reason, letter.error);
-            self.settled(code, "dead_lettered", detail).await;
-        }
-        Ok(())
+        letter
     }
 }

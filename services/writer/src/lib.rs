@@ -2,10 +2,13 @@
 //! a delay (try again later) and dead letter (T+ will not take it as it is). Replicas share
 //! one durable consumer; the ExternalCode makes every retry harmless.
 
+mod audit;
 mod breaker;
+mod confirm;
 mod decide;
 mod handle;
 mod post;
+mod written;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,12 +16,12 @@ use std::time::Duration;
 use anyhow::Context;
 use j2t_runtime::ServiceContext;
 use j2t_stores::AttemptLog;
-use j2t_tplus::DuplicateRule;
+use j2t_tplus::{Rules, VoucherIndex};
 use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
 pub use breaker::{Breaker, Health, SharedBreaker, Turn};
-pub use decide::{Action, Delivery, decide, nak_delay};
+pub use decide::{Action, Delivery, Lookup, decide, nak_delay};
 pub use post::post_with_quick_retries;
 
 use crate::handle::Writer;
@@ -47,11 +50,10 @@ pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
         lineage: j2t_stores::Lineage::new(&topology),
         signals: topology.signals.clone(),
         auth_failing: Default::default(),
+        index: VoucherIndex::new(tplus.clone(), &cfg.tplus),
         tplus,
-        duplicate: DuplicateRule {
-            code: cfg.tplus.duplicate_code.clone(),
-            message_contains: cfg.tplus.duplicate_message_contains.clone(),
-        },
+        rules: Rules::from_config(&cfg.tplus),
+        already_audited: cfg.tplus.already_audited_message_contains.clone(),
         cfg: cfg.writer.clone(),
         shutdown: ctx.shutdown.clone(),
     });

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
-use j2t_tplus::{Answer, DuplicateRule, Outcome, classify};
+use j2t_tplus::{Answer, Outcome, Rules, classify};
 
 /// Longest Retry-After worth waiting for in-process; a longer one is better served by a NAK
 /// than by holding the message.
@@ -15,10 +15,11 @@ pub const MAX_QUICK_WAIT: Duration = Duration::from_secs(10);
 
 /// Calls `call` until its answer is not transient, `quick_retries` retries are used up, or
 /// `observe` (shown every outcome, e.g. the breaker recording it) says to stop; returns the
-/// last outcome with the number of calls made.
+/// last outcome with the number of calls made. A last transient outcome is ambiguous when
+/// any of the calls was: an earlier timeout may have stored the voucher.
 pub async fn post_with_quick_retries<F, Fut>(
     call: F,
-    duplicate: &DuplicateRule,
+    rules: &Rules,
     quick_retries: usize,
     observe: impl Fn(&Outcome) -> bool,
 ) -> (Outcome, usize)
@@ -28,9 +29,16 @@ where
 {
     let calls = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
+    let any_ambiguous = AtomicBool::new(false);
     let attempt = || async {
         calls.fetch_add(1, Ordering::Relaxed);
-        let outcome = classify(&call().await, duplicate);
+        let outcome = classify(&call().await, rules);
+        if let Outcome::Transient {
+            ambiguous: true, ..
+        } = outcome
+        {
+            any_ambiguous.store(true, Ordering::Relaxed);
+        }
         if !observe(&outcome) {
             stop.store(true, Ordering::Relaxed);
         }
@@ -55,6 +63,18 @@ where
         })
         .await
         .unwrap_or_else(|transient| transient);
+    let outcome = match outcome {
+        Outcome::Transient {
+            reason,
+            retry_after,
+            ambiguous,
+        } => Outcome::Transient {
+            reason,
+            retry_after,
+            ambiguous: ambiguous || any_ambiguous.into_inner(),
+        },
+        settled => settled,
+    };
     (outcome, calls.into_inner())
 }
 
@@ -79,9 +99,20 @@ fn next_quick_delay(outcome: &Outcome, backoff: Option<Duration>) -> Option<Dura
 mod tests {
     use std::sync::Mutex;
 
+    use j2t_tplus::ReplyRule;
     use tokio::time::Instant;
 
     use super::*;
+
+    fn rules(duplicate_text: &str) -> Rules {
+        Rules {
+            duplicate: ReplyRule {
+                code: "999".into(),
+                message_contains: duplicate_text.into(),
+            },
+            period_closed: None,
+        }
+    }
 
     /// An HTTP answer: status, body, Retry-After seconds.
     type Reply = (u16, &'static str, Option<u64>);
@@ -97,10 +128,7 @@ mod tests {
                 retry_after: after.map(Duration::from_secs),
             });
         let script = Mutex::new(answers.collect::<Vec<_>>());
-        let duplicate = DuplicateRule {
-            code: "999".into(),
-            message_contains: "已存在".into(),
-        };
+        let rules = rules("已存在");
         let call = || {
             let mut script = script.lock().expect("script lock");
             let answer = if script.len() > 1 {
@@ -113,7 +141,7 @@ mod tests {
         let started = Instant::now();
         let (outcome, calls) = tokio::time::timeout(
             Duration::from_secs(3_600),
-            post_with_quick_retries(call, &duplicate, quick_retries, |_| true),
+            post_with_quick_retries(call, &rules, quick_retries, |_| true),
         )
         .await
         .expect("quick retries end within an hour");
@@ -150,6 +178,7 @@ mod tests {
             Outcome::Transient {
                 reason: "HTTP 429: ".into(),
                 retry_after: Some(Duration::from_secs(3)),
+                ambiguous: false,
             }
         );
         assert_eq!(calls, 3);
@@ -178,11 +207,36 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn an_ambiguous_call_makes_the_last_transient_ambiguous() {
+        // 503 (maybe stored), then throttled: still unknown whether T+ has it.
+        let (outcome, calls, _) = run(vec![(503, "", None), (429, "", None)], 1).await;
+        assert!(
+            matches!(
+                outcome,
+                Outcome::Transient {
+                    ambiguous: true,
+                    ..
+                }
+            ),
+            "{outcome:?}"
+        );
+        assert_eq!(calls, 2);
+        let (outcome, _, _) = run(vec![(429, "", None)], 1).await;
+        assert!(
+            matches!(
+                outcome,
+                Outcome::Transient {
+                    ambiguous: false,
+                    ..
+                }
+            ),
+            "{outcome:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn observe_stops_the_quick_retries() {
-        let duplicate = DuplicateRule {
-            code: "999".into(),
-            message_contains: String::new(),
-        };
+        let rules = rules("");
         let call = || async {
             Answer::Http {
                 status: 503,
@@ -191,7 +245,7 @@ mod tests {
             }
         };
         let seen = AtomicUsize::new(0);
-        let (outcome, calls) = post_with_quick_retries(call, &duplicate, 5, |_| {
+        let (outcome, calls) = post_with_quick_retries(call, &rules, 5, |_| {
             // The breaker opens on the second failure.
             seen.fetch_add(1, Ordering::Relaxed) < 1
         })
@@ -205,6 +259,7 @@ mod tests {
         let t = |after: Option<u64>| Outcome::Transient {
             reason: String::new(),
             retry_after: after.map(Duration::from_secs),
+            ambiguous: false,
         };
         let s = Duration::from_secs;
         assert_eq!(next_quick_delay(&t(None), Some(s(1))), Some(s(1)));

@@ -75,6 +75,14 @@ pub struct TplusConfig {
     pub duplicate_code: String,
     /// Text in the error message that marks a duplicate ExternalCode.
     pub duplicate_message_contains: String,
+    /// Business error code T+ uses when a voucher's date is in a closed accounting period.
+    pub period_closed_code: String,
+    /// Text in that error's message that marks a closed period (empty: rule off, such a
+    /// refusal is then an unrecognised rejection).
+    pub period_closed_message_contains: String,
+    /// Text in an Audit refusal meaning the voucher is audited already (counted as audited;
+    /// empty: any refusal is an audit failure).
+    pub already_audited_message_contains: String,
     /// Client-side limit on T+ calls per second, shared by all writer replicas (0 = none).
     pub requests_per_second: u32,
     /// `FindVoucherList`: rows asked for per page.
@@ -333,6 +341,8 @@ pub struct WriterConfig {
     /// While T+ is down, one probe call this often (a longer Retry-After wins).
     #[serde(deserialize_with = "values::at_least::<_, _, 1>")]
     pub outage_probe_secs: u64,
+    /// Audit (审核) each voucher with `OtherDispatchOpenApi/Audit` once T+ has it.
+    pub audit: bool,
 }
 
 /// The monitor service: alert rules and the operator console.

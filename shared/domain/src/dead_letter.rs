@@ -65,10 +65,13 @@ pub enum DeadLetterReason {
     UnknownWarehouse,
     /// Writer: T+ refused the voucher because its date is in a closed accounting period.
     PeriodClosed,
+    /// Writer: T+ has the voucher but auditing it (审核, `writer.audit`) failed; replay posts
+    /// it again (found as already there) and audits it again.
+    AuditFailed,
 }
 
 impl DeadLetterReason {
-    pub const ALL: [DeadLetterReason; 11] = [
+    pub const ALL: [DeadLetterReason; 12] = [
         Self::BadEvent,
         Self::BadJson,
         Self::BadOrder,
@@ -80,6 +83,7 @@ impl DeadLetterReason {
         Self::UnknownInventory,
         Self::UnknownWarehouse,
         Self::PeriodClosed,
+        Self::AuditFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -95,6 +99,7 @@ impl DeadLetterReason {
             Self::UnknownInventory => "unknown_inventory",
             Self::UnknownWarehouse => "unknown_warehouse",
             Self::PeriodClosed => "period_closed",
+            Self::AuditFailed => "audit_failed",
         }
     }
 }

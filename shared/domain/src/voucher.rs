@@ -24,6 +24,9 @@ pub enum WriteOutcome {
     Created,
     /// T+ already held the ExternalCode: an earlier attempt succeeded.
     AlreadyExists,
+    /// After an ambiguous failure or an unrecognised rejection, the ExternalCode was found
+    /// in T+ by looking it up: an earlier attempt succeeded.
+    Confirmed,
 }
 
 impl WriteOutcome {
@@ -32,6 +35,7 @@ impl WriteOutcome {
         match self {
             WriteOutcome::Created => "created",
             WriteOutcome::AlreadyExists => "already_exists",
+            WriteOutcome::Confirmed => "confirmed",
         }
     }
 }
@@ -46,4 +50,22 @@ pub struct WriteResult {
     pub response: serde_json::Value,
     pub attempts: u64,
     pub written_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::WriteOutcome;
+
+    /// The subject token, the metric label and the JSON name are one name.
+    #[test]
+    fn outcome_names_agree() {
+        for outcome in [
+            WriteOutcome::Created,
+            WriteOutcome::AlreadyExists,
+            WriteOutcome::Confirmed,
+        ] {
+            let json = serde_json::to_value(outcome).expect("serialises");
+            assert_eq!(json, outcome.as_str());
+        }
+    }
 }

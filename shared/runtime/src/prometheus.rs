@@ -212,7 +212,17 @@ pub const METRICS: &[MetricDef] = &[
     counter(
         "j2t_writer_vouchers_total",
         &["outcome"],
-        "Vouchers the writer finished with, by outcome (created, already_exists, dead_lettered).",
+        "Vouchers the writer finished with, by outcome (created, already_exists, confirmed, dead_lettered).",
+    ),
+    counter(
+        "j2t_writer_audits_total",
+        &["result"],
+        "Vouchers audited (审核) after T+ had them (writer.audit), by result (audited, failed: dead-lettered as audit_failed).",
+    ),
+    counter(
+        "j2t_writer_lookups_total",
+        &["result"],
+        "ExternalCode lookups in T+ after an ambiguous failure or an unrecognised rejection, by result (found, missing, failed).",
     ),
     counter(
         "j2t_writer_retries_total",

@@ -32,7 +32,7 @@ pub struct Claim {
 /// What became of a voucher.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VoucherState {
-    /// `created`, `already_exists` or `dead_lettered`.
+    /// `created`, `already_exists`, `confirmed` or `dead_lettered`.
     pub state: String,
     pub detail: String,
     pub at: DateTime<Utc>,

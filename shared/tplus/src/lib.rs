@@ -8,7 +8,7 @@ mod index;
 mod read;
 mod records;
 
-pub use classify::{Answer, DuplicateRule, Outcome, classify, is_auth_failure};
+pub use classify::{Answer, Outcome, ReplyRule, Rules, classify, is_auth_failure};
 pub use client::{
     AUDIT_PATH, FIND_VOUCHER_LIST_PATH, GET_VOUCHER_DTO_PATH, INVENTORY_QUERY_PATH,
     OTHER_DISPATCH_CREATE_PATH, REFRESH_TOKEN_PATH, TplusClient, WAREHOUSE_QUERY_PATH,

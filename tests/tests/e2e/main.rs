@@ -5,6 +5,7 @@
 //! from `J2T_TEST_SEED` when set, else from the OS, and the seed is printed.
 
 mod cdp;
+mod confirm;
 mod console;
 mod dead_letters;
 mod fetcher;

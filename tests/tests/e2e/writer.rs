@@ -14,7 +14,7 @@ use crate::support::seed;
 use serde_json::{Value, json};
 
 /// Settings every process of a test shares: quick retries, short ack wait.
-fn writer_env() -> Vec<(&'static str, String)> {
+pub(crate) fn writer_env() -> Vec<(&'static str, String)> {
     vec![
         ("J2T__TPLUS__TIMEOUT_SECS", "1".into()),
         ("J2T__WRITER__RETRY_BASE_SECS", "1".into()),
@@ -25,7 +25,7 @@ fn writer_env() -> Vec<(&'static str, String)> {
 }
 
 /// Fetcher and transformer for `start_time`, with the writer settings above.
-fn upstream(stack: &Stack, start_time: &str) -> Vec<Service> {
+pub(crate) fn upstream(stack: &Stack, start_time: &str) -> Vec<Service> {
     let mut env = writer_env();
     env.push(("J2T__FETCHER__START_TIME", start_time.to_string()));
     env.push(("J2T__FETCHER__POLL_INTERVAL_SECS", "1".into()));
@@ -40,7 +40,7 @@ fn upstream(stack: &Stack, start_time: &str) -> Vec<Service> {
 
 /// Waits until T+ holds exactly the expected sums, then checks nothing more arrives and no
 /// ExternalCode is there twice. Returns the vouchers.
-async fn assert_written_exactly_once(stack: &Stack, expected: &QtyBySku) -> Vec<Value> {
+pub(crate) async fn assert_written_exactly_once(stack: &Stack, expected: &QtyBySku) -> Vec<Value> {
     let admin = &stack.admin;
     let dtos = eventually(Duration::from_secs(180), "T+ sums to match JST", || async {
         let dtos = admin.voucher_dtos().await.ok()?;
