@@ -4,5 +4,7 @@
 //! json` prints it as is).
 
 mod report;
+mod run;
 
 pub use report::{Difference, Explanation, REPORT_VERSION, Report, Row, Totals, Whereabouts};
+pub use run::{NoProgress, Progress, ReconcileError, Request, reconcile};
