@@ -310,14 +310,25 @@ mod tests {
             chrono::NaiveTime::from_hms_opt(23, 45, 0).expect("time")
         );
         for (var, value, shown) in [
-            ("J2T__MONITOR__RECONCILE_AT", "6am", "`6am` is not a time of day"),
+            (
+                "J2T__MONITOR__RECONCILE_AT",
+                "6am",
+                "`6am` is not a time of day",
+            ),
             ("J2T__MONITOR__RECONCILE_AT", "24:00", "`24:00`"),
             ("J2T__MONITOR__RECONCILE_DAYS", "0", "0 is out of range"),
             ("J2T__MONITOR__RECONCILE_DAYS", "93", "93 is out of range"),
-            ("J2T__MONITOR__RECONCILE_TIMEOUT_MINUTES", "0", "0 is too small"),
+            (
+                "J2T__MONITOR__RECONCILE_TIMEOUT_MINUTES",
+                "0",
+                "0 is too small",
+            ),
         ] {
             let text = load(&[(var, value)]).expect_err(var).to_string();
-            let key = var.trim_start_matches("J2T__").replace("__", ".").to_lowercase();
+            let key = var
+                .trim_start_matches("J2T__")
+                .replace("__", ".")
+                .to_lowercase();
             assert!(text.contains(&format!("`{key}`")), "{text}");
             assert!(text.contains(shown), "{text}");
         }
