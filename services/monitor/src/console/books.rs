@@ -87,8 +87,14 @@ mod tests {
     #[test]
     fn the_panel_lists_dates_and_runs_newest_first() {
         let run = |day: &str, report: Result<&j2t_reconcile::Report, String>| {
-            RunRecord::claim(date(day), date("2026-11-24"), date("2026-11-30"), "h".into(), t(0))
-                .finish(report, t(60))
+            RunRecord::claim(
+                date(day),
+                date("2026-11-24"),
+                date("2026-11-30"),
+                "h".into(),
+                t(0),
+            )
+            .finish(report, t(60))
         };
         let settings = Settings {
             enabled: true,
@@ -110,8 +116,14 @@ mod tests {
         assert_eq!(json["runs"][1]["error"], "T+: down");
         assert_eq!(json["dates"][0]["date"], "2026-11-30");
         let red = &json["dates"][2];
-        assert_eq!((red["date"].as_str(), red["state"].as_str()), (Some("2026-11-28"), Some("differ")));
+        assert_eq!(
+            (red["date"].as_str(), red["state"].as_str()),
+            (Some("2026-11-28"), Some("differ"))
+        );
         assert_eq!(red["differences"][0]["sku"], "SKU-A");
-        assert_eq!(red["differences"][0]["explanations"][0]["whereabouts"]["kind"], "missing_in_tplus");
+        assert_eq!(
+            red["differences"][0]["explanations"][0]["whereabouts"]["kind"],
+            "missing_in_tplus"
+        );
     }
 }
