@@ -6,12 +6,11 @@
 //! restart re-fetches exactly the same window. Orders are published with
 //! `Nats-Msg-Id = task:window:io_id` and the close event with `task:window`, so a re-fetch
 //! inside the stream's duplicate window stores nothing twice. How windows are read without
-//! missing rows: `paging`. Why an io_id is never published by two windows: `seen`. Rate
+//! missing rows: `j2t_jst::paging`. Why an io_id is never published by two windows: `seen`. Rate
 //! limits: `j2t_stores::KvRateLimiter`. Replicas: `lease`.
 
 mod cursor;
 mod lease;
-mod paging;
 mod seen;
 mod sync;
 mod windows;
@@ -28,7 +27,7 @@ use j2t_topology::{Topology, names};
 use tokio_util::sync::CancellationToken;
 
 pub use cursor::{CursorState, CursorStore};
-pub use paging::Range;
+pub use j2t_jst::paging::Range;
 pub use windows::next_window;
 
 use crate::lease::Lease;
