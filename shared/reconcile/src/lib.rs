@@ -3,6 +3,10 @@
 //! reconcile` and by the monitor's scheduled run. `report` is the stable result (`--format
 //! json` prints it as is).
 
+mod compare;
+mod explain;
+mod jst;
+mod lines;
 mod report;
 mod run;
 
