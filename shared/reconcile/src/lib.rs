@@ -6,6 +6,7 @@
 mod compare;
 mod explain;
 mod jst;
+mod lineage;
 mod lines;
 mod report;
 mod run;
