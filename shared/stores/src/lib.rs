@@ -9,6 +9,7 @@ mod kv_tokens;
 mod lineage;
 mod rate_limit;
 mod status;
+mod tplus_client;
 mod whereis;
 
 pub use attempts::{AttemptLog, AttemptsError};
@@ -24,4 +25,5 @@ pub use status::{
     CursorStatus, DeadLetterKind, PipelineStatus, Signals, StageStatus, StatusError,
     pipeline_status, update_signals,
 };
+pub use tplus_client::tplus_client;
 pub use whereis::{Whereabouts, WhereisError, whereabouts};
