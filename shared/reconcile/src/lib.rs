@@ -10,6 +10,7 @@ mod lineage;
 mod lines;
 mod report;
 mod run;
+mod tplus;
 
 pub use report::{Difference, Explanation, REPORT_VERSION, Report, Row, Totals, Whereabouts};
 pub use run::{NoProgress, Progress, ReconcileError, Request, reconcile};

@@ -72,7 +72,10 @@ pub async fn gather(
         voucher_io_ids = results_io_ids(topology, codes).await?;
     }
     for (io_id, code) in &facts.claims {
-        voucher_io_ids.entry(code.clone()).or_default().insert(*io_id);
+        voucher_io_ids
+            .entry(code.clone())
+            .or_default()
+            .insert(*io_id);
     }
     facts.voucher_io_ids = voucher_io_ids;
     Ok(facts)
@@ -160,4 +163,55 @@ async fn results_io_ids(
         }
     }
     Ok(out)
+}
+
+/// The sync task each voucher's orders came from (`None` when its lineage is unknown): from
+/// the write results, then the lineage claim of one of its orders.
+pub async fn voucher_tasks(
+    topology: &Topology,
+    codes: &BTreeSet<String>,
+) -> Result<HashMap<String, Option<String>>, ReconcileError> {
+    let io_ids = results_io_ids(topology, codes).await?;
+    let firsts: Vec<i64> = io_ids
+        .values()
+        .filter_map(|ids| ids.iter().next().copied())
+        .collect();
+    let claims = Lineage::new(topology)
+        .claims(&firsts)
+        .await
+        .map_err(|e| ReconcileError::Nats(e.to_string()))?;
+    Ok(codes
+        .iter()
+        .map(|code| {
+            let task = io_ids
+                .get(code)
+                .and_then(|ids| ids.iter().next())
+                .and_then(|id| claims.get(id))
+                .and_then(|claim| task_of_subject(&claim.orders_subject));
+            (code.clone(), task)
+        })
+        .collect())
+}
+
+/// `j2t.orders.<task>.<window>` → the task.
+fn task_of_subject(subject: &str) -> Option<String> {
+    // `orders_subject("", "")` is `j2t.orders..`: the prefix is all but its last dot.
+    let empty = names::orders_subject("", "");
+    let rest = subject.strip_prefix(&empty[..empty.len() - 1])?;
+    rest.split('.')
+        .next()
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_task_of_an_orders_subject() {
+        let subject = names::orders_subject("shop1", "20261125000000-20261125235959");
+        assert_eq!(task_of_subject(&subject).as_deref(), Some("shop1"));
+        assert_eq!(task_of_subject("j2t.vouchers.x"), None);
+    }
 }

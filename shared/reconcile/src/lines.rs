@@ -46,6 +46,7 @@ pub struct Amounts {
 }
 
 impl Amounts {
+    #[cfg(test)]
     pub fn new(qty: f64, amount: f64) -> Self {
         Amounts {
             qty: Micro::from_f64(qty),
@@ -56,10 +57,6 @@ impl Amounts {
     pub fn add(&mut self, other: Amounts) {
         self.qty.0 += other.qty.0;
         self.amount.0 += other.amount.0;
-    }
-
-    pub fn is_zero(&self) -> bool {
-        self.qty.0 == 0 && self.amount.0 == 0
     }
 }
 

@@ -48,21 +48,25 @@ pub fn candidates(
         .collect()
 }
 
+/// Lists T+'s vouchers and reads back ours that may be dated in the range. `index` is new
+/// (empty): its first refresh lists every voucher, `page_size` a page. The side comes back
+/// without lines: add the vouchers that count with [`add_voucher`].
 pub async fn read(
     client: &TplusClient,
     index: &VoucherIndex,
+    page_size: u32,
     mapping: &Mapping,
     (from, to): (NaiveDate, NaiveDate),
     progress: &dyn Progress,
-) -> Result<TplusSide, ReconcileError> {
+) -> Result<(TplusSide, Vec<VoucherDto>), ReconcileError> {
     progress.phase("T+ index", None);
-    let before = index.calls();
     index.refresh().await.map_err(tplus("listing vouchers"))?;
+    let rows = index.rows();
+    // A full listing reads pages until the first one that is not full.
     let mut side = TplusSide {
-        requests: index.calls().saturating_sub(before),
+        requests: rows.len() as u64 / u64::from(page_size.max(1)) + 1,
         ..TplusSide::default()
     };
-    let rows = index.rows();
     side.in_tplus = rows.iter().map(|r| r.external_code.clone()).collect();
     let mut wanted = candidates(mapping, &rows, from, to);
     wanted.sort_by(|a, b| a.external_code.cmp(&b.external_code));
@@ -84,7 +88,8 @@ pub async fn read(
             .await;
     let mut dtos = Vec::new();
     for (row, read) in reads {
-        let (dto, calls) = read.map_err(tplus(&format!("reading voucher {}", row.external_code)))?;
+        let (dto, calls) =
+            read.map_err(tplus(&format!("reading voucher {}", row.external_code)))?;
         side.requests += calls;
         match dto {
             Some(dto) => dtos.push(dto),
@@ -95,10 +100,7 @@ pub async fn read(
         }
     }
     dtos.sort_by(|a, b| a.external_code.cmp(&b.external_code));
-    for dto in dtos {
-        add_voucher(&mut side, &dto, from, to);
-    }
-    Ok(side)
+    Ok((side, dtos))
 }
 
 /// Adds a voucher read back from T+ when it is dated in the range.
