@@ -14,7 +14,7 @@ pub fn routes() -> Router<Store> {
     Router::new()
         .route("/admin/jst/orders", get(list_orders).post(add_orders))
         .route("/admin/jst/seed", post(seed))
-        .route("/admin/tplus/vouchers", get(list_vouchers))
+        .route(crate::TPLUS_VOUCHERS_PATH, get(list_vouchers))
         .route("/admin/stats", get(stats))
         .merge(crate::jst::admin_routes())
         .merge(crate::tplus::admin_routes())

@@ -3,9 +3,10 @@
 use serde_json::Value;
 
 use crate::{
-    DemoSpec, EXPIRE_TOKEN_PATH, FAULTS_PATH, JstFaults, MasterData, Stats,
-    TPLUS_EXPIRE_TOKEN_PATH, TPLUS_FAULTS_PATH, TPLUS_INVENTORIES_PATH, TPLUS_MASTER_DATA_PATH,
-    TPLUS_WAREHOUSES_PATH, TplusFaults,
+    ClosedPeriod, DemoSpec, EXPIRE_TOKEN_PATH, FAULTS_PATH, JstFaults, MasterData, Reply, Stats,
+    TPLUS_CLOSED_PERIOD_PATH, TPLUS_DUPLICATE_REPLY_PATH, TPLUS_EXPIRE_TOKEN_PATH,
+    TPLUS_FAULTS_PATH, TPLUS_INVENTORIES_PATH, TPLUS_MASTER_DATA_PATH, TPLUS_VOUCHER_LIST_PATH,
+    TPLUS_VOUCHERS_PATH, TPLUS_WAREHOUSES_PATH, TplusFaults, VoucherListKnobs,
 };
 
 #[derive(Clone)]
@@ -146,6 +147,61 @@ impl AdminClient {
     /// Removes a T+ warehouse code; `false` if it was not there.
     pub async fn remove_warehouse(&self, code: &str) -> reqwest::Result<bool> {
         self.delete(TPLUS_WAREHOUSES_PATH, code).await
+    }
+
+    /// Every voucher the simulated T+ holds, as the admin API lists it (`id`, `code`, `ts`,
+    /// `audited`, `received_at`, `dto`), in arrival order.
+    pub async fn tplus_vouchers(&self) -> reqwest::Result<Vec<Value>> {
+        Ok(array(self.get(TPLUS_VOUCHERS_PATH).await?))
+    }
+
+    /// Deletes the voucher with this ExternalCode from the simulated T+ (as a user deleting
+    /// it in T+ would); the ExternalCode can be written again. `false` if there was none.
+    pub async fn delete_tplus_voucher(&self, external_code: &str) -> reqwest::Result<bool> {
+        self.delete(TPLUS_VOUCHERS_PATH, external_code).await
+    }
+
+    /// Answers every duplicate ExternalCode with HTTP `status` and `body` instead of the
+    /// default (HTTP 400 `{"code":"999","message":"外部单据号[…]已存在"}`).
+    pub async fn set_duplicate_reply(&self, status: u16, body: Value) -> reqwest::Result<()> {
+        self.put(TPLUS_DUPLICATE_REPLY_PATH, &Reply { status, body })
+            .await
+    }
+
+    /// Back to the default duplicate reply.
+    pub async fn reset_duplicate_reply(&self) -> reqwest::Result<()> {
+        self.delete_all(TPLUS_DUPLICATE_REPLY_PATH).await
+    }
+
+    /// Refuses vouchers dated on or before `through`: with `reply`, or by default HTTP 400
+    /// `{"code":"999","message":"单据日期[<date>]所在会计期间已结账"}`.
+    pub async fn close_period(
+        &self,
+        through: chrono::NaiveDate,
+        reply: Option<Reply>,
+    ) -> reqwest::Result<()> {
+        self.put(TPLUS_CLOSED_PERIOD_PATH, &ClosedPeriod { through, reply })
+            .await
+    }
+
+    /// Every accounting period open again.
+    pub async fn open_periods(&self) -> reqwest::Result<()> {
+        self.delete_all(TPLUS_CLOSED_PERIOD_PATH).await
+    }
+
+    /// How FindVoucherList answers (shape, order, filter key).
+    pub async fn set_voucher_list(&self, knobs: &VoucherListKnobs) -> reqwest::Result<()> {
+        self.put(TPLUS_VOUCHER_LIST_PATH, knobs).await
+    }
+
+    /// DELETE `path` itself, expecting a success status.
+    async fn delete_all(&self, path: &str) -> reqwest::Result<()> {
+        self.http
+            .delete(format!("{}{path}", self.base))
+            .send()
+            .await?
+            .error_for_status()?;
+        Ok(())
     }
 
     /// DELETE `{path}/{code}`: `true` on success, `false` on 404.

@@ -64,6 +64,13 @@ pub fn inventory_codes() -> impl Iterator<Item = &'static str> {
     SKUS.iter().map(|(sku_id, _, _)| *sku_id)
 }
 
+/// The demo name of an inventory code, if it is a demo SKU.
+pub fn inventory_name(code: &str) -> Option<&'static str> {
+    SKUS.iter()
+        .find(|(sku_id, _, _)| *sku_id == code)
+        .map(|(_, name, _)| *name)
+}
+
 /// JST local date today.
 pub fn jst_today(utc_offset_minutes: i32) -> NaiveDate {
     (chrono::Utc::now() + Duration::minutes(utc_offset_minutes.into()))

@@ -3,7 +3,8 @@
 //! rate limits, error codes, master data, duplicate ExternalCode) and keep their data in
 //! memory. Both sides inject faults set through the admin API: JST throttling, 502s,
 //! latency, token expiry and data drift while a client pages; T+ 503s, 409 throttling,
-//! timeouts after commit, latency, an exhausted quota and token expiry. Each API has its own
+//! timeouts after commit, latency, an exhausted quota and token expiry; T+ answer knobs
+//! (duplicate reply, closed period, voucher list shape) and voucher deletion. Each API has its own
 //! port; the admin API (seed orders, list vouchers, master data, faults, stats) is served on
 //! both.
 
@@ -30,9 +31,11 @@ pub use jst::{
 };
 pub use state::{Stats, Store};
 pub use tplus::{
-    DEFAULT_TIMEOUT_AFTER_COMMIT_MS, MasterData, OPEN_TOKEN_EXPIRES_IN_SECS,
-    REFRESH_EXPIRES_IN_SECS, TPLUS_EXPIRE_TOKEN_PATH, TPLUS_FAULTS_PATH, TPLUS_INVENTORIES_PATH,
-    TPLUS_MASTER_DATA_PATH, TPLUS_REFRESH_TOKEN_PATH, TPLUS_WAREHOUSES_PATH, TplusFaults,
+    ClosedPeriod, DEFAULT_TIMEOUT_AFTER_COMMIT_MS, ListShape, MasterData,
+    OPEN_TOKEN_EXPIRES_IN_SECS, REFRESH_EXPIRES_IN_SECS, Reply, TPLUS_CLOSED_PERIOD_PATH,
+    TPLUS_DUPLICATE_REPLY_PATH, TPLUS_EXPIRE_TOKEN_PATH, TPLUS_FAULTS_PATH, TPLUS_INVENTORIES_PATH,
+    TPLUS_MASTER_DATA_PATH, TPLUS_REFRESH_TOKEN_PATH, TPLUS_VOUCHER_LIST_PATH, TPLUS_VOUCHERS_PATH,
+    TPLUS_WAREHOUSES_PATH, TplusFaults, VoucherListKnobs,
 };
 
 /// Addresses the simulator is listening on.

@@ -30,6 +30,13 @@ pub enum Api {
 #[derive(Debug, Clone, Serialize)]
 pub struct StoredVoucher {
     pub received_at: chrono::DateTime<chrono::Utc>,
+    /// T+'s voucher id (`voucherID`), never reused.
+    pub id: u64,
+    /// T+'s voucher number, `QC-<yyyy>-<MM>-<nnnn>` by voucher month.
+    pub code: String,
+    /// Row version: changes whenever T+ changes the voucher (created, audited).
+    pub ts: u64,
+    pub audited: bool,
     pub dto: Value,
 }
 
@@ -41,6 +48,11 @@ pub(crate) struct Data {
     pub tplus: TplusState,
     vouchers: Vec<StoredVoucher>,
     codes: HashSet<String>,
+    /// The last voucher id and row version handed out.
+    last_voucher_id: u64,
+    last_ts: u64,
+    /// Vouchers numbered so far per voucher month (`yyyy-MM`).
+    numbered: BTreeMap<String, u64>,
     jst_requests: u64,
     tplus_requests: u64,
 }
@@ -51,10 +63,54 @@ impl Data {
         if !self.codes.insert(code.to_string()) {
             return false;
         }
+        self.last_voucher_id += 1;
+        let month: String = dto["VoucherDate"]
+            .as_str()
+            .unwrap_or_default()
+            .chars()
+            .take(7)
+            .collect();
+        let number = self.numbered.entry(month.clone()).or_default();
+        *number += 1;
+        let code = format!("QC-{month}-{number:04}");
+        let ts = self.next_ts();
         self.vouchers.push(StoredVoucher {
             received_at: chrono::Utc::now(),
+            id: self.last_voucher_id,
+            code,
+            ts,
+            audited: false,
             dto,
         });
+        true
+    }
+
+    /// The next row version.
+    pub fn next_ts(&mut self) -> u64 {
+        self.last_ts += 1;
+        self.last_ts
+    }
+
+    /// Every stored voucher, in arrival order.
+    pub fn stored_vouchers(&self) -> &[StoredVoucher] {
+        &self.vouchers
+    }
+
+    pub fn voucher_mut(
+        &mut self,
+        pick: impl Fn(&StoredVoucher) -> bool,
+    ) -> Option<&mut StoredVoucher> {
+        self.vouchers.iter_mut().find(|v| pick(v))
+    }
+
+    /// Removes the voucher with this ExternalCode (as if deleted in T+): the code is free
+    /// again. `false` if there was none.
+    pub fn delete_voucher(&mut self, external_code: &str) -> bool {
+        if !self.codes.remove(external_code) {
+            return false;
+        }
+        self.vouchers
+            .retain(|v| v.dto["ExternalCode"].as_str() != Some(external_code));
         true
     }
 }
@@ -120,6 +176,9 @@ impl Store {
                 tplus,
                 vouchers: Vec::new(),
                 codes: HashSet::new(),
+                last_voucher_id: 0,
+                last_ts: 0,
+                numbered: BTreeMap::new(),
                 jst_requests: 0,
                 tplus_requests: 0,
             })),

@@ -11,11 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use j2t_config::Config;
 use j2t_runtime::ServiceContext;
-use j2t_stores::{AttemptLog, KvRateLimiter, KvTokenStore};
-use j2t_topology::{Topology, names};
-use j2t_tplus::{DuplicateRule, TplusClient};
+use j2t_stores::AttemptLog;
+use j2t_tplus::DuplicateRule;
 use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
@@ -30,7 +28,7 @@ pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
     let topology = j2t_topology::open(&cfg).await?;
     // Fails at start, not in the consume loop, when the consumer is missing.
     topology.writer_consumer().await?;
-    let tplus = tplus_client(&cfg, &topology)?;
+    let tplus = j2t_stores::tplus_client(&cfg, &topology).context("building the T+ client")?;
     if let Err(error) = tplus.load_stored_tokens().await {
         tracing::warn!(%error, "could not read stored T+ tokens; using the configured ones");
     }
@@ -77,23 +75,4 @@ pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
     writer.tasks.close();
     writer.tasks.wait().await;
     Ok(())
-}
-
-/// The T+ client every replica builds alike: tokens in NATS KV, optional shared rate limit.
-fn tplus_client(cfg: &Config, topology: &Topology) -> anyhow::Result<TplusClient> {
-    let store = KvTokenStore::new(
-        topology.tokens.clone(),
-        names::tplus_tokens_key(&cfg.tplus.app_key),
-    );
-    let per_second = cfg.tplus.requests_per_second;
-    let limiter = (per_second > 0).then(|| {
-        Arc::new(KvRateLimiter::new(
-            topology.rate.clone(),
-            names::tplus_rate_key(&cfg.tplus.app_key),
-            per_second,
-            per_second.saturating_mul(60),
-        )) as Arc<dyn j2t_upstream::RateLimiter>
-    });
-    TplusClient::with_parts(&cfg.tplus, Some(Arc::new(store)), limiter)
-        .context("building the T+ client")
 }

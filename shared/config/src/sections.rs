@@ -9,7 +9,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use url::Url;
 
-use crate::values::{self, DateType, Language, SoIds, WebhookFormat};
+use crate::values::{self, DateType, Language, SoIds, VoucherListOrder, WebhookFormat};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -77,6 +77,28 @@ pub struct TplusConfig {
     pub duplicate_message_contains: String,
     /// Client-side limit on T+ calls per second, shared by all writer replicas (0 = none).
     pub requests_per_second: u32,
+    /// `FindVoucherList`: rows asked for per page.
+    pub voucher_list_page_size: u32,
+    /// `FindVoucherList`: when `data` is an object rather than the rows themselves, the key
+    /// holding the rows (not public).
+    pub voucher_list_rows_key: String,
+    /// `FindVoucherList`: the order its pages list vouchers in (not public); the voucher
+    /// index's incremental refresh depends on it.
+    pub voucher_list_order: VoucherListOrder,
+    /// `FindVoucherList`: the `paramDic` key that filters by ExternalCode (not public; empty =
+    /// unknown, lookups use the voucher index).
+    pub external_code_filter_key: String,
+    /// `GetVoucherDTO`: the business error code that means "no such voucher" (not public).
+    pub voucher_not_found_code: String,
+    /// `GetVoucherDTO`: text in that error's message (empty = any message with the code).
+    pub voucher_not_found_message_contains: String,
+    /// The voucher index rereads every page at most this often (seconds); in between it reads
+    /// only the pages that can hold new vouchers.
+    pub index_rescan_secs: u64,
+    /// `inventory/Query` and `warehouse/Query`: rows per page (T+ allows at most 1000).
+    pub master_page_size: u32,
+    /// `inventory/Query`: the number of the first page (`PageIndex`; not public).
+    pub master_first_page: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -79,6 +79,16 @@ macro_rules! word_enum {
 pub(crate) use word_enum;
 
 word_enum! {
+    /// The order `FindVoucherList` pages list vouchers in (`tplus.voucher_list_order`).
+    VoucherListOrder, "voucher list order" {
+        /// Oldest first: new vouchers are appended to the last page.
+        OldestFirst = "oldest_first",
+        /// Newest first: new vouchers push every row down.
+        NewestFirst = "newest_first",
+    }
+}
+
+word_enum! {
     /// Language of alert messages (`monitor.language`).
     Language, "language" { Zh = "zh", En = "en" }
 }

@@ -176,6 +176,17 @@ pub const METRICS: &[MetricDef] = &[
         &[],
         "T+ access-token refreshes.",
     ),
+    counter(
+        "j2t_tplus_lookup_calls_total",
+        &["kind"],
+        "FindVoucherList calls of the T+ voucher index (kind: incremental, rescan, filter).",
+    ),
+    gauge(
+        "j2t_tplus_index_rows",
+        None,
+        &[],
+        "Vouchers in the T+ voucher index after its last refresh.",
+    ),
     // Writer.
     counter(
         "j2t_writer_vouchers_total",

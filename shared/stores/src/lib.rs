@@ -4,10 +4,12 @@
 
 mod attempts;
 mod dead_letters;
+mod jst_client;
 mod kv_tokens;
 mod lineage;
 mod rate_limit;
 mod status;
+mod tplus_client;
 mod whereis;
 
 pub use attempts::{AttemptLog, AttemptsError};
@@ -15,6 +17,7 @@ pub use dead_letters::{
     DeadLetters, DlqCount, DlqEntry, DlqError, DlqFilter, DlqPage, PageFrom, Replayed,
     publish_dead_letter,
 };
+pub use jst_client::jst_client;
 pub use kv_tokens::KvTokenStore;
 pub use lineage::{Claim, Lineage, LineageError, VoucherState};
 pub use rate_limit::{KvRateLimiter, spacing};
@@ -22,4 +25,5 @@ pub use status::{
     CursorStatus, DeadLetterKind, PipelineStatus, Signals, StageStatus, StatusError,
     pipeline_status, update_signals,
 };
+pub use tplus_client::tplus_client;
 pub use whereis::{Whereabouts, WhereisError, whereabouts};

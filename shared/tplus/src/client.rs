@@ -10,6 +10,11 @@ use crate::{Answer, is_auth_failure};
 
 pub const OTHER_DISPATCH_CREATE_PATH: &str = "/tplus/api/v2/otherDispatch/Create";
 pub const REFRESH_TOKEN_PATH: &str = "/auth/v2/refreshToken";
+pub const FIND_VOUCHER_LIST_PATH: &str = "/tplus/api/v2/OtherDispatchOpenApi/FindVoucherList";
+pub const GET_VOUCHER_DTO_PATH: &str = "/tplus/api/v2/OtherDispatchOpenApi/GetVoucherDTO";
+pub const AUDIT_PATH: &str = "/tplus/api/v2/OtherDispatchOpenApi/Audit";
+pub const INVENTORY_QUERY_PATH: &str = "/tplus/api/v2/inventory/Query";
+pub const WAREHOUSE_QUERY_PATH: &str = "/tplus/api/v2/warehouse/Query";
 
 /// One T+ app. Cheap to clone; clones share tokens, token store and rate limiter. Returns
 /// raw [`Answer`]s; `classify` interprets them.
@@ -83,21 +88,32 @@ impl TplusClient {
     /// `POST otherDispatch/Create` with a `{"dto": …}` body. When the token is refused, it
     /// is refreshed once and the call repeated; if that fails the refusal is returned.
     pub async fn create_other_dispatch(&self, payload: &Value) -> Answer {
+        let external_code = payload["dto"]["ExternalCode"].as_str().unwrap_or_default();
+        self.call(OTHER_DISPATCH_CREATE_PATH, payload, external_code)
+            .await
+    }
+
+    /// `POST endpoint` with `body`, through the rate limiter. When the token is refused, it
+    /// is refreshed once and the call repeated; if that fails the refusal is returned.
+    /// `subject` (an ExternalCode, a voucher id; never a credential) goes into the log line.
+    pub(crate) async fn call(&self, endpoint: &'static str, body: &Value, subject: &str) -> Answer {
         let used = self.tokens();
-        let answer = self.post(OTHER_DISPATCH_CREATE_PATH, payload, &used).await;
+        let answer = self.post(endpoint, body, &used, subject).await;
         if !is_auth_failure(&answer) {
             return answer;
         }
         match self.refresh_after(&used).await {
-            Ok(()) => {
-                self.post(OTHER_DISPATCH_CREATE_PATH, payload, &self.tokens())
-                    .await
-            }
+            Ok(()) => self.post(endpoint, body, &self.tokens(), subject).await,
             Err(error) => {
                 tracing::warn!(%error, "T+ token refresh failed");
                 answer
             }
         }
+    }
+
+    /// The configuration the client was built with.
+    pub(crate) fn cfg(&self) -> &TplusConfig {
+        &self.inner.cfg
     }
 
     /// Replaces `stale` with newer tokens (see [`TokenKeeper::renew`]), refreshing through
@@ -179,7 +195,13 @@ impl TplusClient {
         }
     }
 
-    async fn post(&self, endpoint: &'static str, body: &Value, tokens: &Tokens) -> Answer {
+    async fn post(
+        &self,
+        endpoint: &'static str,
+        body: &Value,
+        tokens: &Tokens,
+        subject: &str,
+    ) -> Answer {
         let url = match self.inner.cfg.base_url.join(endpoint) {
             Ok(url) => url,
             Err(e) => return Answer::Transport(format!("building URL: {e}")),
@@ -231,14 +253,14 @@ impl TplusClient {
             Answer::Timeout => "timeout".to_string(),
             Answer::Transport(_) => "transport".to_string(),
         };
-        let external_code = body["dto"]["ExternalCode"].as_str().unwrap_or_default();
-        record(endpoint, &status, started.elapsed(), external_code);
+        record(endpoint, &status, started.elapsed(), subject);
         answer
     }
 }
 
-/// One log line and one metric sample per call; credentials are never logged.
-fn record(endpoint: &'static str, status: &str, latency: Duration, external_code: &str) {
+/// One log line and one metric sample per call, whatever the endpoint; credentials are never
+/// logged. `subject` names what the call was about (an ExternalCode, a voucher id, or "").
+fn record(endpoint: &'static str, status: &str, latency: Duration, subject: &str) {
     metrics::counter!("j2t_tplus_requests_total", "endpoint" => endpoint, "status" => status.to_string())
         .increment(1);
     metrics::histogram!("j2t_tplus_request_duration_seconds", "endpoint" => endpoint, "status" => status.to_string())
@@ -247,7 +269,7 @@ fn record(endpoint: &'static str, status: &str, latency: Duration, external_code
         endpoint,
         status,
         latency_ms = latency.as_millis() as u64,
-        external_code,
+        subject,
         "T+ call"
     );
 }

@@ -1,4 +1,5 @@
-//! Admin endpoints of the simulated T+: fault knobs, openToken expiry, master data.
+//! Admin endpoints of the simulated T+: fault knobs, openToken expiry, master data, deleting
+//! a voucher, and the answer knobs (duplicate reply, closed period, voucher list shape).
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -10,6 +11,7 @@ use serde_json::json;
 
 use super::faults::TplusFaults;
 use super::master_data::{Kind, MasterData, validate_codes};
+use super::replies::{ClosedPeriod, Reply, VoucherListKnobs};
 use crate::state::Store;
 
 pub const TPLUS_FAULTS_PATH: &str = "/admin/tplus/faults";
@@ -18,6 +20,14 @@ pub const TPLUS_MASTER_DATA_PATH: &str = "/admin/tplus/master-data";
 /// POST a JSON array of codes to add; DELETE `…/{code}` to remove one.
 pub const TPLUS_INVENTORIES_PATH: &str = "/admin/tplus/inventories";
 pub const TPLUS_WAREHOUSES_PATH: &str = "/admin/tplus/warehouses";
+/// GET lists the stored vouchers; DELETE `…/{ExternalCode}` removes one (as if deleted in T+).
+pub const TPLUS_VOUCHERS_PATH: &str = "/admin/tplus/vouchers";
+/// PUT a [`Reply`] to answer duplicate ExternalCodes with; DELETE restores the default.
+pub const TPLUS_DUPLICATE_REPLY_PATH: &str = "/admin/tplus/duplicate-reply";
+/// PUT a [`ClosedPeriod`]; DELETE opens every period again.
+pub const TPLUS_CLOSED_PERIOD_PATH: &str = "/admin/tplus/closed-period";
+/// GET/PUT the [`VoucherListKnobs`] (missing fields take their defaults).
+pub const TPLUS_VOUCHER_LIST_PATH: &str = "/admin/tplus/voucher-list";
 
 pub fn routes() -> Router<Store> {
     Router::new()
@@ -28,6 +38,102 @@ pub fn routes() -> Router<Store> {
         .route(TPLUS_WAREHOUSES_PATH, post(add_warehouses))
         .route("/admin/tplus/inventories/{code}", delete(remove_inventory))
         .route("/admin/tplus/warehouses/{code}", delete(remove_warehouse))
+        .route(
+            "/admin/tplus/vouchers/{external_code}",
+            delete(delete_voucher),
+        )
+        .route(
+            TPLUS_DUPLICATE_REPLY_PATH,
+            get(duplicate_reply)
+                .put(set_duplicate_reply)
+                .delete(reset_duplicate_reply),
+        )
+        .route(
+            TPLUS_CLOSED_PERIOD_PATH,
+            get(closed_period)
+                .put(set_closed_period)
+                .delete(open_periods),
+        )
+        .route(
+            TPLUS_VOUCHER_LIST_PATH,
+            get(voucher_list).put(set_voucher_list),
+        )
+}
+
+/// 204 when removed (its ExternalCode is free again), 404 when T+ had no such voucher.
+async fn delete_voucher(
+    State(store): State<Store>,
+    Path(external_code): Path<String>,
+) -> StatusCode {
+    if store.with(|d| d.delete_voucher(&external_code)) {
+        tracing::info!(%external_code, "T+ voucher deleted");
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::NOT_FOUND
+    }
+}
+
+async fn duplicate_reply(State(store): State<Store>) -> Json<Option<Reply>> {
+    Json(store.with(|d| d.tplus.replies.duplicate.clone()))
+}
+
+async fn set_duplicate_reply(State(store): State<Store>, body: Bytes) -> Response {
+    let reply = match parse::<Reply>(&body, "Reply") {
+        Ok(reply) => reply,
+        Err(response) => return response,
+    };
+    if let Err(reason) = reply.validate() {
+        return bad_request(reason);
+    }
+    tracing::info!(?reply, "T+ duplicate reply set");
+    store.with(|d| d.tplus.replies.duplicate = Some(reply.clone()));
+    Json(reply).into_response()
+}
+
+async fn reset_duplicate_reply(State(store): State<Store>) -> StatusCode {
+    store.with(|d| d.tplus.replies.duplicate = None);
+    StatusCode::NO_CONTENT
+}
+
+async fn closed_period(State(store): State<Store>) -> Json<Option<ClosedPeriod>> {
+    Json(store.with(|d| d.tplus.replies.closed.clone()))
+}
+
+async fn set_closed_period(State(store): State<Store>, body: Bytes) -> Response {
+    let closed = match parse::<ClosedPeriod>(&body, "ClosedPeriod") {
+        Ok(closed) => closed,
+        Err(response) => return response,
+    };
+    if let Err(reason) = closed.validate() {
+        return bad_request(reason);
+    }
+    tracing::info!(?closed, "T+ period closed");
+    store.with(|d| d.tplus.replies.closed = Some(closed.clone()));
+    Json(closed).into_response()
+}
+
+async fn open_periods(State(store): State<Store>) -> StatusCode {
+    store.with(|d| d.tplus.replies.closed = None);
+    StatusCode::NO_CONTENT
+}
+
+async fn voucher_list(State(store): State<Store>) -> Json<VoucherListKnobs> {
+    Json(store.with(|d| d.tplus.replies.voucher_list.clone()))
+}
+
+async fn set_voucher_list(State(store): State<Store>, body: Bytes) -> Response {
+    let knobs = match parse::<VoucherListKnobs>(&body, "VoucherListKnobs") {
+        Ok(knobs) => knobs,
+        Err(response) => return response,
+    };
+    tracing::info!(?knobs, "T+ voucher list knobs set");
+    store.with(|d| d.tplus.replies.voucher_list = knobs.clone());
+    Json(knobs).into_response()
+}
+
+/// A knob's JSON body; every bad body is a 400 with serde's reason.
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, Response> {
+    serde_json::from_slice(body).map_err(|e| bad_request(format!("invalid {what} JSON: {e}")))
 }
 
 async fn faults(State(store): State<Store>) -> Json<TplusFaults> {

@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use crate::random::roll;
 use crate::state::Store;
 
 pub const TOKEN_INVALID: &str = "openToken 无效或已过期";
@@ -30,6 +31,8 @@ pub enum Refusal {
     Unavailable { retry_after: Option<u64> },
     /// A proxy's maintenance page: HTTP 200 with an HTML body (nothing stored).
     MaintenancePage,
+    /// An answer set through the admin API: any status, any JSON body.
+    Reply { status: StatusCode, body: Value },
 }
 
 impl Refusal {
@@ -98,6 +101,55 @@ pub fn check_open_token(store: &Store, headers: &HeaderMap) -> Result<(), Refusa
     }
 }
 
+/// The gate of every read endpoint (FindVoucherList, GetVoucherDTO, Audit, the `Query`
+/// services), in Create's order: outage → appKey/appSecret → openToken → quota → injected
+/// 503 → injected 409. The read faults are drawn from their own RNG, so Create's fault
+/// sequence for a seed does not depend on how many reads came in between.
+pub fn admit_read(store: &Store, headers: &HeaderMap) -> Result<(), Refusal> {
+    let outage = store.with(|d| {
+        let faults = &d.tplus.faults;
+        faults.outage.then_some(Refusal::Unavailable {
+            retry_after: faults.retry_after_secs,
+        })
+    });
+    if let Some(refusal) = outage {
+        return Err(refusal);
+    }
+    check_app(store, headers)?;
+    check_open_token(store, headers)?;
+    store.with(|d| {
+        let tplus = &mut d.tplus;
+        let faults = &tplus.faults;
+        if faults.quota_exhausted {
+            return Err(Refusal::unauthorized("50112", "调用次数已用完"));
+        }
+        let unavailable = roll(&mut tplus.read_rng, faults.http_5xx_probability);
+        let throttled = roll(&mut tplus.read_rng, faults.throttle_409_probability);
+        if unavailable {
+            Err(Refusal::Unavailable {
+                retry_after: faults.retry_after_secs,
+            })
+        } else if throttled {
+            Err(Refusal::Throttled)
+        } else {
+            Ok(())
+        }
+    })
+}
+
+/// A read call's body: a JSON object, else a business error.
+pub fn json_object(body: &[u8]) -> Result<serde_json::Map<String, Value>, Refusal> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        _ => Err(Refusal::rejected("请求体不是 JSON 对象")),
+    }
+}
+
+/// T+'s success envelope of the `*OpenApi` services.
+pub fn envelope(data: Value) -> Value {
+    json!({"code": "0", "message": "", "data": data})
+}
+
 /// Turns an outcome into the HTTP answer and counts it under its stats key.
 pub fn finish(store: &Store, outcome: Outcome) -> Response {
     let (key, response) = match outcome {
@@ -128,6 +180,17 @@ pub fn finish(store: &Store, outcome: Outcome) -> Response {
                     .insert(header::RETRY_AFTER, HeaderValue::from(secs));
             }
             (stats_key(status, None), response)
+        }
+        Err(Refusal::Reply { status, body }) => {
+            let code = match &body["code"] {
+                Value::String(code) => Some(code.clone()),
+                Value::Number(code) => Some(code.to_string()),
+                _ => None,
+            };
+            (
+                stats_key(status, code.as_deref()),
+                (status, Json(body)).into_response(),
+            )
         }
         Err(Refusal::MaintenancePage) => {
             let body = "<!DOCTYPE html><html><head><title>系统维护</title></head>\

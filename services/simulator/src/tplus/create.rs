@@ -1,7 +1,8 @@
 //! `POST /tplus/api/v2/otherDispatch/Create`, as documented in `docs/tplus-api.md`. Checks in
 //! order: latency → outage (503) → appKey/appSecret/openToken (401, 50000) → quota (401,
-//! 50112) → injected 503 → injected 409 → injected HTML 200 → body and dto (400, 999) → master data (400, 999) → duplicate
-//! ExternalCode (400, 999 "已存在") → store. Success is HTTP 200 with body `null`. Under the
+//! 50112) → injected 503 → injected 409 → injected HTML 200 → body and dto (400, 999) →
+//! closed period (400, 999 "已结账", or the reply set) → master data (400, 999) → duplicate
+//! ExternalCode (400, 999 "已存在", or the reply set) → store. Success is HTTP 200 with body `null`. Under the
 //! timeout-after-commit fault the voucher is stored and the answer held back, so a client
 //! that gives up first saw a timeout for a voucher that exists.
 
@@ -61,9 +62,21 @@ fn answer(store: &Store, headers: &HeaderMap, body: &[u8]) -> Result<Option<Dura
     // One lock for master data, duplicate check and insert: an admin change or a concurrent
     // resubmission cannot slip in between.
     store.with(|d| {
+        let replies = &d.tplus.replies;
+        if let Some(refusal) = replies
+            .closed
+            .as_ref()
+            .and_then(|closed| closed.refusal(dto::voucher_date(&dto)))
+        {
+            return Err(refusal);
+        }
         d.tplus.master.check(&dto).map_err(Refusal::rejected)?;
+        let duplicate = d.tplus.replies.duplicate.clone();
         if !d.insert_voucher(&code, dto) {
-            return Err(Refusal::rejected(format!("外部单据号[{code}]已存在")));
+            return Err(match duplicate {
+                Some(reply) => reply.refusal(),
+                None => Refusal::rejected(format!("外部单据号[{code}]已存在")),
+            });
         }
         if hold.is_some() {
             d.tplus.committed_late += 1;

@@ -22,6 +22,14 @@ pub fn external_code(dto: &Value) -> &str {
     dto["ExternalCode"].as_str().unwrap_or_default()
 }
 
+/// `VoucherDate` as given (`yyyy-MM-dd` once validated).
+pub fn voucher_date(dto: &Value) -> &str {
+    dto["VoucherDate"]
+        .as_str()
+        .map(str::trim)
+        .unwrap_or_default()
+}
+
 pub fn warehouse_code(dto: &Value) -> &str {
     dto["Warehouse"]["Code"].as_str().unwrap_or_default()
 }
