@@ -4,6 +4,7 @@
 //! Every listener binds port 0 and reports the port it got. Random choices (kill points) come
 //! from `J2T_TEST_SEED` when set, else from the OS, and the seed is printed.
 
+mod books;
 mod cdp;
 mod console;
 mod dead_letters;
