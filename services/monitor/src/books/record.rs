@@ -173,7 +173,7 @@ pub struct DayView {
 /// day) that compared the books over it. Failed and running runs compare nothing.
 pub fn days(records: &[RunRecord]) -> Vec<DayView> {
     let mut checked: Vec<&RunRecord> = records.iter().filter(|r| r.state.checked()).collect();
-    checked.sort_by(|a, b| b.day.cmp(&a.day));
+    checked.sort_by_key(|r| std::cmp::Reverse(r.day));
     let mut views: std::collections::BTreeMap<NaiveDate, DayView> = Default::default();
     for record in checked {
         let Some(outcome) = &record.outcome else {

@@ -66,7 +66,7 @@ impl From<&RunRecord> for RunRow {
 }
 
 pub fn panel(settings: Settings, mut runs: Vec<RunRecord>) -> Panel {
-    runs.sort_by(|a, b| b.day.cmp(&a.day));
+    runs.sort_by_key(|r| std::cmp::Reverse(r.day));
     Panel {
         settings,
         dates: record::days(&runs),
