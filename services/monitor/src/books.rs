@@ -77,6 +77,7 @@ pub fn schedule(cfg: &Config) -> Schedule {
         cfg.jst.utc_offset_minutes,
         monitor.reconcile_days,
         Duration::minutes(timeout.min(7 * 24 * 60)),
+        monitor.reconcile_attempts,
     )
 }
 
@@ -187,6 +188,10 @@ async fn step(
     }
     let today = books.run(day).await?;
     let seen = today.as_ref().map(|(record, _)| match record.finished_at {
+        Some(finished_at) if record.state == record::RunState::Failed => Seen::Failed {
+            finished_at,
+            attempts: record.attempts,
+        },
         Some(_) => Seen::Finished,
         None => Seen::Running {
             started_at: record.started_at,
@@ -201,20 +206,17 @@ async fn step(
             to,
             takeover,
         } => {
-            let claim = RunRecord::claim(day, from, to, owner.to_string(), now);
-            let revision = if takeover {
-                today.map(|(_, revision)| revision)
-            } else {
-                None
-            };
+            let mut claim = RunRecord::claim(day, from, to, owner.to_string(), now);
+            let mut revision = None;
+            if takeover && let Some((previous, rev)) = &today {
+                claim = claim.again(previous);
+                revision = Some(*rev);
+            }
             if !books.claim(&claim, revision).await? {
                 tracing::info!(%day, "another monitor claimed today's reconcile");
                 return Ok(Step::Wait(now));
             }
-            if takeover {
-                tracing::warn!(%day, "took over a reconcile whose monitor stopped answering");
-            }
-            tracing::info!(%day, %from, %to, "daily reconcile started");
+            tracing::info!(%day, %from, %to, attempt = claim.attempts, "daily reconcile started");
             let timeout = (schedule.stale_after - Duration::minutes(10))
                 .to_std()
                 .unwrap_or(StdDuration::from_secs(3600));
@@ -233,10 +235,9 @@ async fn step(
             log_result(&done);
             gauges::count_run(done.state);
             books.finish(&done).await?;
-            Ok(Step::Digest {
-                day,
-                next: schedule.due(day + Duration::days(1)),
-            })
+            // Straight on to the digest; the next decision (a retry, or tomorrow's run)
+            // follows from the record just written.
+            Ok(Step::Digest { day, next: now })
         }
     }
 }

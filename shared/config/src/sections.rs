@@ -361,6 +361,9 @@ pub struct MonitorConfig {
     /// minutes) by a monitor that died is taken over by another.
     #[serde(deserialize_with = "values::at_least::<_, _, 1>")]
     pub reconcile_timeout_minutes: u64,
+    /// Runs per day at most: a run that could not run is tried again 30 minutes later.
+    #[serde(deserialize_with = "values::at_least::<_, _, 1>")]
+    pub reconcile_attempts: u32,
     /// Send a short daily digest to the webhooks at `reconcile_at` (after the reconcile).
     pub digest_enabled: bool,
     /// Alert receivers by name.

@@ -44,6 +44,10 @@ impl RunState {
     }
 }
 
+fn one() -> u32 {
+    1
+}
+
 /// One day's run of the daily reconcile.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
@@ -57,6 +61,9 @@ pub struct RunRecord {
     pub owner: String,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// Runs that day so far, this one included (a failed run is tried again).
+    #[serde(default = "one")]
+    pub attempts: u32,
     /// Why it could not run.
     pub error: Option<String>,
     /// What the report said, when there was one.
@@ -126,8 +133,17 @@ impl RunRecord {
             owner,
             started_at: now,
             finished_at: None,
+            attempts: 1,
             error: None,
             outcome: None,
+        }
+    }
+
+    /// The claim of one more attempt after `previous` (failed, or abandoned by its monitor).
+    pub fn again(self, previous: &RunRecord) -> Self {
+        Self {
+            attempts: previous.attempts.saturating_add(1),
+            ..self
         }
     }
 

@@ -4,7 +4,8 @@
 //! A run belongs to a JST day (the day it is due on) and covers the `days` days ending the
 //! day before. It is due at `at` JST local time; a monitor that starts later that day runs it
 //! at once. Once a day: the first monitor to claim the day's key runs it; a claim whose
-//! monitor died (older than `stale_after`) is taken over.
+//! monitor died (older than `stale_after`) is taken over. A run that could not run (JST or
+//! T+ unreachable) is tried again `retry_after` later, up to `attempts` times that day.
 
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveTime, Offset, TimeZone, Utc};
 
@@ -15,15 +16,26 @@ pub struct Schedule {
     pub days: u32,
     /// A claim older than this is abandoned (its monitor died) and may be taken over.
     pub stale_after: Duration,
+    /// Runs per day at most, counting the first (failed runs are tried again).
+    pub attempts: u32,
+    pub retry_after: Duration,
 }
+
+/// A failed run is tried again this much later.
+pub const RETRY_AFTER_MINUTES: i64 = 30;
 
 /// What the bucket holds about a day's run, as far as deciding goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Seen {
     /// Claimed at `started_at`, not finished (running, or its monitor died).
     Running { started_at: DateTime<Utc> },
-    /// Finished (whatever the result).
+    /// Finished with the books compared (equal or not).
     Finished,
+    /// Could not run, at `finished_at`, after `attempts` runs that day.
+    Failed {
+        finished_at: DateTime<Utc>,
+        attempts: u32,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,19 +43,27 @@ pub enum Decision {
     /// Nothing to do before `until`.
     Wait { until: DateTime<Utc> },
     /// Run `day`'s reconcile over `from..=to` now, after claiming it; `takeover`: the claim
-    /// of a monitor that died is replaced (compare-and-set), else the key is created.
+    /// of a monitor that died, or a failed run, is replaced (compare-and-set), else the key
+    /// is created.
     Run {
         day: NaiveDate,
         from: NaiveDate,
         to: NaiveDate,
         takeover: bool,
     },
-    /// `day`'s run is over: go on to the digest; the next run is due at `next`.
+    /// `day`'s run is over (or failed, to be tried again at `next`): go on to the digest;
+    /// nothing more to do before `next`.
     Done { day: NaiveDate, next: DateTime<Utc> },
 }
 
 impl Schedule {
-    pub fn new(at: NaiveTime, utc_offset_minutes: i32, days: u32, timeout: Duration) -> Self {
+    pub fn new(
+        at: NaiveTime,
+        utc_offset_minutes: i32,
+        days: u32,
+        timeout: Duration,
+        attempts: u32,
+    ) -> Self {
         // An offset beyond ±24 h cannot be a zone (the alert texts fall back to UTC alike).
         let zone = FixedOffset::east_opt(utc_offset_minutes.saturating_mul(60))
             .unwrap_or_else(|| Utc.fix());
@@ -52,6 +72,8 @@ impl Schedule {
             zone,
             days: days.max(1),
             stale_after: timeout + Duration::minutes(10),
+            attempts: attempts.max(1),
+            retry_after: Duration::minutes(RETRY_AFTER_MINUTES),
         }
     }
 
@@ -104,6 +126,25 @@ impl Schedule {
                 until: (started_at + self.stale_after).min(next),
             },
             Some(Seen::Finished) => Decision::Done { day, next },
+            Some(Seen::Failed {
+                finished_at,
+                attempts,
+            }) => {
+                let retry = finished_at + self.retry_after;
+                match (attempts < self.attempts, now >= retry) {
+                    (true, true) => Decision::Run {
+                        day,
+                        from,
+                        to,
+                        takeover: true,
+                    },
+                    (true, false) => Decision::Done {
+                        day,
+                        next: retry.min(next),
+                    },
+                    (false, _) => Decision::Done { day, next },
+                }
+            }
         }
     }
 }
@@ -128,6 +169,7 @@ mod tests {
             480,
             7,
             Duration::minutes(120),
+            3,
         )
     }
 
@@ -220,6 +262,46 @@ mod tests {
                 }),
                 Decision::Wait {
                     until: jst("2026-12-02 01:10").min(next),
+                },
+            ),
+            // Could not run: the digest goes out, and it is tried again 30 minutes later...
+            (
+                "2026-12-01 06:05",
+                Some(Seen::Failed {
+                    finished_at: jst("2026-12-01 06:01"),
+                    attempts: 1,
+                }),
+                Decision::Done {
+                    day: today,
+                    next: jst("2026-12-01 06:31"),
+                },
+            ),
+            (
+                "2026-12-01 06:31",
+                Some(Seen::Failed {
+                    finished_at: jst("2026-12-01 06:01"),
+                    attempts: 2,
+                }),
+                run(true),
+            ),
+            // ...but not more than 3 times a day.
+            (
+                "2026-12-01 09:00",
+                Some(Seen::Failed {
+                    finished_at: jst("2026-12-01 07:01"),
+                    attempts: 3,
+                }),
+                Decision::Done { day: today, next },
+            ),
+            // A retry near midnight waits for the next day's run instead.
+            (
+                "2026-12-02 05:50",
+                Some(Seen::Failed {
+                    finished_at: jst("2026-12-02 05:45"),
+                    attempts: 1,
+                }),
+                Decision::Wait {
+                    until: jst("2026-12-02 06:00"),
                 },
             ),
         ];
