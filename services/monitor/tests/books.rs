@@ -138,13 +138,22 @@ struct Monitor {
 impl Monitor {
     /// A monitor whose daily reconcile is due at once (00:00 JST has always passed today).
     async fn start(nats: &NatsServer, hook_url: &str, engine: Arc<dyn Engine>) -> Self {
+        Self::start_with(nats, hook_url, engine, true).await
+    }
+
+    async fn start_with(
+        nats: &NatsServer,
+        hook_url: &str,
+        engine: Arc<dyn Engine>,
+        reconcile: bool,
+    ) -> Self {
         let env: HashMap<String, String> = [
             ("J2T__NATS__URL", nats.url()),
             ("J2T__ADMIN__LISTEN", "127.0.0.1:0".into()),
             ("J2T__MONITOR__CONSOLE_LISTEN", "127.0.0.1:0".into()),
             ("J2T__MONITOR__EVALUATE_EVERY_SECS", "1".into()),
             ("J2T__MONITOR__LANGUAGE", "en".into()),
-            ("J2T__MONITOR__RECONCILE_ENABLED", "true".into()),
+            ("J2T__MONITOR__RECONCILE_ENABLED", reconcile.to_string()),
             ("J2T__MONITOR__RECONCILE_AT", "00:00".into()),
             ("J2T__MONITOR__RECONCILE_DAYS", "3".into()),
             ("J2T__MONITOR__WEBHOOKS__TEST__URL", hook_url.into()),
@@ -341,4 +350,32 @@ async fn a_run_that_could_not_run_alerts_with_the_reason() {
     assert_eq!(digest["details"]["books"]["state"], "failed", "{digest}");
     assert_eq!(engine.runs.load(Ordering::SeqCst), 1);
     monitor.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_the_reconcile_off_the_digest_still_goes_out_once_a_day() {
+    let nats = NatsServer::start().expect("nats-server");
+    let (url, bodies) = receiver().await;
+    let engine = StandIn::new(Ok(differing_report()));
+    let first = Monitor::start_with(&nats, &url, engine.clone(), false).await;
+    wait_until("the digest", &bodies, |b| {
+        !find(b, "daily_digest", "digest").is_empty()
+    })
+    .await;
+    // A second monitor the same day: no second digest.
+    let (url2, bodies2) = receiver().await;
+    let second = Monitor::start_with(&nats, &url2, engine.clone(), false).await;
+    tokio::time::sleep(ROUND * 5).await;
+    first.stop().await;
+    second.stop().await;
+    let received = bodies.lock().expect("lock").clone();
+    assert_eq!(received.len(), 1, "{received:#?}");
+    let digest = &received[0];
+    assert_eq!(digest["details"]["books"]["state"], "off", "{digest}");
+    assert_eq!(
+        digest["summary"],
+        "Books: daily reconcile off (monitor.reconcile_enabled)"
+    );
+    assert!(bodies2.lock().expect("lock").is_empty());
+    assert_eq!(engine.runs.load(Ordering::SeqCst), 0);
 }

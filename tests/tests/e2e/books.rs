@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use super::cdp::{self, Browser};
 use super::support::seed;
+use j2t_e2e::harness::{admin_port, metric};
 
 const LIMIT: Duration = Duration::from_secs(180);
 
@@ -129,6 +130,23 @@ async fn the_daily_reconcile_alerts_a_deleted_voucher_and_the_console_shows_its_
     })
     .await;
     assert_eq!(digest["details"]["books"]["state"], "differ", "{digest}");
+
+    // The result as metrics, without SKU or warehouse labels.
+    let port = admin_port(&mut monitor).await;
+    // Exported from the bucket on the monitor's next round, absent until then; the run's
+    // gauges are set before the last run's (`export`'s order).
+    let ok = eventually(LIMIT, "the reconcile gauges", || async {
+        metric(port, "j2t_reconcile_last_run_ok").await
+    })
+    .await;
+    assert_eq!(ok, 1.0);
+    assert_eq!(metric(port, "j2t_reconcile_books_equal").await, Some(0.0));
+    let rows = metric(port, "j2t_reconcile_differing_rows").await;
+    assert!(rows.is_some_and(|n| n >= worst.len() as f64), "{rows:?}");
+    assert_eq!(
+        metric(port, "j2t_reconcile_runs_total{result=\"differ\"}").await,
+        Some(1.0)
+    );
 
     // The panel's API: that date red, the others of the run green.
     let http = reqwest::Client::new();

@@ -47,44 +47,33 @@ pub fn values(latest: Option<&RunRecord>, checked: Option<&RunRecord>) -> Values
     values
 }
 
+/// Sets the gauges known; an unknown one is not even registered (a registered gauge renders
+/// as 0 until set, which would read as "books differ").
 pub fn export(values: &Values) {
-    let set = |gauge: metrics::Gauge, value: Option<f64>| {
-        if let Some(value) = value {
-            gauge.set(value);
-        }
-    };
-    set(
-        metrics::gauge!("j2t_reconcile_books_equal"),
-        values.books_equal,
-    );
-    set(
-        metrics::gauge!("j2t_reconcile_differing_rows"),
-        values.differing_rows,
-    );
-    set(
-        metrics::gauge!("j2t_reconcile_qty_difference"),
-        values.qty_difference,
-    );
-    set(
-        metrics::gauge!("j2t_reconcile_amount_difference"),
-        values.amount_difference,
-    );
-    set(
-        metrics::gauge!("j2t_reconcile_last_checked_timestamp_seconds"),
-        values.last_checked,
-    );
-    set(
-        metrics::gauge!("j2t_reconcile_last_run_timestamp_seconds"),
-        values.last_run,
-    );
-    set(
-        metrics::gauge!("j2t_reconcile_last_run_ok"),
-        values.last_run_ok,
-    );
-    set(
-        metrics::gauge!("j2t_reconcile_last_run_duration_seconds"),
-        values.last_run_duration,
-    );
+    if let Some(v) = values.books_equal {
+        metrics::gauge!("j2t_reconcile_books_equal").set(v);
+    }
+    if let Some(v) = values.differing_rows {
+        metrics::gauge!("j2t_reconcile_differing_rows").set(v);
+    }
+    if let Some(v) = values.qty_difference {
+        metrics::gauge!("j2t_reconcile_qty_difference").set(v);
+    }
+    if let Some(v) = values.amount_difference {
+        metrics::gauge!("j2t_reconcile_amount_difference").set(v);
+    }
+    if let Some(v) = values.last_checked {
+        metrics::gauge!("j2t_reconcile_last_checked_timestamp_seconds").set(v);
+    }
+    if let Some(v) = values.last_run {
+        metrics::gauge!("j2t_reconcile_last_run_timestamp_seconds").set(v);
+    }
+    if let Some(v) = values.last_run_ok {
+        metrics::gauge!("j2t_reconcile_last_run_ok").set(v);
+    }
+    if let Some(v) = values.last_run_duration {
+        metrics::gauge!("j2t_reconcile_last_run_duration_seconds").set(v);
+    }
 }
 
 /// Shows every result's counter at 0 before the first run (so `increase()` sees the first).
