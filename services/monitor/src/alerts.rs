@@ -207,8 +207,14 @@ async fn evaluate_loop(
                 firing.extend(last_storage.iter().cloned());
             }
         }
-        // The daily reconcile's alerts; unknown this round: as they were.
-        match crate::books::latest(topology).await {
+        // The daily reconcile's alerts (none once it is switched off: its last result would
+        // fire for ever); unknown this round: as they were.
+        let books = if cfg.monitor.reconcile_enabled {
+            crate::books::latest(topology).await
+        } else {
+            Ok((None, None))
+        };
+        match books {
             Ok((latest, checked)) => {
                 last_books = rules::books(latest.as_ref(), checked.as_ref());
             }

@@ -127,8 +127,8 @@ impl Books {
         Ok((latest, checked))
     }
 
-    /// Every day's run the bucket still holds (92 days at most).
-    pub async fn runs(&self) -> Result<Vec<RunRecord>, StoreError> {
+    /// The newest `limit` days' runs the bucket holds (it keeps 92 days).
+    pub async fn runs(&self, limit: usize) -> Result<Vec<RunRecord>, StoreError> {
         let keys: Vec<String> = match self.kv.keys().await {
             Ok(keys) => keys
                 .try_collect()
@@ -136,8 +136,11 @@ impl Books {
                 .map_err(|e| nats("run.*")(e.into()))?,
             Err(e) => return Err(nats("run.*")(e.into())),
         };
+        // `run.yyyy-MM-dd`: sorted by name, newest first.
+        let mut keys: Vec<&String> = keys.iter().filter(|k| k.starts_with("run.")).collect();
+        keys.sort_unstable_by(|a, b| b.cmp(a));
         let mut runs = Vec::new();
-        for key in keys.iter().filter(|k| k.starts_with("run.")) {
+        for key in keys.into_iter().take(limit) {
             if let Some((record, _)) = self.read::<RunRecord>(key).await? {
                 runs.push(record);
             }

@@ -74,8 +74,15 @@ pub fn panel(settings: Settings, mut runs: Vec<RunRecord>) -> Panel {
     }
 }
 
+/// Runs read for the panel: a month of dates (each run covers `reconcile_days` of them) is
+/// what the page shows, and a run that differs can weigh some 100 KiB.
+const PANEL_RUNS: usize = 31;
+
 pub async fn reconcile(State(api): State<Arc<Api>>) -> Result<Json<Panel>, ApiError> {
-    let runs = Books::new(&api.topology).runs().await.map_err(internal)?;
+    let runs = Books::new(&api.topology)
+        .runs(PANEL_RUNS)
+        .await
+        .map_err(internal)?;
     Ok(Json(panel(api.books.clone(), runs)))
 }
 
