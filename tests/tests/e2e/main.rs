@@ -14,6 +14,7 @@ mod nats;
 mod observability;
 mod pipeline;
 mod poison;
+mod reconcile;
 mod support;
 mod tracing;
 mod transformer;
