@@ -55,7 +55,7 @@ pub enum ReconcileError {
 /// Most days one run covers (a month and then some; JST is read at its rate limit).
 pub const MAX_DAYS: i64 = 366;
 
-/// Compares JST with T+ over `request`'s dates; see the crate docs.
+/// Compares JST with T+ over `request`'s dates (at most [`MAX_DAYS`]); see the crate docs.
 pub async fn reconcile(
     cfg: &Config,
     topology: &Topology,
