@@ -242,6 +242,13 @@ async fn of_task(
 mod tests {
     use super::*;
 
+    /// The monitor spawns runs on its runtime: the future must be `Send`.
+    #[allow(dead_code)]
+    fn a_run_is_send(cfg: &Config, topology: &Topology, request: &Request) {
+        fn send<T: Send>(_: T) {}
+        send(reconcile(cfg, topology, request, &NoProgress));
+    }
+
     #[test]
     fn requests_are_checked() {
         let d = |m, day| NaiveDate::from_ymd_opt(2026, m, day).expect("date");
