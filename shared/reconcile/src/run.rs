@@ -55,7 +55,7 @@ pub enum ReconcileError {
 /// Most days one run covers (a month and then some; JST is read at its rate limit).
 pub const MAX_DAYS: i64 = 366;
 
-/// Compares JST with T+ over `request`'s dates; see the crate docs.
+/// Compares JST with T+ over `request`'s dates (at most [`MAX_DAYS`]); see the crate docs.
 pub async fn reconcile(
     cfg: &Config,
     topology: &Topology,
@@ -241,6 +241,13 @@ async fn of_task(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The monitor spawns runs on its runtime: the future must be `Send`.
+    #[allow(dead_code)]
+    fn a_run_is_send(cfg: &Config, topology: &Topology, request: &Request) {
+        fn send<T: Send>(_: T) {}
+        send(reconcile(cfg, topology, request, &NoProgress));
+    }
 
     #[test]
     fn requests_are_checked() {

@@ -15,6 +15,7 @@ mod nats;
 mod observability;
 mod pipeline;
 mod poison;
+mod reconcile;
 mod support;
 mod tracing;
 mod transformer;
