@@ -109,22 +109,24 @@ pub async fn run(
     if monitor.reconcile_enabled {
         gauges::register_runs();
     }
-    let books = Books::new(&topology);
-    let schedule = schedule(&cfg);
-    let owner = owner();
+    let daily = Daily {
+        topology: &topology,
+        cfg: &cfg,
+        engine: &*engine,
+        books: Books::new(&topology),
+        schedule: schedule(&cfg),
+        owner: owner(),
+    };
+    let books = &daily.books;
     // The day whose digest this monitor knows was sent (by it or another).
     let mut digest_done: Option<NaiveDate> = None;
     loop {
         let now = Utc::now();
-        let pause = match step(
-            &topology, &cfg, &*engine, &books, &schedule, &owner, now, &shutdown,
-        )
-        .await
-        {
+        let pause = match daily.step(now, &shutdown).await {
             Ok(Step::Wait(until)) => until,
             Ok(Step::Digest { day, next }) => {
                 if monitor.digest_enabled && digest_done != Some(day) {
-                    match digest.send_once(&books, &topology, &cfg, day).await {
+                    match digest.send_once(books, &topology, &cfg, day).await {
                         Ok(()) => digest_done = Some(day),
                         Err(error) => {
                             tracing::warn!(%error, %day, "daily digest not sent; will try again");
@@ -165,79 +167,94 @@ enum Step {
     },
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn step(
-    topology: &Topology,
-    cfg: &Config,
-    engine: &dyn Engine,
-    books: &Books,
-    schedule: &Schedule,
-    owner: &str,
-    now: DateTime<Utc>,
-    shutdown: &CancellationToken,
-) -> Result<Step, store::StoreError> {
-    let day = schedule.day(now);
-    if !cfg.monitor.reconcile_enabled {
-        return Ok(match schedule.decide(now, Some(Seen::Finished)) {
-            Decision::Wait { until } => Step::Wait(until),
-            _ => Step::Digest {
-                day,
-                next: schedule.due(day + Duration::days(1)),
+/// What one decision needs.
+struct Daily<'a> {
+    topology: &'a Topology,
+    cfg: &'a Config,
+    engine: &'a dyn Engine,
+    books: Books,
+    schedule: Schedule,
+    owner: String,
+}
+
+impl Daily<'_> {
+    /// Decides at `now` and, when due, claims and runs today's reconcile.
+    async fn step(
+        &self,
+        now: DateTime<Utc>,
+        shutdown: &CancellationToken,
+    ) -> Result<Step, store::StoreError> {
+        let Daily {
+            topology,
+            cfg,
+            engine,
+            books,
+            schedule,
+            owner,
+        } = self;
+        let day = schedule.day(now);
+        if !cfg.monitor.reconcile_enabled {
+            return Ok(match schedule.decide(now, Some(Seen::Finished)) {
+                Decision::Wait { until } => Step::Wait(until),
+                _ => Step::Digest {
+                    day,
+                    next: schedule.due(day + Duration::days(1)),
+                },
+            });
+        }
+        let today = books.run(day).await?;
+        let seen = today.as_ref().map(|(record, _)| match record.finished_at {
+            Some(finished_at) if record.state == record::RunState::Failed => Seen::Failed {
+                finished_at,
+                attempts: record.attempts,
+            },
+            Some(_) => Seen::Finished,
+            None => Seen::Running {
+                started_at: record.started_at,
             },
         });
-    }
-    let today = books.run(day).await?;
-    let seen = today.as_ref().map(|(record, _)| match record.finished_at {
-        Some(finished_at) if record.state == record::RunState::Failed => Seen::Failed {
-            finished_at,
-            attempts: record.attempts,
-        },
-        Some(_) => Seen::Finished,
-        None => Seen::Running {
-            started_at: record.started_at,
-        },
-    });
-    match schedule.decide(now, seen) {
-        Decision::Wait { until } => Ok(Step::Wait(until)),
-        Decision::Done { day, next } => Ok(Step::Digest { day, next }),
-        Decision::Run {
-            day,
-            from,
-            to,
-            takeover,
-        } => {
-            let mut claim = RunRecord::claim(day, from, to, owner.to_string(), now);
-            let mut revision = None;
-            if takeover && let Some((previous, rev)) = &today {
-                claim = claim.again(previous);
-                revision = Some(*rev);
+        match schedule.decide(now, seen) {
+            Decision::Wait { until } => Ok(Step::Wait(until)),
+            Decision::Done { day, next } => Ok(Step::Digest { day, next }),
+            Decision::Run {
+                day,
+                from,
+                to,
+                takeover,
+            } => {
+                let mut claim = RunRecord::claim(day, from, to, owner.to_string(), now);
+                let mut revision = None;
+                if takeover && let Some((previous, rev)) = &today {
+                    claim = claim.again(previous);
+                    revision = Some(*rev);
+                }
+                if !books.claim(&claim, revision).await? {
+                    tracing::info!(%day, "another monitor claimed today's reconcile");
+                    return Ok(Step::Wait(now));
+                }
+                tracing::info!(%day, %from, %to, attempt = claim.attempts, "daily reconcile started");
+                let timeout = (schedule.stale_after - Duration::minutes(10))
+                    .to_std()
+                    .unwrap_or(StdDuration::from_secs(3600));
+                let run = tokio::time::timeout(timeout, engine.reconcile(cfg, topology, from, to));
+                let result = match shutdown.run_until_cancelled(run).await {
+                    // Stopping mid-run: the claim goes stale and another monitor (or this one,
+                    // restarted) takes it over.
+                    None => return Ok(Step::Wait(now)),
+                    Some(Ok(result)) => result,
+                    Some(Err(_)) => Err(format!(
+                        "did not finish within monitor.reconcile_timeout_minutes ({} min)",
+                        cfg.monitor.reconcile_timeout_minutes
+                    )),
+                };
+                let done = claim.finish(result.as_ref().map_err(Clone::clone), Utc::now());
+                log_result(&done);
+                gauges::count_run(done.state);
+                books.finish(&done).await?;
+                // Straight on to the digest; the next decision (a retry, or tomorrow's run)
+                // follows from the record just written.
+                Ok(Step::Digest { day, next: now })
             }
-            if !books.claim(&claim, revision).await? {
-                tracing::info!(%day, "another monitor claimed today's reconcile");
-                return Ok(Step::Wait(now));
-            }
-            tracing::info!(%day, %from, %to, attempt = claim.attempts, "daily reconcile started");
-            let timeout = (schedule.stale_after - Duration::minutes(10))
-                .to_std()
-                .unwrap_or(StdDuration::from_secs(3600));
-            let run = tokio::time::timeout(timeout, engine.reconcile(cfg, topology, from, to));
-            let result = match shutdown.run_until_cancelled(run).await {
-                // Stopping mid-run: the claim goes stale and another monitor (or this one,
-                // restarted) takes it over.
-                None => return Ok(Step::Wait(now)),
-                Some(Ok(result)) => result,
-                Some(Err(_)) => Err(format!(
-                    "did not finish within monitor.reconcile_timeout_minutes ({} min)",
-                    cfg.monitor.reconcile_timeout_minutes
-                )),
-            };
-            let done = claim.finish(result.as_ref().map_err(Clone::clone), Utc::now());
-            log_result(&done);
-            gauges::count_run(done.state);
-            books.finish(&done).await?;
-            // Straight on to the digest; the next decision (a retry, or tomorrow's run)
-            // follows from the record just written.
-            Ok(Step::Digest { day, next: now })
         }
     }
 }
