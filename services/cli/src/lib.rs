@@ -1,6 +1,8 @@
-//! The operator CLI's commands. Each module is one command; `reconcile` is the pure
-//! comparison of JST orders with T+ vouchers that the demo and the tests share.
+//! The operator CLI's commands. Each module is one command (`books` is `jst2tplus
+//! reconcile`); `reconcile` is the quick comparison of JST orders with T+ vouchers through the
+//! simulator's admin API that the demo and the tests share.
 
+pub mod books;
 pub mod check;
 pub mod demo;
 pub mod dlq;

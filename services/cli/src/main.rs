@@ -26,6 +26,10 @@ enum Command {
     /// Dry-run a mapping on a JSON file of JST orders and print the T+ payloads; writes
     /// nothing.
     Render(jst2tplus::render::RenderArgs),
+    /// Do the books match? JST re-queried for a date range against the vouchers read back
+    /// from T+, per (date, warehouse, SKU), every difference explained. Exit 0 equal, 1 not,
+    /// 2 could not run.
+    Reconcile(jst2tplus::books::ReconcileArgs),
     /// Dead letters: list, show, replay, purge.
     Dlq {
         #[command(subcommand)]
@@ -51,5 +55,9 @@ fn main() -> anyhow::Result<()> {
         Command::Demo(args) => runtime()?.block_on(jst2tplus::demo::run(config()?, args)),
         Command::Dlq { command } => runtime()?.block_on(jst2tplus::dlq::run(config()?, command)),
         Command::Whereis(args) => runtime()?.block_on(jst2tplus::whereis::run(config()?, args)),
+        // Its own exit codes: 0 equal, 1 not, 2 could not run.
+        Command::Reconcile(args) => {
+            std::process::exit(jst2tplus::books::main(config().map_err(Into::into), args))
+        }
     }
 }

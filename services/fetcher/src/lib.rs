@@ -6,29 +6,26 @@
 //! restart re-fetches exactly the same window. Orders are published with
 //! `Nats-Msg-Id = task:window:io_id` and the close event with `task:window`, so a re-fetch
 //! inside the stream's duplicate window stores nothing twice. How windows are read without
-//! missing rows: `paging`. Why an io_id is never published by two windows: `seen`. Rate
+//! missing rows: `j2t_jst::paging`. Why an io_id is never published by two windows: `seen`. Rate
 //! limits: `j2t_stores::KvRateLimiter`. Replicas: `lease`.
 
 mod cursor;
 mod lease;
-mod paging;
 mod seen;
 mod sync;
 mod windows;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use j2t_config::Config;
 use j2t_jst::JstClient;
 use j2t_runtime::ServiceContext;
-use j2t_stores::{KvRateLimiter, KvTokenStore};
 use j2t_topology::{Topology, names};
 use tokio_util::sync::CancellationToken;
 
 pub use cursor::{CursorState, CursorStore};
-pub use paging::Range;
+pub use j2t_jst::paging::Range;
 pub use windows::next_window;
 
 use crate::lease::Lease;
@@ -86,18 +83,7 @@ pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
 
 /// The JST client every task shares: tokens and rate-limit schedule in NATS KV.
 fn jst_client(cfg: &Config, topology: &Topology) -> anyhow::Result<JstClient> {
-    let store = KvTokenStore::new(
-        topology.tokens.clone(),
-        names::jst_tokens_key(&cfg.jst.app_key),
-    );
-    let limiter = KvRateLimiter::new(
-        topology.rate.clone(),
-        names::jst_rate_key(&cfg.jst.app_key),
-        cfg.fetcher.requests_per_second,
-        cfg.fetcher.requests_per_minute,
-    );
-    JstClient::with_parts(&cfg.jst, Some(Arc::new(store)), Some(Arc::new(limiter)))
-        .context("building the JST client")
+    j2t_stores::jst_client(cfg, topology).context("building the JST client")
 }
 
 /// Syncs one task window after window; pauses when caught up.

@@ -1,7 +1,7 @@
 //! One sync task: its cursor, its windows, reading each window (see `paging`) and publishing
 //! its orders, then closing the window.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -9,8 +9,9 @@ use async_nats::jetstream::context::PublishAckFuture;
 use async_nats::jetstream::message::PublishMessage;
 use backon::{ExponentialBuilder, Retryable};
 use chrono::{NaiveDateTime, Utc};
-use j2t_config::{FetcherConfig, Paging, SyncTask};
+use j2t_config::{FetcherConfig, SyncTask};
 use j2t_domain::{DeadLetter, DeadLetterReason, Stage, Window, WindowClosed, io_id_of};
+use j2t_jst::paging::{PageReader, Range, read_range};
 use j2t_jst::{ApiCode, JstClient, JstError, OutboundPage, OutboundQuery};
 use j2t_topology::{Topology, names};
 use serde_json::Value;
@@ -18,9 +19,6 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::cursor::{CursorState, CursorStore};
-use crate::paging::{
-    FirstPage, MAX_STABLE_PASSES, Range, SnapshotStep, TsStep, snapshot_step, ts_step,
-};
 use crate::seen::SeenIds;
 use crate::windows::next_window;
 
@@ -36,6 +34,25 @@ pub struct WindowReport {
     pub dead_lettered: u64,
     /// Set when the window itself was dead-lettered after its last allowed attempt.
     pub failed: Option<String>,
+}
+
+/// Reads one window for publishing: pages fetched with the task's retries, accepted rows
+/// published (see `j2t_jst::paging` for which pages count).
+struct WindowReader<'a> {
+    sync: &'a TaskSync,
+    run: &'a mut WindowRun,
+}
+
+impl PageReader for WindowReader<'_> {
+    type Error = anyhow::Error;
+
+    async fn fetch(&mut self, query: &OutboundQuery) -> anyhow::Result<OutboundPage> {
+        Ok(self.sync.fetch_page(query, self.run).await?)
+    }
+
+    async fn accept(&mut self, page: OutboundPage) -> anyhow::Result<()> {
+        self.sync.accept(page, self.run).await
+    }
 }
 
 /// A replay request for a dead-lettered window (the value of its replay key).
@@ -351,111 +368,8 @@ impl TaskSync {
     }
 
     async fn read_window(&self, range: Range, run: &mut WindowRun) -> anyhow::Result<()> {
-        match self.task.paging {
-            Paging::Snapshot => self.read_snapshots(range, run).await,
-            Paging::StartTs => self.read_by_ts(range, run).await,
-        }
-    }
-
-    fn query(&self, range: Range, page_index: u32) -> OutboundQuery {
-        let fmt = |t: NaiveDateTime| t.format(j2t_domain::JST_TIME_FORMAT).to_string();
-        let task = &self.task;
-        OutboundQuery {
-            shop_id: task.shop_id,
-            is_offline_shop: task.is_offline_shop,
-            status: task.status.clone(),
-            modified_begin: Some(fmt(range.start)),
-            modified_end: Some(fmt(range.end)),
-            date_type: Some(task.date_type),
-            page_index,
-            page_size: task.page_size,
-            so_ids: Some(task.so_ids.clone()).filter(|ids| !ids.is_empty()),
-            wms_co_id: task.wms_co_id,
-            start_ts: None,
-            is_get_total: None,
-        }
-    }
-
-    /// The snapshot strategy (see `paging`).
-    async fn read_snapshots(&self, range: Range, run: &mut WindowRun) -> anyhow::Result<()> {
-        let mut todo = vec![range];
-        while let Some(range) = todo.pop() {
-            let page = self.fetch_page(&self.query(range, 1), run).await?;
-            let first = FirstPage {
-                has_next: page.has_next,
-                returned: (page.datas.len() + page.unreadable.len()) as u64,
-                data_count: page.data_count,
-            };
-            match snapshot_step(range, first, self.task.page_size) {
-                SnapshotStep::Take => self.accept(page, run).await?,
-                SnapshotStep::PageUntilStable => self.read_until_stable(range, run).await?,
-                // Reversed onto the stack, so parts are read in time order.
-                SnapshotStep::Split(parts) => todo.extend(parts.into_iter().rev()),
-            }
-        }
-        Ok(())
-    }
-
-    /// A single second with more orders than a page: page through it until two passes
-    /// agree, so no row slipped between pages.
-    async fn read_until_stable(&self, range: Range, run: &mut WindowRun) -> anyhow::Result<()> {
-        let mut previous: Option<BTreeSet<(i64, i64)>> = None;
-        for _ in 0..MAX_STABLE_PASSES {
-            let mut pass = BTreeSet::new();
-            let mut page_index = 1;
-            loop {
-                let page = self.fetch_page(&self.query(range, page_index), run).await?;
-                pass.extend(page.datas.iter().filter_map(|o| {
-                    Some((
-                        io_id_of(o)?,
-                        o.get("ts").and_then(Value::as_i64).unwrap_or(0),
-                    ))
-                }));
-                pass.extend(page.unreadable.iter().filter_map(|o| Some((o.io_id?, 0))));
-                let has_next = page.has_next;
-                self.accept(page, run).await?;
-                if !has_next {
-                    break;
-                }
-                page_index += 1;
-            }
-            if previous.as_ref() == Some(&pass) {
-                return Ok(());
-            }
-            previous = Some(pass);
-        }
-        anyhow::bail!(
-            "orders at {} kept changing over {MAX_STABLE_PASSES} passes; will retry",
-            range.start
-        )
-    }
-
-    /// The start_ts strategy (see `paging`).
-    async fn read_by_ts(&self, range: Range, run: &mut WindowRun) -> anyhow::Result<()> {
-        let mut start_ts = 0;
-        loop {
-            let query = OutboundQuery {
-                start_ts: Some(start_ts),
-                is_get_total: Some(false),
-                ..self.query(range, 1)
-            };
-            let page = self.fetch_page(&query, run).await?;
-            let max_ts = page
-                .datas
-                .iter()
-                .filter_map(|o| o.get("ts").and_then(Value::as_i64))
-                .max();
-            let returned = page.datas.len() + page.unreadable.len();
-            let step = ts_step(start_ts, returned, self.task.page_size, max_ts);
-            self.accept(page, run).await?;
-            match step {
-                TsStep::Done => return Ok(()),
-                TsStep::From(ts) => start_ts = ts,
-                TsStep::Stuck => anyhow::bail!(
-                    "start_ts paging made no progress at ts {start_ts} (rows without a larger ts)"
-                ),
-            }
-        }
+        let mut reader = WindowReader { sync: self, run };
+        read_range(&self.task, range, &mut reader).await
     }
 
     /// Publishes the orders of one response that are new to this window and not already

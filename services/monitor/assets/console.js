@@ -1,6 +1,6 @@
 // The jst2tplus operator console: polls the monitor's /api every few seconds and renders the
-// pipeline, cursors, recent vouchers and dead letters. Plain DOM, no framework, no network
-// access beyond this origin. Data is always inserted as text (never as HTML).
+// pipeline, the daily reconcile (Books), cursors, recent vouchers and dead letters. Plain
+// DOM, no framework, no network access beyond this origin. Data is always inserted as text (never as HTML).
 'use strict';
 
 (() => {
@@ -31,6 +31,16 @@
       quota: 'T+ 配额耗尽于 {time}', authFailures: 'T+ 连续认证失败 {n} 次', healthy: '无异常信号',
       unreachable: '无法读取：{error}', inspectTitle: '死信 #{id} · {stage}.{reason}',
       originalSubject: '原主题', firstFailure: '首次失败', noHistory: '无记录',
+      books: '对账', noReconcile: '暂无对账结果', warehouse: '仓库', jstSide: '聚水潭 数量 / 金额',
+      tplusSide: 'T+ 数量 / 金额', difference: '差异 数量 / 金额', explanations: '原因',
+      truncated: '只保存了最严重的差异；全部差异请运行 jst2tplus reconcile',
+      booksOff: '每日对账未开启（monitor.reconcile_enabled）',
+      booksInfo: '每天 {at}（聚水潭时间）核对最近 {days} 天', lastRun: '最近一次：{day} {state}',
+      equal: '一致', differ: '不符', failed: '未能完成', running: '进行中',
+      dateTitle: '{date}：{n} 行不符（{run} 的对账）', dateEqual: '{date}：一致（{run} 的对账）',
+      never_fetched: '从未拉取', in_flight: '处理中，尚未写入', dead_lettered: '死信 #{id}（{reason}）',
+      missing_in_tplus: '所在凭证在 T+ 中不存在', changed_after_write: '写入后有变化',
+      not_in_jst: '聚水潭中已无此发货单', voucherNamed: '凭证 {v}',
     },
     en: {
       title: 'jst2tplus console', autoRefresh: 'Auto refresh', refresh: 'Refresh', signOut: 'Sign out',
@@ -53,6 +63,16 @@
       quota: 'T+ quota exhausted at {time}', authFailures: '{n} T+ auth failures in a row', healthy: 'no warning signals',
       unreachable: 'cannot read: {error}', inspectTitle: 'Dead letter #{id} · {stage}.{reason}',
       originalSubject: 'Original subject', firstFailure: 'First failure', noHistory: 'none recorded',
+      books: 'Books', noReconcile: 'No reconcile results yet', warehouse: 'Warehouse', jstSide: 'JST qty / amount',
+      tplusSide: 'T+ qty / amount', difference: 'Difference qty / amount', explanations: 'Why',
+      truncated: 'Only the worst differences are kept; run jst2tplus reconcile for all of them',
+      booksOff: 'Daily reconcile off (monitor.reconcile_enabled)',
+      booksInfo: 'Daily at {at} (JST time) over the last {days} days', lastRun: 'Latest: {day} {state}',
+      equal: 'equal', differ: 'differ', failed: 'could not run', running: 'running',
+      dateTitle: '{date}: {n} rows differ (run of {run})', dateEqual: '{date}: equal (run of {run})',
+      never_fetched: 'never fetched', in_flight: 'in flight, not written yet', dead_lettered: 'dead letter #{id} ({reason})',
+      missing_in_tplus: 'its voucher is not in T+', changed_after_write: 'changed after it was written',
+      not_in_jst: 'no longer shipped in JST', voucherNamed: 'voucher {v}',
     },
   };
 
@@ -63,6 +83,7 @@
   let data = null; // last {status, vouchers, letters}
   let samples = []; // [{at (ms), orders, written}] over the last minute, for throughput
   let message = null; // last dead-letter action message: {key, args, failed}
+  let selectedDate = null; // the Books panel's date whose differences are shown
   const replaying = new Set(); // dead-letter ids with a replay under way
 
   function t(key, args = {}) {
@@ -144,10 +165,10 @@
     if (!token) return;
     try {
       const all = $('dlq-all').checked ? '?all=true' : '';
-      const [status, vouchers, letters] = await Promise.all([
-        api('status'), api('vouchers?limit=50'), api(`dead-letters${all}`),
+      const [status, vouchers, letters, books] = await Promise.all([
+        api('status'), api('vouchers?limit=50'), api(`dead-letters${all}`), api('reconcile'),
       ]);
-      data = { status, vouchers, letters };
+      data = { status, vouchers, letters, books };
       sample(status);
       render();
       $('error-banner').hidden = true;
@@ -164,6 +185,7 @@
     $('updated').textContent = t('updated', { time: time(data.status.at) });
     renderFlow(data.status);
     renderSignals(data.status.signals);
+    renderBooks(data.books);
     renderDeadLetters(data.letters);
     renderCursors(data.status.cursors);
     renderVouchers(data.vouchers);
@@ -244,6 +266,51 @@
     if (signals.auth_failures > 0) warnings.push(t('authFailures', { n: signals.auth_failures }));
     $('signals').textContent = warnings.length ? warnings.join(' · ') : t('healthy');
     $('signals').className = warnings.length ? 'error' : 'muted';
+  }
+
+  // ---- the Books panel: the daily reconcile's last result per voucher date.
+  const num = (x) => (Number.isInteger(x) ? String(x) : x.toFixed(2));
+
+  function whereabouts(e) {
+    const w = e.whereabouts || {};
+    const place = TEXT[lang][w.kind] ? t(w.kind, w) : e.detail;
+    const who = e.io_id != null ? `io_id ${e.io_id}` : '';
+    const voucher = e.voucher ? ` (${t('voucherNamed', { v: e.voucher })})` : '';
+    return `${who}${who ? ': ' : ''}${place}${voucher}`;
+  }
+
+  function renderBooks(books) {
+    const latest = books.runs[0];
+    $('books-info').textContent = [
+      books.enabled ? t('booksInfo', { at: books.at, days: books.days }) : t('booksOff'),
+      latest ? t('lastRun', { day: latest.day, state: t(latest.state) }) + (latest.error ? ` — ${latest.error}` : '') : null,
+    ].filter(Boolean).join(' · ');
+    const red = books.dates.filter((d) => d.state === 'differ').length;
+    $('books-badge').textContent = books.dates.length ? `${red}/${books.dates.length}` : '';
+    $('books-badge').className = red > 0 ? 'badge alarm' : 'badge';
+    $('books-empty').hidden = books.dates.length > 0;
+    // Oldest date on the left, like a calendar.
+    const dates = [...books.dates].reverse();
+    $('books-dates').replaceChildren(...dates.map((d) => el('button', {
+      type: 'button', role: 'listitem', class: `date ${d.state}${d.date === selectedDate ? ' selected' : ''}`,
+      'data-date': d.date, 'data-state': d.state, title: t(d.state),
+    }, d.date.slice(5))));
+    const shown = books.dates.find((d) => d.date === selectedDate);
+    $('books-detail').hidden = !shown;
+    if (!shown) return;
+    $('books-detail').dataset.date = shown.date;
+    $('books-detail-title').textContent = shown.state === 'differ'
+      ? t('dateTitle', { date: shown.date, n: shown.differences.length, run: shown.run_day })
+      : t('dateEqual', { date: shown.date, run: shown.run_day });
+    $('books-truncated').hidden = !shown.truncated;
+    $('books-differences').querySelector('tbody').replaceChildren(...shown.differences.map((d) => el('tr', {
+      'data-sku': d.sku, 'data-warehouse': d.warehouse,
+    },
+    el('td', { class: 'code' }, d.warehouse), el('td', { class: 'code' }, d.sku),
+    el('td', { class: 'num' }, `${num(d.jst_qty)} / ${num(d.jst_amount)}`),
+    el('td', { class: 'num' }, `${num(d.tplus_qty)} / ${num(d.tplus_amount)}`),
+    el('td', { class: 'num error' }, `${num(d.tplus_qty - d.jst_qty)} / ${num(d.tplus_amount - d.jst_amount)}`),
+    el('td', { class: 'explanations' }, ...d.explanations.map((e) => el('div', { 'data-io-id': e.io_id }, whereabouts(e)))))));
   }
 
   function ioIds(ids) {
@@ -388,6 +455,12 @@
     $('whereis-form').addEventListener('submit', (event) => {
       event.preventDefault();
       whereis($('whereis-input').value.trim());
+    });
+    $('books-dates').addEventListener('click', (event) => {
+      const cell = event.target.closest('button[data-date]');
+      if (!cell) return;
+      selectedDate = selectedDate === cell.dataset.date ? null : cell.dataset.date;
+      render();
     });
     $('dead-letters').addEventListener('click', (event) => {
       const button = event.target.closest('button[data-action]');

@@ -6,11 +6,16 @@
 //! - `state`: dedup, rate limit and "resolved", pure;
 //! - `texts` and `format`: message wording (zh/en) and bodies (generic, DingTalk, WeCom);
 //! - `send`: the HTTP POST with retries;
-//! - `worker`: one receiver's loop.
+//! - `worker`: one receiver's loop;
+//! - `digest`: the daily digest's content (sent once a day by `DigestSender`, not a rule).
+//!
+//! Besides the rules over the pipeline snapshot, the daily reconcile's results (in the
+//! `j2t_reconcile` bucket) fire "books differ" and "reconcile could not run".
 //!
 //! The state lives in memory: a restarted monitor announces what is still firing once more,
 //! and two monitors would both notify, so run one.
 
+pub(crate) mod digest;
 mod format;
 mod rules;
 mod send;
@@ -37,6 +42,100 @@ use self::worker::{Round, Webhook, Worker};
 pub enum AlertsError {
     #[error(transparent)]
     Send(#[from] send::SendError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DigestError {
+    #[error(transparent)]
+    Store(#[from] crate::books::store::StoreError),
+    #[error("could not read the pipeline status: {0}")]
+    Status(String),
+}
+
+/// One receiver of the digest: its configured name (safe to log), URL and format.
+struct DigestWebhook {
+    name: String,
+    url: j2t_config::SecretString,
+    format: format::Format,
+}
+
+/// Sends the daily digest to every webhook, once a day whatever the number of monitors.
+#[derive(Clone)]
+pub struct DigestSender {
+    webhooks: Arc<Vec<DigestWebhook>>,
+    style: Style,
+    sender: Sender,
+}
+
+impl DigestSender {
+    pub fn new(cfg: &Config) -> Result<Self, AlertsError> {
+        let webhooks = cfg
+            .monitor
+            .webhooks
+            .iter()
+            .map(|(name, hook)| DigestWebhook {
+                name: name.clone(),
+                url: hook.url.clone(),
+                format: hook.format,
+            })
+            .collect();
+        Ok(Self {
+            webhooks: Arc::new(webhooks),
+            style: Style::new(cfg.monitor.language, cfg.jst.utc_offset_minutes),
+            sender: Sender::new(send::TIMEOUT)?,
+        })
+    }
+
+    /// Sends `day`'s digest unless it was sent already (by this monitor or another: its key
+    /// is created before sending, so at most one monitor sends it). A receiver that fails
+    /// after the sender's retries misses that day's digest; the failure is logged and
+    /// counted, as for alerts.
+    pub async fn send_once(
+        &self,
+        books: &crate::books::store::Books,
+        topology: &Topology,
+        cfg: &Config,
+        day: chrono::NaiveDate,
+    ) -> Result<(), DigestError> {
+        if books.digest::<digest::DigestRecord>(day).await?.is_some() {
+            return Ok(());
+        }
+        let status = j2t_stores::pipeline_status(topology, cfg.jst.utc_offset_minutes)
+            .await
+            .map_err(|e| DigestError::Status(e.to_string()))?;
+        let previous = books
+            .digest::<digest::DigestRecord>(day - chrono::Duration::days(1))
+            .await?;
+        let (latest, checked) = books.latest().await?;
+        let state = digest::Books::from_runs(
+            cfg.monitor.reconcile_enabled,
+            day,
+            latest.as_ref(),
+            checked.as_ref(),
+        );
+        let digest = digest::Digest::new(day, &status, previous.as_ref(), state);
+        if !books.claim_digest(day, &digest.record()).await? {
+            return Ok(());
+        }
+        let lines = digest::lines(&self.style, &digest);
+        tracing::info!(%day, digest = %lines.join(" | "), "daily digest");
+        for hook in self.webhooks.iter() {
+            let body = format::render_digest(hook.format, &self.style, &digest);
+            let errcode = format::answers_with_errcode(hook.format);
+            match self.sender.send(&hook.url, &body, errcode).await {
+                Ok(()) => {
+                    metrics::counter!("j2t_digests_sent_total", "webhook" => hook.name.clone())
+                        .increment(1);
+                }
+                Err(error) => {
+                    tracing::warn!(webhook = %hook.name, %error, "daily digest not delivered");
+                    metrics::counter!("j2t_alerts_send_failures_total", "webhook" => hook.name.clone())
+                        .increment(1);
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 pub async fn run(
@@ -82,6 +181,7 @@ async fn evaluate_loop(
     let mut memory = Memory::default();
     let mut firing_keys = BTreeSet::new();
     let mut last_storage: Vec<Condition> = Vec::new();
+    let mut last_books: Vec<Condition> = Vec::new();
     let mut ticker =
         tokio::time::interval(Duration::from_secs(cfg.monitor.evaluate_every_secs.max(1)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -107,6 +207,20 @@ async fn evaluate_loop(
                 firing.extend(last_storage.iter().cloned());
             }
         }
+        // The daily reconcile's alerts (none once it is switched off: its last result would
+        // fire for ever); unknown this round: as they were.
+        let books = if cfg.monitor.reconcile_enabled {
+            crate::books::latest(topology).await
+        } else {
+            Ok((None, None))
+        };
+        match books {
+            Ok((latest, checked)) => {
+                last_books = rules::books(latest.as_ref(), checked.as_ref());
+            }
+            Err(error) => tracing::warn!(%error, "could not read the daily reconcile's results"),
+        }
+        firing.extend(last_books.iter().cloned());
         firing.sort_by_key(Condition::key);
         last_storage = firing
             .iter()

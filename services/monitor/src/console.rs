@@ -1,10 +1,12 @@
-//! The operator console: one web page showing the pipeline as a flow, the sync cursors,
+//! The operator console: one web page showing the pipeline as a flow, the daily reconcile's
+//! last result per date (Books), the sync cursors,
 //! recent vouchers with their orders and the dead letters (inspect, replay), and the JSON
 //! API it polls. The page itself is public (it holds no data); every `/api` call needs the
 //! configured token. An empty `monitor.console_token` turns the console off.
 
 mod api;
 mod auth;
+mod books;
 mod page;
 mod results;
 
@@ -27,9 +29,15 @@ pub async fn run(
         shutdown.cancelled().await;
         return Ok(());
     }
+    let books = books::Settings {
+        enabled: cfg.monitor.reconcile_enabled,
+        at: cfg.monitor.reconcile_at.format("%H:%M").to_string(),
+        days: cfg.monitor.reconcile_days,
+    };
     let api = api::router(Arc::new(api::Api::new(
         topology,
         cfg.jst.utc_offset_minutes,
+        books,
     )));
     let listen = cfg.monitor.console_listen;
     let addr = j2t_runtime::serve(listen, app(api, token), shutdown.clone())

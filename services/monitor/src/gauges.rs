@@ -38,6 +38,19 @@ pub async fn run(topology: Arc<Topology>, cfg: Arc<Config>, shutdown: Cancellati
             Ok(status) => export(&status),
             Err(error) => tracing::warn!(%error, "could not read the pipeline status"),
         }
+        // The daily reconcile's result, while it runs (an old result would go stale).
+        let books = if cfg.monitor.reconcile_enabled {
+            crate::books::latest(&topology).await
+        } else {
+            Ok((None, None))
+        };
+        match books {
+            Ok((latest, checked)) => crate::books::gauges::export(&crate::books::gauges::values(
+                latest.as_ref(),
+                checked.as_ref(),
+            )),
+            Err(error) => tracing::warn!(%error, "could not read the daily reconcile's results"),
+        }
         match j2t_topology::storage_usage(&topology).await {
             Ok(usage) => export_storage(&usage),
             Err(error) => tracing::warn!(%error, "could not read storage usage"),

@@ -1,9 +1,11 @@
 //! The monitor: evaluates the alert rules over the pipeline's state in NATS and notifies
-//! webhooks (`alerts`), serves the operator console (`console`), and exports the pipeline's
-//! state as gauges (`gauges`). Read-mostly: the only
-//! writes are dead-letter replays an operator asks for.
+//! webhooks (`alerts`), serves the operator console (`console`), exports the pipeline's
+//! state as gauges (`gauges`), and runs the daily reconcile and digest (`books`).
+//! Read-mostly: its writes are dead-letter replays an operator asks for and the daily
+//! reconcile's results.
 
 mod alerts;
+mod books;
 mod console;
 mod gauges;
 
@@ -11,7 +13,14 @@ use std::sync::Arc;
 
 use j2t_runtime::ServiceContext;
 
+pub use books::{Engine, ReconcileEngine};
+
 pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
+    run_with(ctx, Arc::new(ReconcileEngine)).await
+}
+
+/// [`run`] with another reconcile engine (tests feed it reports of their own).
+pub async fn run_with(ctx: ServiceContext, engine: Arc<dyn Engine>) -> anyhow::Result<()> {
     let cfg = Arc::new(ctx.config);
     let topology = Arc::new(j2t_topology::open(&cfg).await?);
     j2t_topology::watch_readiness(&ctx.readiness, &ctx.shutdown, &topology, None);
@@ -22,10 +31,23 @@ pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
         gauges::run(topology.clone(), cfg.clone(), shutdown.clone()).await;
         Ok::<(), anyhow::Error>(())
     };
+    let digest = alerts::DigestSender::new(&cfg)?;
+    let daily = async {
+        books::run(
+            topology.clone(),
+            cfg.clone(),
+            engine,
+            digest,
+            shutdown.clone(),
+        )
+        .await;
+        Ok::<(), anyhow::Error>(())
+    };
     let stopped = tokio::try_join!(
         alerts::run(topology.clone(), cfg.clone(), shutdown.clone()),
         console::run(topology.clone(), cfg.clone(), shutdown.clone()),
         gauges,
+        daily,
     );
     shutdown.cancel();
     stopped.map(|_| ())

@@ -65,6 +65,8 @@ impl Monitor {
             ("J2T__MONITOR__CONSOLE_LISTEN", "127.0.0.1:0".into()),
             ("J2T__MONITOR__EVALUATE_EVERY_SECS", "1".into()),
             ("J2T__MONITOR__LANGUAGE", language.into()),
+            // These tests count every message: no daily digest among them.
+            ("J2T__MONITOR__DIGEST_ENABLED", "false".into()),
             ("J2T__MONITOR__WEBHOOKS__TEST__URL", hook_url.into()),
             ("J2T__MONITOR__WEBHOOKS__TEST__FORMAT", format.into()),
         ]

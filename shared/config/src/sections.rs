@@ -369,6 +369,25 @@ pub struct MonitorConfig {
     pub renotify_secs: u64,
     /// Language of alert messages: `zh` or `en`.
     pub language: Language,
+    /// Reconcile the books (JST against T+) once a day. Off by default: it reads T+ (its
+    /// query APIs must be enabled for the app) and uses part of the JST rate budget.
+    pub reconcile_enabled: bool,
+    /// When the daily reconcile (and the digest) runs, `HH:MM` in JST local time
+    /// (`jst.utc_offset_minutes`). A monitor started later that day runs it at once.
+    #[serde(deserialize_with = "values::clock_time")]
+    pub reconcile_at: chrono::NaiveTime,
+    /// The daily reconcile covers this many days, ending yesterday (1 to 92).
+    #[serde(deserialize_with = "values::reconcile_days")]
+    pub reconcile_days: u32,
+    /// A run taking longer fails ("could not run"); a run claimed this long ago (plus ten
+    /// minutes) by a monitor that died is taken over by another.
+    #[serde(deserialize_with = "values::at_least::<_, _, 1>")]
+    pub reconcile_timeout_minutes: u64,
+    /// Runs per day at most: a run that could not run is tried again 30 minutes later.
+    #[serde(deserialize_with = "values::at_least::<_, _, 1>")]
+    pub reconcile_attempts: u32,
+    /// Send a short daily digest to the webhooks at `reconcile_at` (after the reconcile).
+    pub digest_enabled: bool,
     /// Alert receivers by name.
     #[serde(default)]
     pub webhooks: std::collections::BTreeMap<String, WebhookConfig>,

@@ -227,6 +227,27 @@ pub(crate) fn percent<'de, D: Deserializer<'de>>(d: D) -> Result<u8, D::Error> {
     Ok(value)
 }
 
+/// A time of day, `HH:MM` (24 h), e.g. `monitor.reconcile_at`.
+pub(crate) fn clock_time<'de, D: Deserializer<'de>>(d: D) -> Result<chrono::NaiveTime, D::Error> {
+    let text = String::deserialize(d)?;
+    chrono::NaiveTime::parse_from_str(text.trim(), "%H:%M").map_err(|_| {
+        de::Error::custom(format!(
+            "`{text}` is not a time of day; write HH:MM, e.g. 06:30"
+        ))
+    })
+}
+
+/// Days of one scheduled reconcile: 1 to 92 (a quarter; longer ranges are the CLI's job).
+pub(crate) fn reconcile_days<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let days = u32::deserialize(d)?;
+    if !(1..=92).contains(&days) {
+        return Err(de::Error::custom(format!(
+            "{days} is out of range; a scheduled reconcile covers 1 to 92 days"
+        )));
+    }
+    Ok(days)
+}
+
 /// The page size of T+'s `Query` services: 1 to 1000.
 pub(crate) fn tplus_query_page_size<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
     let size = u32::deserialize(d)?;
@@ -286,4 +307,51 @@ where
         }
     }
     Ok(tasks)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use crate::Config;
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Config, crate::ConfigError> {
+        let env: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::load_with_env(None, Some(env))
+    }
+
+    #[test]
+    fn the_daily_reconcile_keys_parse_and_name_bad_values() {
+        let cfg = load(&[("J2T__MONITOR__RECONCILE_AT", "23:45")]).expect("valid");
+        assert_eq!(
+            cfg.monitor.reconcile_at,
+            chrono::NaiveTime::from_hms_opt(23, 45, 0).expect("time")
+        );
+        for (var, value, shown) in [
+            (
+                "J2T__MONITOR__RECONCILE_AT",
+                "6am",
+                "`6am` is not a time of day",
+            ),
+            ("J2T__MONITOR__RECONCILE_AT", "24:00", "`24:00`"),
+            ("J2T__MONITOR__RECONCILE_DAYS", "0", "0 is out of range"),
+            ("J2T__MONITOR__RECONCILE_DAYS", "93", "93 is out of range"),
+            (
+                "J2T__MONITOR__RECONCILE_TIMEOUT_MINUTES",
+                "0",
+                "0 is too small",
+            ),
+        ] {
+            let text = load(&[(var, value)]).expect_err(var).to_string();
+            let key = var
+                .trim_start_matches("J2T__")
+                .replace("__", ".")
+                .to_lowercase();
+            assert!(text.contains(&format!("`{key}`")), "{text}");
+            assert!(text.contains(shown), "{text}");
+        }
+    }
 }

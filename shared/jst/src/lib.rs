@@ -5,6 +5,7 @@
 mod client;
 mod error;
 mod page;
+pub mod paging;
 mod query;
 mod sign;
 

@@ -334,6 +334,65 @@ pub const METRICS: &[MetricDef] = &[
         &["webhook"],
         "Alert notifications a webhook failed to accept.",
     ),
+    // Monitor: the daily reconcile (from the j2t_reconcile bucket, alike on every monitor).
+    gauge(
+        "j2t_reconcile_books_equal",
+        None,
+        &[],
+        "1 when the latest daily reconcile that compared the books found JST and T+ equal, 0 when rows differ.",
+    ),
+    gauge(
+        "j2t_reconcile_differing_rows",
+        None,
+        &[],
+        "(date, warehouse, SKU) rows that differ in the latest daily reconcile.",
+    ),
+    gauge(
+        "j2t_reconcile_qty_difference",
+        None,
+        &[],
+        "Sum of |T+ quantity - JST quantity| over the differing rows of the latest daily reconcile.",
+    ),
+    gauge(
+        "j2t_reconcile_amount_difference",
+        None,
+        &[],
+        "Sum of |T+ amount - JST amount| over the differing rows of the latest daily reconcile.",
+    ),
+    gauge(
+        "j2t_reconcile_last_checked_timestamp_seconds",
+        Some(Unit::Seconds),
+        &[],
+        "Unix time the latest daily reconcile that compared the books finished.",
+    ),
+    gauge(
+        "j2t_reconcile_last_run_timestamp_seconds",
+        Some(Unit::Seconds),
+        &[],
+        "Unix time the latest daily reconcile finished, whatever its result.",
+    ),
+    gauge(
+        "j2t_reconcile_last_run_ok",
+        None,
+        &[],
+        "0 when the latest daily reconcile could not run, 1 when it compared the books.",
+    ),
+    gauge(
+        "j2t_reconcile_last_run_duration_seconds",
+        Some(Unit::Seconds),
+        &[],
+        "How long the latest daily reconcile took.",
+    ),
+    counter(
+        "j2t_reconcile_runs_total",
+        &["result"],
+        "Daily reconcile runs this monitor made, by result (equal, differ, failed).",
+    ),
+    counter(
+        "j2t_digests_sent_total",
+        &["webhook"],
+        "Daily digests a webhook accepted.",
+    ),
 ];
 
 /// Registers the catalogue's help texts and units with the installed recorder.

@@ -4,6 +4,7 @@
 
 mod attempts;
 mod dead_letters;
+mod jst_client;
 mod kv_tokens;
 mod lineage;
 mod rate_limit;
@@ -16,6 +17,7 @@ pub use dead_letters::{
     DeadLetters, DlqCount, DlqEntry, DlqError, DlqFilter, DlqPage, PageFrom, Replayed,
     publish_dead_letter,
 };
+pub use jst_client::jst_client;
 pub use kv_tokens::KvTokenStore;
 pub use lineage::{Claim, Lineage, LineageError, VoucherState};
 pub use rate_limit::{KvRateLimiter, spacing};

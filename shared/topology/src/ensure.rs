@@ -36,6 +36,7 @@ pub struct Topology {
     pub lineage: kv::Store,
     pub voucher_state: kv::Store,
     pub signals: kv::Store,
+    pub reconcile: kv::Store,
 }
 
 type PullConsumer = consumer::Consumer<consumer::pull::Config>;
@@ -324,6 +325,7 @@ fn assemble(
         lineage: take(LINEAGE_BUCKET)?,
         voucher_state: take(VOUCHER_STATE_BUCKET)?,
         signals: take(SIGNALS_BUCKET)?,
+        reconcile: take(RECONCILE_BUCKET)?,
         js,
     })
 }
@@ -367,7 +369,7 @@ pub(crate) const STREAM_NAMES: [&str; 5] = [
 ];
 
 /// Every KV bucket: name, description, history, retention.
-pub(crate) const BUCKETS: [(&str, &str, i64, Keep); 10] = [
+pub(crate) const BUCKETS: [(&str, &str, i64, Keep); 11] = [
     (
         CURSORS_BUCKET,
         "sync cursor of each fetcher task",
@@ -422,6 +424,12 @@ pub(crate) const BUCKETS: [(&str, &str, i64, Keep); 10] = [
         "what services observe, for monitors",
         1,
         Keep::Forever,
+    ),
+    (
+        RECONCILE_BUCKET,
+        "daily reconcile runs and digests",
+        1,
+        Keep::Days(92),
     ),
 ];
 

@@ -95,6 +95,22 @@ pub fn attempts_key(external_code: &str) -> String {
 /// Dead letters already replayed (key: the letter's sequence in the DLQ stream).
 pub const DLQ_REPLAYED_BUCKET: &str = "j2t_dlq_replayed";
 
+/// The monitor's daily reconcile: one key per JST day it ran for (claimed with `create`, so
+/// one monitor runs it), the latest results, and the daily digests sent.
+pub const RECONCILE_BUCKET: &str = "j2t_reconcile";
+/// The run of the daily reconcile of JST day `day` (`yyyy-MM-dd`).
+pub fn reconcile_run_key(day: &str) -> String {
+    format!("run.{}", kv_token(day))
+}
+/// The latest finished run, whatever its result (for "could not run").
+pub const RECONCILE_LATEST_KEY: &str = "latest";
+/// The latest run that compared the books (equal or differ).
+pub const RECONCILE_CHECKED_KEY: &str = "latest_checked";
+/// The daily digest of JST day `day`, claimed with `create` before sending it.
+pub fn digest_key(day: &str) -> String {
+    format!("digest.{}", kv_token(day))
+}
+
 /// Subject of raw orders replayed from the dead-letter stream: a window of their own (one
 /// order, or the orders of one held-back letter), because the window they came from was
 /// merged already. A letter from a replay window replays beside its first window, not

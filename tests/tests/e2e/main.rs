@@ -4,6 +4,7 @@
 //! Every listener binds port 0 and reports the port it got. Random choices (kill points) come
 //! from `J2T_TEST_SEED` when set, else from the OS, and the seed is printed.
 
+mod books;
 mod cdp;
 mod confirm;
 mod console;
@@ -16,6 +17,7 @@ mod nats;
 mod observability;
 mod pipeline;
 mod poison;
+mod reconcile;
 mod support;
 mod tracing;
 mod transformer;

@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 
+use super::digest::{self, Digest};
 use super::rules::rfc3339;
 use super::state::{Notification, Status};
 use super::texts::{self, Style};
@@ -78,6 +79,51 @@ fn markdown(style: &Style, note: &Notification, tag: &str) -> String {
     }
     text.push_str(&format!("\njst2tplus · {}", style.time(note.at)));
     text
+}
+
+/// The daily digest's body for `format`: the same shapes as the alerts (generic JSON with
+/// `status` = `digest`, or a robot's markdown).
+pub fn render_digest(format: Format, style: &Style, digest: &Digest) -> Value {
+    let title = digest::title(style, digest);
+    let lines = digest::lines(style, digest);
+    let list = |lines: &[String]| lines.iter().map(|l| format!("- {l}\n")).collect::<String>();
+    let footer = format!("\njst2tplus · {}", style.time(digest.at));
+    match format {
+        Format::Generic => json!({
+            "status": "digest",
+            "alert": "daily_digest",
+            "severity": "info",
+            "summary": digest::books_line(style, &digest.books),
+            "lines": lines,
+            "details": digest::details(digest),
+            "at": rfc3339(digest.at),
+        }),
+        Format::DingTalk => json!({
+            "msgtype": "markdown",
+            "markdown": {
+                "title": format!("jst2tplus {title}"),
+                "text": format!("### {title}\n\n{}{footer}", list(&lines)),
+            }
+        }),
+        Format::WeCom => {
+            // The books line in colour: red-ish when they differ or could not be checked.
+            let mut lines = lines;
+            if let Some(books) = lines.last_mut() {
+                let color = if digest.books.bad() {
+                    "warning"
+                } else {
+                    "info"
+                };
+                *books = format!("<font color=\"{color}\">{books}</font>");
+            }
+            json!({
+                "msgtype": "markdown",
+                "markdown": {
+                    "content": format!("### {title}\n\n{}{footer}", list(&lines)),
+                }
+            })
+        }
+    }
 }
 
 #[cfg(test)]
@@ -171,6 +217,103 @@ mod tests {
         let resolved = render(Format::WeCom, &en(), &dead_letters(Status::Resolved));
         let content = resolved["markdown"]["content"].as_str().expect("content");
         assert!(content.starts_with("### <font color=\"info\">[RESOLVED]</font> Dead letters"));
+    }
+
+    fn books_differ(status: Status) -> Notification {
+        use crate::books::record::RunRecord;
+        use crate::books::record::tests::{date, differing_report};
+        let run = RunRecord::claim(
+            date("2026-12-01"),
+            date("2026-11-24"),
+            date("2026-11-30"),
+            "h".into(),
+            t(0),
+        )
+        .finish(Ok(&differing_report()), t(60));
+        Notification {
+            status,
+            condition: crate::alerts::rules::books(Some(&run), Some(&run)).remove(0),
+            since: t(0),
+            at: t(30),
+        }
+    }
+
+    #[test]
+    fn books_differ_in_every_format() {
+        let generic = render(Format::Generic, &en(), &books_differ(Status::Firing));
+        assert_eq!(generic["alert"], "books_differ");
+        assert_eq!(generic["severity"], "critical");
+        assert_eq!(generic["details"]["worst"][0]["sku"], "SKU-A");
+        assert_eq!(generic["details"]["worst"][0]["jst_qty"], 3.0);
+        let ding = render(Format::DingTalk, &zh(), &books_differ(Status::Firing));
+        assert_eq!(ding["markdown"]["title"], "jst2tplus [告警] 账目不符");
+        let text = ding["markdown"]["text"].as_str().expect("text");
+        assert!(
+            text.contains("- 2026-11-28 WH01 SKU-A：聚水潭 3 / 30，T+ 0 / 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("- ↳ io_id 101：所在凭证在 T+ 中不存在"),
+            "{text}"
+        );
+        assert!(text.contains("jst2tplus reconcile"), "{text}");
+        let wecom = render(Format::WeCom, &en(), &books_differ(Status::Resolved));
+        let content = wecom["markdown"]["content"].as_str().expect("content");
+        assert!(
+            content.starts_with("### <font color=\"info\">[RESOLVED]</font> Books differ"),
+            "{content}"
+        );
+        assert!(
+            content.contains("**The latest reconcile found JST and T+ equal**"),
+            "{content}"
+        );
+    }
+
+    #[test]
+    fn the_digest_in_every_format() {
+        use crate::alerts::digest::Books;
+        use crate::alerts::digest::tests::digest;
+        use crate::books::record::tests::date;
+        let differ = digest(Books::Differ {
+            from: date("2026-11-24"),
+            to: date("2026-11-30"),
+            rows: 2,
+            qty: 4.0,
+            amount: 40.0,
+        });
+        let generic = render_digest(Format::Generic, &en(), &differ);
+        assert_eq!(generic["status"], "digest");
+        assert_eq!(generic["alert"], "daily_digest");
+        assert_eq!(
+            generic["summary"],
+            "Books: 2 rows differ (|qty| 4, |amount| 40; 2026-11-24 to 2026-11-30)"
+        );
+        assert_eq!(generic["details"]["dead_letters"], 2);
+        assert_eq!(generic["lines"].as_array().map(Vec::len), Some(4));
+        let ding = render_digest(Format::DingTalk, &zh(), &differ);
+        assert_eq!(ding["markdown"]["title"], "jst2tplus 每日摘要 2026-12-01");
+        let text = ding["markdown"]["text"].as_str().expect("text");
+        assert!(
+            text.starts_with("### 每日摘要 2026-12-01\n\n- 订单：已拉取 1200（较上次摘要 +200）\n"),
+            "{text}"
+        );
+        assert!(text.ends_with("jst2tplus · 2027-01-15 16:00:00"), "{text}");
+        let wecom = render_digest(Format::WeCom, &zh(), &differ);
+        let content = wecom["markdown"]["content"].as_str().expect("content");
+        assert!(
+            content.contains("- <font color=\"warning\">账目：不符，2 行"),
+            "{content}"
+        );
+        let equal = digest(Books::Equal {
+            from: date("2026-11-24"),
+            to: date("2026-11-30"),
+        });
+        let wecom = render_digest(Format::WeCom, &en(), &equal);
+        let content = wecom["markdown"]["content"].as_str().expect("content");
+        assert!(
+            content.contains("- <font color=\"info\">Books: equal"),
+            "{content}"
+        );
     }
 
     #[test]

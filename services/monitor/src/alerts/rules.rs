@@ -4,8 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use j2t_config::MonitorConfig;
+use j2t_reconcile::Difference;
 use j2t_stores::PipelineStatus;
 use j2t_topology::StorageUsage;
 use serde_json::{Value, json};
@@ -36,17 +37,21 @@ pub enum AlertKind {
     QuotaExhausted,
     AuthFailures,
     StorageFull,
+    BooksDiffer,
+    ReconcileFailed,
 }
 
 impl AlertKind {
     /// Every rule, for metrics that must show 0 when a rule is quiet.
-    pub const ALL: [AlertKind; 6] = [
+    pub const ALL: [AlertKind; 8] = [
         AlertKind::DeadLetters,
         AlertKind::NoWrites,
         AlertKind::CursorLag,
         AlertKind::QuotaExhausted,
         AlertKind::AuthFailures,
         AlertKind::StorageFull,
+        AlertKind::BooksDiffer,
+        AlertKind::ReconcileFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -57,6 +62,8 @@ impl AlertKind {
             AlertKind::QuotaExhausted => "quota_exhausted",
             AlertKind::AuthFailures => "auth_failures",
             AlertKind::StorageFull => "storage_full",
+            AlertKind::BooksDiffer => "books_differ",
+            AlertKind::ReconcileFailed => "reconcile_failed",
         }
     }
 }
@@ -95,7 +102,31 @@ pub enum Condition {
         bytes: u64,
         max_bytes: i64,
     },
+    /// The latest daily reconcile found JST and T+ differ (fires until a later run finds
+    /// them equal).
+    BooksDiffer {
+        /// The JST day of the run, and the dates it covered.
+        day: NaiveDate,
+        from: NaiveDate,
+        to: NaiveDate,
+        differing_rows: u64,
+        qty_difference: f64,
+        amount_difference: f64,
+        /// The worst differences, with their first explanations.
+        worst: Vec<Difference>,
+    },
+    /// The latest daily reconcile could not run.
+    ReconcileFailed {
+        day: NaiveDate,
+        from: NaiveDate,
+        to: NaiveDate,
+        error: String,
+    },
 }
+
+/// Differences a "books differ" message names, and explanations per difference.
+pub const WORST_NAMED: usize = 3;
+pub const EXPLANATIONS_NAMED: usize = 3;
 
 impl Condition {
     /// The rule that fires.
@@ -107,6 +138,8 @@ impl Condition {
             Condition::QuotaExhausted { .. } => AlertKind::QuotaExhausted,
             Condition::AuthFailures { .. } => AlertKind::AuthFailures,
             Condition::StorageFull { .. } => AlertKind::StorageFull,
+            Condition::BooksDiffer { .. } => AlertKind::BooksDiffer,
+            Condition::ReconcileFailed { .. } => AlertKind::ReconcileFailed,
         }
     }
 
@@ -126,10 +159,12 @@ impl Condition {
         match self {
             Condition::DeadLetters { .. }
             | Condition::CursorLag { .. }
-            | Condition::StorageFull { .. } => Severity::Warning,
+            | Condition::StorageFull { .. }
+            | Condition::ReconcileFailed { .. } => Severity::Warning,
             Condition::NoWrites { .. }
             | Condition::QuotaExhausted { .. }
-            | Condition::AuthFailures { .. } => Severity::Critical,
+            | Condition::AuthFailures { .. }
+            | Condition::BooksDiffer { .. } => Severity::Critical,
         }
     }
 
@@ -163,6 +198,27 @@ impl Condition {
                 bytes,
                 max_bytes,
             } => json!({ "store": store, "bytes": bytes, "max_bytes": max_bytes }),
+            Condition::BooksDiffer {
+                day,
+                from,
+                to,
+                differing_rows,
+                qty_difference,
+                amount_difference,
+                worst,
+            } => json!({
+                "day": day, "from": from, "to": to,
+                "differing_rows": differing_rows,
+                "qty_difference": qty_difference,
+                "amount_difference": amount_difference,
+                "worst": worst,
+            }),
+            Condition::ReconcileFailed {
+                day,
+                from,
+                to,
+                error,
+            } => json!({ "day": day, "from": from, "to": to, "error": error }),
         }
     }
 }
@@ -243,6 +299,52 @@ pub fn storage(usage: &[StorageUsage], thresholds: &Thresholds) -> Vec<Condition
             max_bytes: u.max_bytes,
         })
         .collect()
+}
+
+/// The daily reconcile's alerts, from the latest run and the latest that compared the books
+/// (a separate input: they come from the reconcile bucket). A failed run leaves "books
+/// differ" as the last comparison said; a later equal run resolves both.
+pub fn books(
+    latest: Option<&crate::books::record::RunRecord>,
+    checked: Option<&crate::books::record::RunRecord>,
+) -> Vec<Condition> {
+    use crate::books::record::RunState;
+    let mut firing = Vec::new();
+    if let Some(run) = checked.filter(|r| r.state == RunState::Differ)
+        && let Some(outcome) = &run.outcome
+    {
+        firing.push(Condition::BooksDiffer {
+            day: run.day,
+            from: run.from,
+            to: run.to,
+            differing_rows: outcome.differing_rows,
+            qty_difference: outcome.qty_difference,
+            amount_difference: outcome.amount_difference,
+            worst: outcome
+                .differences
+                .iter()
+                .take(WORST_NAMED)
+                .map(|d| Difference {
+                    row: d.row.clone(),
+                    explanations: d
+                        .explanations
+                        .iter()
+                        .take(EXPLANATIONS_NAMED)
+                        .cloned()
+                        .collect(),
+                })
+                .collect(),
+        });
+    }
+    if let Some(run) = latest.filter(|r| r.state == RunState::Failed) {
+        firing.push(Condition::ReconcileFailed {
+            day: run.day,
+            from: run.from,
+            to: run.to,
+            error: run.error.clone().unwrap_or_default(),
+        });
+    }
+    firing
 }
 
 fn dead_letters(status: &PipelineStatus) -> Option<Condition> {
@@ -387,6 +489,84 @@ mod tests {
             ..thresholds()
         };
         assert!(storage(&stores, &off).is_empty());
+    }
+
+    #[test]
+    fn the_books_alerts_follow_the_latest_runs() {
+        use crate::books::record::RunRecord;
+        use crate::books::record::tests::{date, differing_report, equal_report};
+        let run = |day: &str, report: Result<&j2t_reconcile::Report, String>| {
+            RunRecord::claim(
+                date(day),
+                date("2026-11-24"),
+                date("2026-11-30"),
+                "h".into(),
+                t(0),
+            )
+            .finish(report, t(60))
+        };
+        let differ = run("2026-12-01", Ok(&differing_report()));
+        let equal = run("2026-12-02", Ok(&equal_report()));
+        let failed = run("2026-12-02", Err("T+: down".into()));
+
+        let firing = books(Some(&differ), Some(&differ));
+        assert_eq!(keys(&firing), ["books_differ"]);
+        assert_eq!(firing[0].severity(), Severity::Critical);
+        let details = firing[0].details();
+        assert_eq!(details["differing_rows"], 2);
+        assert_eq!(details["worst"][0]["sku"], "SKU-A");
+        assert_eq!(details["worst"][0]["explanations"][0]["io_id"], 101);
+        assert_eq!(
+            details["worst"][0]["explanations"][0]["whereabouts"]["kind"],
+            "missing_in_tplus"
+        );
+
+        // A failed run: "could not run" fires, and the books still differ as last seen.
+        assert_eq!(
+            keys(&books(Some(&failed), Some(&differ))),
+            ["books_differ", "reconcile_failed"]
+        );
+        // A later equal run resolves both; never run fires nothing.
+        assert!(books(Some(&equal), Some(&equal)).is_empty());
+        assert!(books(None, None).is_empty());
+    }
+
+    #[test]
+    fn a_books_alert_names_only_the_worst_differences() {
+        use crate::books::record::RunRecord;
+        use crate::books::record::tests::{date, differing_report, missing};
+        let mut report = differing_report();
+        let first = report.differences[0].clone();
+        report.differences = (0..10)
+            .map(|_| Difference {
+                explanations: (0..10).map(|i| missing(i, "J2T-X")).collect(),
+                ..first.clone()
+            })
+            .collect();
+        let run = RunRecord::claim(
+            date("2026-12-01"),
+            date("2026-11-24"),
+            date("2026-11-30"),
+            "h".into(),
+            t(0),
+        )
+        .finish(Ok(&report), t(60));
+        let firing = books(Some(&run), Some(&run));
+        let Condition::BooksDiffer {
+            worst,
+            differing_rows,
+            ..
+        } = &firing[0]
+        else {
+            panic!("{firing:?}");
+        };
+        assert_eq!(*differing_rows, 10);
+        assert_eq!(worst.len(), WORST_NAMED);
+        assert!(
+            worst
+                .iter()
+                .all(|d| d.explanations.len() == EXPLANATIONS_NAMED)
+        );
     }
 
     #[test]

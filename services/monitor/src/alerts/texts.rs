@@ -30,7 +30,7 @@ impl Style {
             .to_string()
     }
 
-    fn zh(&self) -> bool {
+    pub fn zh(&self) -> bool {
         self.language == Language::Zh
     }
 }
@@ -44,6 +44,8 @@ pub fn title(style: &Style, condition: &Condition) -> &'static str {
         Condition::QuotaExhausted { .. } => ("T+ 额度用尽", "T+ quota exhausted"),
         Condition::AuthFailures { .. } => ("T+ 认证失败", "T+ auth failures"),
         Condition::StorageFull { .. } => ("NATS 存储将满", "NATS storage filling up"),
+        Condition::BooksDiffer { .. } => ("账目不符", "Books differ"),
+        Condition::ReconcileFailed { .. } => ("对账未能完成", "Reconcile could not run"),
     };
     if style.zh() { zh } else { en }
 }
@@ -120,6 +122,75 @@ pub fn summary(style: &Style, note: &Notification) -> String {
                 (false, false) => format!("{store} is below the storage threshold again"),
             }
         }
+        Condition::BooksDiffer {
+            from,
+            to,
+            differing_rows,
+            qty_difference,
+            amount_difference,
+            ..
+        } => {
+            let (qty, amount) = (number(*qty_difference), number(*amount_difference));
+            match (firing, zh) {
+                (true, true) => format!(
+                    "{from} 至 {to} 聚水潭与 T+ 有 {differing_rows} 行不符（数量差 {qty}，金额差 {amount}）"
+                ),
+                (true, false) => format!(
+                    "JST and T+ differ in {differing_rows} rows for {from} to {to} (|qty| {qty}, |amount| {amount})"
+                ),
+                (false, true) => "最近一次对账：聚水潭与 T+ 账目一致".into(),
+                (false, false) => "The latest reconcile found JST and T+ equal".into(),
+            }
+        }
+        Condition::ReconcileFailed { day, error, .. } => match (firing, zh) {
+            (true, true) => format!("{day} 的每日对账未能完成：{error}"),
+            (true, false) => format!("The daily reconcile of {day} could not run: {error}"),
+            (false, true) => "每日对账已恢复".into(),
+            (false, false) => "The daily reconcile runs again".into(),
+        },
+    }
+}
+
+/// A quantity or amount: whole numbers as such, others with two decimals.
+pub fn number(value: f64) -> String {
+    if (value - value.round()).abs() < 1e-9 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.2}")
+    }
+}
+
+/// Where an io_id behind a difference is, for people.
+pub fn whereabouts(style: &Style, explanation: &j2t_reconcile::Explanation) -> String {
+    use j2t_reconcile::Whereabouts as W;
+    let zh = style.zh();
+    let place = match (&explanation.whereabouts, zh) {
+        (W::NeverFetched, true) => "从未拉取".to_string(),
+        (W::NeverFetched, false) => "never fetched".to_string(),
+        (W::InFlight, true) => "处理中，尚未写入".to_string(),
+        (W::InFlight, false) => "in flight, not written yet".to_string(),
+        (W::DeadLettered { id, reason }, true) => format!("在死信 #{id}（{reason}）"),
+        (W::DeadLettered { id, reason }, false) => format!("dead letter #{id} ({reason})"),
+        (W::MissingInTplus, true) => "所在凭证在 T+ 中不存在".to_string(),
+        (W::MissingInTplus, false) => "its voucher is not in T+".to_string(),
+        (W::ChangedAfterWrite, true) => "写入后有变化".to_string(),
+        (W::ChangedAfterWrite, false) => "changed after it was written".to_string(),
+        (W::NotInJst, true) => "聚水潭中已无此发货单".to_string(),
+        (W::NotInJst, false) => "no longer shipped in JST".to_string(),
+        // A kind added to the report later: its own words say it.
+        #[allow(unreachable_patterns)]
+        _ => explanation.detail.clone(),
+    };
+    let who = match (explanation.io_id, zh) {
+        (Some(id), _) => format!("io_id {id}"),
+        (None, true) => "凭证".to_string(),
+        (None, false) => "voucher".to_string(),
+    };
+    match (&explanation.voucher, zh) {
+        (Some(v), true) => format!("{who}：{place}（凭证 {v}）"),
+        (Some(v), false) => format!("{who}: {place} (voucher {v})"),
+        (None, true) => format!("{who}：{place}"),
+        (None, false) => format!("{who}: {place}"),
     }
 }
 
@@ -168,6 +239,45 @@ pub fn facts(style: &Style, note: &Notification) -> Vec<String> {
             lines.push(label("已用字节", "Bytes used", bytes.to_string()));
             lines.push(label("上限字节", "Byte limit", max_bytes.to_string()));
         }
+        Condition::BooksDiffer { day, worst, .. } => {
+            lines.push(label("对账日", "Reconciled on", day.to_string()));
+            for d in worst {
+                let r = &d.row;
+                let sides = if zh {
+                    format!(
+                        "聚水潭 {} / {}，T+ {} / {}",
+                        number(r.jst_qty),
+                        number(r.jst_amount),
+                        number(r.tplus_qty),
+                        number(r.tplus_amount)
+                    )
+                } else {
+                    format!(
+                        "JST {} / {}, T+ {} / {}",
+                        number(r.jst_qty),
+                        number(r.jst_amount),
+                        number(r.tplus_qty),
+                        number(r.tplus_amount)
+                    )
+                };
+                let colon = if zh { "：" } else { ": " };
+                lines.push(format!(
+                    "{} {} {}{colon}{sides}",
+                    r.date, r.warehouse, r.sku
+                ));
+                for e in &d.explanations {
+                    lines.push(format!("↳ {}", whereabouts(style, e)));
+                }
+            }
+        }
+        Condition::ReconcileFailed { from, to, .. } => {
+            let range = if zh {
+                format!("{from} 至 {to}")
+            } else {
+                format!("{from} to {to}")
+            };
+            lines.push(label("对账范围", "Range", range));
+        }
     }
     let severity = note.condition.severity().as_str().to_string();
     lines.push(label("级别", "Severity", severity));
@@ -205,6 +315,14 @@ pub fn hint(style: &Style, condition: &Condition) -> &'static str {
         Condition::StorageFull { .. } => (
             "存满后新消息会被拒绝，该环节将停止（不会丢数据）。请检查下游是否在消费，清理死信，或调高 nats.*_max_bytes 并扩容磁盘。",
             "Once full, new messages are refused and that stage stops (nothing is lost). Check that the next stage consumes, clear dead letters, or raise nats.*_max_bytes and the disk.",
+        ),
+        Condition::BooksDiffer { .. } => (
+            "全部差异见控制台的“对账”面板，或运行 `jst2tplus reconcile --from 日期 --to 日期`；按说明处理（重放死信、补录）后，下一次对账一致时告警自动解除。",
+            "See every difference in the console's Books panel or with `jst2tplus reconcile --from DATE --to DATE`; once the causes are fixed (replay dead letters, re-sync), the alert clears when a later reconcile finds the books equal.",
+        ),
+        Condition::ReconcileFailed { .. } => (
+            "请检查 monitor 的日志，以及聚水潭和 T+ 的查询接口是否可用；明天同一时间会再次对账，也可手动运行 `jst2tplus reconcile`。",
+            "Check the monitor's logs and whether the JST and T+ query APIs answer; it runs again tomorrow, or run `jst2tplus reconcile` by hand.",
         ),
     };
     if style.zh() { zh } else { en }
@@ -293,6 +411,90 @@ mod tests {
             "No voucher written to T+ for 182 minutes while 4 wait"
         );
         assert!(facts(&zh, &note(Status::Firing, stalled)).contains(&"最后一次写入：从未".into()));
+    }
+
+    fn books_differ() -> Condition {
+        use crate::books::record::RunRecord;
+        use crate::books::record::tests::{date, differing_report};
+        let run = RunRecord::claim(
+            date("2026-12-01"),
+            date("2026-11-24"),
+            date("2026-11-30"),
+            "h".into(),
+            t(0),
+        )
+        .finish(Ok(&differing_report()), t(60));
+        crate::alerts::rules::books(Some(&run), Some(&run)).remove(0)
+    }
+
+    #[test]
+    fn books_differ_names_the_worst_differences_in_both_languages() {
+        let zh = Style::new(Language::Zh, 480);
+        let en = Style::new(Language::En, 480);
+        let firing = note(Status::Firing, books_differ());
+        assert_eq!(
+            summary(&zh, &firing),
+            "2026-11-24 至 2026-11-30 聚水潭与 T+ 有 2 行不符（数量差 4，金额差 40）"
+        );
+        assert_eq!(
+            summary(&en, &firing),
+            "JST and T+ differ in 2 rows for 2026-11-24 to 2026-11-30 (|qty| 4, |amount| 40)"
+        );
+        let lines = facts(&zh, &firing);
+        assert_eq!(lines[0], "对账日：2026-12-01");
+        assert_eq!(lines[1], "2026-11-28 WH01 SKU-A：聚水潭 3 / 30，T+ 0 / 0");
+        assert_eq!(
+            lines[2],
+            "↳ io_id 101：所在凭证在 T+ 中不存在（凭证 J2T-20261128-WH01）"
+        );
+        assert_eq!(lines[4], "2026-11-29 WH01 SKU-B：聚水潭 1 / 10，T+ 2 / 20");
+        assert_eq!(
+            lines[5],
+            "↳ io_id 201：写入后有变化（凭证 J2T-20261129-WH01）"
+        );
+        let lines = facts(&en, &firing);
+        assert_eq!(lines[1], "2026-11-28 WH01 SKU-A: JST 3 / 30, T+ 0 / 0");
+        assert_eq!(
+            lines[2],
+            "↳ io_id 101: its voucher is not in T+ (voucher J2T-20261128-WH01)"
+        );
+        assert_eq!(
+            summary(&en, &note(Status::Resolved, books_differ())),
+            "The latest reconcile found JST and T+ equal"
+        );
+        assert_eq!(title(&zh, &books_differ()), "账目不符");
+    }
+
+    #[test]
+    fn a_failed_reconcile_says_why() {
+        let failed = Condition::ReconcileFailed {
+            day: "2026-12-01".parse().expect("date"),
+            from: "2026-11-24".parse().expect("date"),
+            to: "2026-11-30".parse().expect("date"),
+            error: "T+: connection refused".into(),
+        };
+        let zh = Style::new(Language::Zh, 480);
+        let en = Style::new(Language::En, 480);
+        assert_eq!(
+            summary(&zh, &note(Status::Firing, failed.clone())),
+            "2026-12-01 的每日对账未能完成：T+: connection refused"
+        );
+        assert_eq!(
+            summary(&en, &note(Status::Firing, failed.clone())),
+            "The daily reconcile of 2026-12-01 could not run: T+: connection refused"
+        );
+        assert!(
+            facts(&en, &note(Status::Firing, failed.clone()))
+                .contains(&"Range: 2026-11-24 to 2026-11-30".into())
+        );
+        assert!(hint(&zh, &failed).contains("jst2tplus reconcile"));
+    }
+
+    #[test]
+    fn numbers_are_whole_or_two_decimals() {
+        assert_eq!(number(3.0), "3");
+        assert_eq!(number(40.5), "40.50");
+        assert_eq!(number(0.1 + 0.2), "0.30");
     }
 
     #[test]

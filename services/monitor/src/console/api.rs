@@ -25,18 +25,25 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 const DEFAULT_VOUCHERS: usize = 50;
 
 pub struct Api {
-    topology: Arc<Topology>,
+    pub(super) topology: Arc<Topology>,
     dead_letters: DeadLetters,
     /// JST local time's offset from UTC (cursor lag is measured in it).
     utc_offset_minutes: i32,
+    /// The daily reconcile's settings, for the Books panel.
+    pub(super) books: super::books::Settings,
 }
 
 impl Api {
-    pub fn new(topology: Arc<Topology>, utc_offset_minutes: i32) -> Self {
+    pub fn new(
+        topology: Arc<Topology>,
+        utc_offset_minutes: i32,
+        books: super::books::Settings,
+    ) -> Self {
         Self {
             dead_letters: DeadLetters::new(&topology),
             topology,
             utc_offset_minutes,
+            books,
         }
     }
 }
@@ -49,6 +56,7 @@ pub fn router(api: Arc<Api>) -> Router {
         .route("/dead-letters/{id}", get(dead_letter))
         .route("/dead-letters/{id}/replay", post(replay))
         .route("/whereis/{io_id}", get(whereis))
+        .route("/reconcile", get(super::books::reconcile))
         .with_state(api)
 }
 
@@ -67,7 +75,7 @@ pub enum ApiError {
     Internal(BoxError),
 }
 
-fn internal(e: impl Into<BoxError>) -> ApiError {
+pub(super) fn internal(e: impl Into<BoxError>) -> ApiError {
     ApiError::Internal(e.into())
 }
 

@@ -19,8 +19,18 @@
 //!
 //! Orders modified during the sync that leave the window (date_type 0 moves them to `now`)
 //! are picked up by a later window; the synced-io_id store keeps them from counting twice.
+//!
+//! The steps are pure; [`read_range`] drives them over a [`PageReader`] (the fetcher
+//! publishes what it reads, `jst2tplus reconcile` sums it), so both read JST alike.
+
+use std::collections::BTreeSet;
+use std::future::Future;
 
 use chrono::{Duration, NaiveDateTime};
+use j2t_config::{Paging, SyncTask};
+use serde_json::Value;
+
+use crate::{OutboundPage, OutboundQuery};
 
 /// An inclusive range of whole seconds, as JST's `modified_begin`/`modified_end`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +119,150 @@ pub fn ts_step(start_ts: i64, returned: usize, page_size: u32, max_ts: Option<i6
     match max_ts {
         Some(ts) if ts > start_ts => TsStep::From(ts),
         _ => TsStep::Stuck,
+    }
+}
+
+/// Why a range could not be read (the caller retries the range later).
+#[derive(Debug, thiserror::Error)]
+pub enum PagingError {
+    #[error("orders at {at} kept changing over {MAX_STABLE_PASSES} passes; will retry")]
+    Unstable { at: NaiveDateTime },
+    #[error("start_ts paging made no progress at ts {start_ts} (rows without a larger ts)")]
+    Stuck { start_ts: i64 },
+}
+
+/// What reads a range: fetches one page (retrying as it sees fit: a page must never be
+/// skipped) and takes the rows of an answer the strategy accepts. Rows of a page that a
+/// split discards are never passed to `accept`; the same io_id may be passed more than once.
+pub trait PageReader: Send {
+    type Error: From<PagingError> + Send;
+    fn fetch(
+        &mut self,
+        query: &OutboundQuery,
+    ) -> impl Future<Output = Result<OutboundPage, Self::Error>> + Send;
+    fn accept(
+        &mut self,
+        page: OutboundPage,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+}
+
+/// The query for one range with `task`'s filters.
+pub fn range_query(task: &SyncTask, range: Range, page_index: u32) -> OutboundQuery {
+    let fmt = |t: NaiveDateTime| t.format(j2t_domain::JST_TIME_FORMAT).to_string();
+    OutboundQuery {
+        shop_id: task.shop_id,
+        is_offline_shop: task.is_offline_shop,
+        status: task.status.clone(),
+        modified_begin: Some(fmt(range.start)),
+        modified_end: Some(fmt(range.end)),
+        date_type: Some(task.date_type),
+        page_index,
+        page_size: task.page_size,
+        so_ids: Some(task.so_ids.clone()).filter(|ids| !ids.is_empty()),
+        wms_co_id: task.wms_co_id,
+        start_ts: None,
+        is_get_total: None,
+    }
+}
+
+/// Reads every order of `range` (at most 7 days) with `task`'s filters and paging strategy.
+pub async fn read_range<R: PageReader>(
+    task: &SyncTask,
+    range: Range,
+    reader: &mut R,
+) -> Result<(), R::Error> {
+    match task.paging {
+        Paging::Snapshot => read_snapshots(task, range, reader).await,
+        Paging::StartTs => read_by_ts(task, range, reader).await,
+    }
+}
+
+/// The snapshot strategy.
+async fn read_snapshots<R: PageReader>(
+    task: &SyncTask,
+    range: Range,
+    reader: &mut R,
+) -> Result<(), R::Error> {
+    let mut todo = vec![range];
+    while let Some(range) = todo.pop() {
+        let page = reader.fetch(&range_query(task, range, 1)).await?;
+        let first = FirstPage {
+            has_next: page.has_next,
+            returned: (page.datas.len() + page.unreadable.len()) as u64,
+            data_count: page.data_count,
+        };
+        match snapshot_step(range, first, task.page_size) {
+            SnapshotStep::Take => reader.accept(page).await?,
+            SnapshotStep::PageUntilStable => read_until_stable(task, range, reader).await?,
+            // Reversed onto the stack, so parts are read in time order.
+            SnapshotStep::Split(parts) => todo.extend(parts.into_iter().rev()),
+        }
+    }
+    Ok(())
+}
+
+/// A single second with more orders than a page: page through it until two passes agree,
+/// so no row slipped between pages.
+async fn read_until_stable<R: PageReader>(
+    task: &SyncTask,
+    range: Range,
+    reader: &mut R,
+) -> Result<(), R::Error> {
+    let mut previous: Option<BTreeSet<(i64, i64)>> = None;
+    for _ in 0..MAX_STABLE_PASSES {
+        let mut pass = BTreeSet::new();
+        let mut page_index = 1;
+        loop {
+            let page = reader.fetch(&range_query(task, range, page_index)).await?;
+            pass.extend(page.datas.iter().filter_map(|o| {
+                Some((
+                    j2t_domain::io_id_of(o)?,
+                    o.get("ts").and_then(Value::as_i64).unwrap_or(0),
+                ))
+            }));
+            pass.extend(page.unreadable.iter().filter_map(|o| Some((o.io_id?, 0))));
+            let has_next = page.has_next;
+            reader.accept(page).await?;
+            if !has_next {
+                break;
+            }
+            page_index += 1;
+        }
+        if previous.as_ref() == Some(&pass) {
+            return Ok(());
+        }
+        previous = Some(pass);
+    }
+    Err(PagingError::Unstable { at: range.start }.into())
+}
+
+/// The start_ts strategy.
+async fn read_by_ts<R: PageReader>(
+    task: &SyncTask,
+    range: Range,
+    reader: &mut R,
+) -> Result<(), R::Error> {
+    let mut start_ts = 0;
+    loop {
+        let query = OutboundQuery {
+            start_ts: Some(start_ts),
+            is_get_total: Some(false),
+            ..range_query(task, range, 1)
+        };
+        let page = reader.fetch(&query).await?;
+        let max_ts = page
+            .datas
+            .iter()
+            .filter_map(|o| o.get("ts").and_then(Value::as_i64))
+            .max();
+        let returned = page.datas.len() + page.unreadable.len();
+        let step = ts_step(start_ts, returned, task.page_size, max_ts);
+        reader.accept(page).await?;
+        match step {
+            TsStep::Done => return Ok(()),
+            TsStep::From(ts) => start_ts = ts,
+            TsStep::Stuck => return Err(PagingError::Stuck { start_ts }.into()),
+        }
     }
 }
 

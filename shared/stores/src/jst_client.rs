@@ -1,0 +1,25 @@
+//! The JST client every reader of JST builds alike (the fetcher, `jst2tplus reconcile`):
+//! tokens in KV (`j2t_tokens`) and one rate-limit schedule per app in KV (`j2t_rate`), so
+//! processes running side by side share the app's limits and never exceed them together.
+
+use std::sync::Arc;
+
+use j2t_config::Config;
+use j2t_jst::JstClient;
+use j2t_topology::{Topology, names};
+
+use crate::{KvRateLimiter, KvTokenStore};
+
+pub fn jst_client(cfg: &Config, topology: &Topology) -> Result<JstClient, reqwest::Error> {
+    let store = KvTokenStore::new(
+        topology.tokens.clone(),
+        names::jst_tokens_key(&cfg.jst.app_key),
+    );
+    let limiter = KvRateLimiter::new(
+        topology.rate.clone(),
+        names::jst_rate_key(&cfg.jst.app_key),
+        cfg.fetcher.requests_per_second,
+        cfg.fetcher.requests_per_minute,
+    );
+    JstClient::with_parts(&cfg.jst, Some(Arc::new(store)), Some(Arc::new(limiter)))
+}
