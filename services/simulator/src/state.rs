@@ -139,7 +139,7 @@ pub struct Stats {
     /// Token pairs issued (getInitToken or refreshToken).
     pub jst_token_refreshes: u64,
     pub drift_events: Vec<DriftEvent>,
-    /// T+ answers (Create and refreshToken) by key: an HTTP 200 answer by its T+ code, a
+    /// T+ answers (Create, the reads and refreshToken) by key: an HTTP 200 answer by its T+ code, a
     /// success without code as "200" (Create's `null`, refreshToken's code "200"), a failed
     /// refresh as "40001"; any other status as `http<status>_<code>` ("http400_999",
     /// "http401_50000", "http401_50112"), or `http<status>` when the body has no code

@@ -155,7 +155,7 @@ mod tests {
             .map(|i| format!("S{i}"))
             .collect::<Vec<_>>()
             .join(",");
-        let cases: [(&str, &str, &str, &str); 19] = [
+        let cases: [(&str, &str, &str, &str); 22] = [
             ("J2T__MONITOR__LANGUAGE", "fr", "monitor.language", "`fr`"),
             (
                 "J2T__MONITOR__WEBHOOKS__OPS__FORMAT",
@@ -260,6 +260,24 @@ mod tests {
                 "0 is",
             ),
             ("J2T__NATS__URL", " ", "nats.url", "` `"),
+            (
+                "J2T__TPLUS__VOUCHER_LIST_PAGE_SIZE",
+                "0",
+                "tplus.voucher_list_page_size",
+                "0 is",
+            ),
+            (
+                "J2T__TPLUS__MASTER_PAGE_SIZE",
+                "1001",
+                "tplus.master_page_size",
+                "1 to 1000",
+            ),
+            (
+                "J2T__TPLUS__VOUCHER_LIST_ORDER",
+                "sideways",
+                "tplus.voucher_list_order",
+                "oldest_first or newest_first",
+            ),
         ];
         for (var, value, key, shown) in cases {
             let err = Config::load_with_env(None, env(&[(var, value)]))

@@ -78,6 +78,7 @@ pub struct TplusConfig {
     /// Client-side limit on T+ calls per second, shared by all writer replicas (0 = none).
     pub requests_per_second: u32,
     /// `FindVoucherList`: rows asked for per page.
+    #[serde(deserialize_with = "values::at_least::<_, _, 1>")]
     pub voucher_list_page_size: u32,
     /// `FindVoucherList`: when `data` is an object rather than the rows themselves, the key
     /// holding the rows (not public).
@@ -96,6 +97,7 @@ pub struct TplusConfig {
     /// only the pages that can hold new vouchers.
     pub index_rescan_secs: u64,
     /// `inventory/Query` and `warehouse/Query`: rows per page (T+ allows at most 1000).
+    #[serde(deserialize_with = "values::tplus_query_page_size")]
     pub master_page_size: u32,
     /// `inventory/Query`: the number of the first page (`PageIndex`; not public).
     pub master_first_page: u32,

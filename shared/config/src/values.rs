@@ -227,6 +227,17 @@ pub(crate) fn percent<'de, D: Deserializer<'de>>(d: D) -> Result<u8, D::Error> {
     Ok(value)
 }
 
+/// The page size of T+'s `Query` services: 1 to 1000.
+pub(crate) fn tplus_query_page_size<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let size = u32::deserialize(d)?;
+    if !(1..=1000).contains(&size) {
+        return Err(de::Error::custom(format!(
+            "{size} is out of range; T+ Query pages hold 1 to 1000 rows"
+        )));
+    }
+    Ok(size)
+}
+
 /// JST's page size: 1 to 50.
 pub(crate) fn page_size<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
     let size = u32::deserialize(d)?;

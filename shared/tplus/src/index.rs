@@ -227,10 +227,10 @@ impl VoucherIndex {
         if let Some(row) = self.get(external_code) {
             return Ok(Some(row));
         }
-        if self.inner.filter_usable.load(Ordering::Relaxed) {
-            if let Some(found) = self.lookup_by_filter(external_code).await? {
-                return Ok(found);
-            }
+        if self.inner.filter_usable.load(Ordering::Relaxed)
+            && let Some(found) = self.lookup_by_filter(external_code).await?
+        {
+            return Ok(found);
         }
         self.refresh_unless_done_since(seen).await?;
         Ok(self.get(external_code))
@@ -334,11 +334,13 @@ impl VoucherIndex {
     ) -> Result<Option<Vec<VoucherRow>>, ReadError> {
         let size = self.inner.page_size;
         let mut read = Vec::new();
+        let mut previous = Vec::new();
         for page in first.. {
             count(CallKind::Incremental);
-            let rows = self.inner.client.find_voucher_list(page, size).await?;
+            let rows = self.read_page(page, &previous).await?;
             let full = rows.len() >= size as usize;
-            read.extend(rows);
+            read.extend(rows.iter().cloned());
+            previous = rows;
             let step = match self.inner.order {
                 VoucherListOrder::OldestFirst => step_oldest_first(known, first, size, &read, full),
                 VoucherListOrder::NewestFirst => step_newest_first(known, &read, full),
@@ -361,14 +363,37 @@ impl VoucherIndex {
     async fn full_scan(&self) -> Result<Vec<VoucherRow>, ReadError> {
         let size = self.inner.page_size;
         let mut rows = Vec::new();
+        let mut previous = Vec::new();
         for page in 0.. {
             count(CallKind::Rescan);
-            let got = self.inner.client.find_voucher_list(page, size).await?;
+            let got = self.read_page(page, &previous).await?;
             let full = got.len() >= size as usize;
-            rows.extend(got);
+            rows.extend(got.iter().cloned());
             if !full {
                 break;
             }
+            previous = got;
+        }
+        Ok(rows)
+    }
+
+    /// One page; the same full page twice in a row means T+ ignores `pageIndex`, and paging
+    /// on would never end.
+    async fn read_page(
+        &self,
+        page: u32,
+        previous: &[VoucherRow],
+    ) -> Result<Vec<VoucherRow>, ReadError> {
+        let rows = self
+            .inner
+            .client
+            .find_voucher_list(page, self.inner.page_size)
+            .await?;
+        if !rows.is_empty() && rows == previous {
+            return Err(ReadError::Unreadable(format!(
+                "FindVoucherList answered page {page} with the rows of page {}: pageIndex ignored",
+                page.saturating_sub(1)
+            )));
         }
         Ok(rows)
     }

@@ -80,7 +80,7 @@ async fn duplicate_reply(State(store): State<Store>) -> Json<Option<Reply>> {
 async fn set_duplicate_reply(State(store): State<Store>, body: Bytes) -> Response {
     let reply = match parse::<Reply>(&body, "Reply") {
         Ok(reply) => reply,
-        Err(response) => return response,
+        Err(reason) => return bad_request(reason),
     };
     if let Err(reason) = reply.validate() {
         return bad_request(reason);
@@ -102,7 +102,7 @@ async fn closed_period(State(store): State<Store>) -> Json<Option<ClosedPeriod>>
 async fn set_closed_period(State(store): State<Store>, body: Bytes) -> Response {
     let closed = match parse::<ClosedPeriod>(&body, "ClosedPeriod") {
         Ok(closed) => closed,
-        Err(response) => return response,
+        Err(reason) => return bad_request(reason),
     };
     if let Err(reason) = closed.validate() {
         return bad_request(reason);
@@ -124,7 +124,7 @@ async fn voucher_list(State(store): State<Store>) -> Json<VoucherListKnobs> {
 async fn set_voucher_list(State(store): State<Store>, body: Bytes) -> Response {
     let knobs = match parse::<VoucherListKnobs>(&body, "VoucherListKnobs") {
         Ok(knobs) => knobs,
-        Err(response) => return response,
+        Err(reason) => return bad_request(reason),
     };
     tracing::info!(?knobs, "T+ voucher list knobs set");
     store.with(|d| d.tplus.replies.voucher_list = knobs.clone());
@@ -132,8 +132,8 @@ async fn set_voucher_list(State(store): State<Store>, body: Bytes) -> Response {
 }
 
 /// A knob's JSON body; every bad body is a 400 with serde's reason.
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, Response> {
-    serde_json::from_slice(body).map_err(|e| bad_request(format!("invalid {what} JSON: {e}")))
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, String> {
+    serde_json::from_slice(body).map_err(|e| format!("invalid {what} JSON: {e}"))
 }
 
 async fn faults(State(store): State<Store>) -> Json<TplusFaults> {

@@ -12,18 +12,20 @@ pub const DEFAULT_TIMEOUT_AFTER_COMMIT_MS: u64 = 30_000;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TplusFaults {
-    /// Fraction of Create calls answered HTTP 503 (plain-text body), nothing stored.
+    /// Fraction of Create calls answered HTTP 503 (plain-text body), nothing stored; reads
+    /// (FindVoucherList, GetVoucherDTO, Audit, the `Query` services) too, drawn from their own
+    /// RNG.
     pub http_5xx_probability: f64,
-    /// A maintenance window: every Create call answers HTTP 503 (before any other check),
-    /// nothing stored. Turn it on and off through the admin API to make an outage window.
+    /// A maintenance window: every Create and read call answers HTTP 503 (before any other
+    /// check), nothing stored. Turn it on and off through the admin API to make an outage window.
     pub outage: bool,
     /// Sent as `Retry-After` (whole seconds) on every 503 (injected or outage) and 429.
     pub retry_after_secs: Option<u64>,
     /// Fraction of Create calls answered HTTP 200 with an HTML maintenance page (what a
     /// proxy in front of T+ shows), nothing stored. Counted as `html200` in the stats.
     pub html_200_probability: f64,
-    /// Fraction answered HTTP 409 `{"error":"请求过于频繁，请稍后再试"}` (protective
-    /// throttling), nothing stored.
+    /// Fraction of Create and read calls answered HTTP 409
+    /// `{"error":"请求过于频繁，请稍后再试"}` (protective throttling), nothing stored.
     pub throttle_409_probability: f64,
     /// Fraction of Create calls that store the voucher and then answer only after
     /// `timeout_after_commit_ms` (the client gives up first: the voucher exists but the
@@ -31,9 +33,9 @@ pub struct TplusFaults {
     pub timeout_after_commit_probability: f64,
     /// 0 means [`DEFAULT_TIMEOUT_AFTER_COMMIT_MS`].
     pub timeout_after_commit_ms: u64,
-    /// Added latency per T+ call (Create and refreshToken), in milliseconds.
+    /// Added latency per T+ call (Create, reads and refreshToken), in milliseconds.
     pub latency_ms: u64,
-    /// Every business call (Create) answers HTTP 401 `{"code":"50112","message":"调用次数已用完"}`
+    /// Every business call (Create and reads) answers HTTP 401 `{"code":"50112","message":"调用次数已用完"}`
     /// (monthly quota exhausted). The token endpoint still works.
     pub quota_exhausted: bool,
     /// openTokens expire this long after issue (None = never).

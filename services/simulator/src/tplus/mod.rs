@@ -97,5 +97,5 @@ impl TplusState {
 
 /// The read RNG's seed: derived from the fault seed, but a different stream.
 fn read_seed(seed: u64) -> u64 {
-    seed ^ 0x5EED_0F_2EAD
+    seed ^ 0x005E_ED0F_2EAD
 }

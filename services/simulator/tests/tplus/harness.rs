@@ -109,6 +109,34 @@ impl Sim {
         self.create_with(&self.open_token(), dto).await
     }
 
+    /// POST `path` (a read endpoint) with the configured credentials and `body`.
+    pub async fn read(&self, path: &str, body: &Value) -> Answer {
+        self.read_with(&self.open_token(), path, body).await
+    }
+
+    pub async fn read_with(&self, token: &str, path: &str, body: &Value) -> Answer {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("appKey", &self.cfg.tplus.app_key)
+            .header("appSecret", self.app_secret())
+            .header("openToken", token)
+            .json(body)
+            .send()
+            .await
+            .expect("sent");
+        Answer::read(response).await
+    }
+
+    /// One FindVoucherList page.
+    pub async fn list(&self, page_index: u64, page_size: u64) -> Answer {
+        self.read(
+            j2t_tplus::FIND_VOUCHER_LIST_PATH,
+            &json!({"pageIndex": page_index, "pageSize": page_size, "paramDic": {}}),
+        )
+        .await
+    }
+
     /// GET refreshToken with the configured appKey, `app_secret` and the given parameters.
     pub async fn refresh_raw(&self, app_secret: &str, grant_type: &str, token: &str) -> Answer {
         let response = self
