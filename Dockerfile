@@ -1,6 +1,9 @@
 # syntax=docker/dockerfile:1
 # One image for every jst2tplus binary; docker-compose.yml picks the binary per service.
-# Needs BuildKit (default in current Docker) for the cache mounts.
+# Needs BuildKit (default in current Docker) for the cache mounts, and a registry for the
+# base images. Without one (as in this project's CI) deploy/images/build-local.sh makes the
+# same image from a local `cargo build` with `docker import`; it reads the binary list from
+# the `for bin in` line below, so both always carry the same binaries.
 
 # ---- builder ---------------------------------------------------------------
 FROM rust:1.95-slim-bookworm AS builder
