@@ -96,7 +96,7 @@ impl Rules {
 
 /// T+ business codes arrive as strings or numbers, as `code` (or `status` on some
 /// services); normalise to a string.
-fn code_of(body: &Value) -> Option<String> {
+pub(crate) fn code_of(body: &Value) -> Option<String> {
     match body.get("code").or_else(|| body.get("status"))? {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
@@ -104,7 +104,7 @@ fn code_of(body: &Value) -> Option<String> {
     }
 }
 
-fn message_of(body: &Value) -> String {
+pub(crate) fn message_of(body: &Value) -> String {
     ["message", "msg", "error"]
         .iter()
         .find_map(|k| body.get(*k).and_then(Value::as_str))
@@ -214,7 +214,8 @@ fn is_success(json: &Value, code: &str) -> bool {
     }
 }
 
-const SUCCESS_CODES: [&str; 3] = ["0", "200", "openapi.e0000"];
+/// Business codes that mean success on the `*OpenApi` services.
+pub(crate) const SUCCESS_CODES: [&str; 3] = ["0", "200", "openapi.e0000"];
 
 fn truncate(body: &str) -> String {
     body.chars().take(200).collect()

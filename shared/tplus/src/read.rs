@@ -5,6 +5,7 @@
 
 use serde_json::{Value, json};
 
+use crate::classify::{SUCCESS_CODES, code_of, message_of};
 use crate::client::{
     AUDIT_PATH, FIND_VOUCHER_LIST_PATH, GET_VOUCHER_DTO_PATH, INVENTORY_QUERY_PATH,
     WAREHOUSE_QUERY_PATH,
@@ -90,24 +91,6 @@ pub(crate) fn read_answer(answer: Answer, endpoint: &str) -> Result<Value, ReadE
             },
         }),
     }
-}
-
-const SUCCESS_CODES: [&str; 3] = ["0", "200", "openapi.e0000"];
-
-fn code_of(body: &Value) -> Option<String> {
-    match body.get("code").or_else(|| body.get("status"))? {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-fn message_of(body: &Value) -> String {
-    ["message", "msg", "error"]
-        .iter()
-        .find_map(|k| body.get(*k).and_then(Value::as_str))
-        .unwrap_or_default()
-        .to_string()
 }
 
 fn truncate(body: &str) -> String {
