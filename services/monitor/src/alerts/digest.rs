@@ -279,7 +279,7 @@ pub fn details(digest: &Digest) -> Value {
 pub mod tests {
     use super::*;
     use crate::alerts::texts::Language;
-    use crate::books::record::tests::{date, differing_report, t};
+    use crate::books::record::tests::{date, differing_report, finished_run, t};
     use j2t_stores::StageStatus;
 
     pub fn digest(books: Books) -> Digest {
@@ -316,14 +316,7 @@ pub mod tests {
     }
 
     fn run(report: Result<&j2t_reconcile::Report, String>, day: &str) -> RunRecord {
-        RunRecord::claim(
-            date(day),
-            date("2026-11-24"),
-            date("2026-11-30"),
-            "h".into(),
-            t(0),
-        )
-        .finish(report, t(60))
+        finished_run(day, report)
     }
 
     #[test]

@@ -493,21 +493,10 @@ mod tests {
 
     #[test]
     fn the_books_alerts_follow_the_latest_runs() {
-        use crate::books::record::RunRecord;
-        use crate::books::record::tests::{date, differing_report, equal_report};
-        let run = |day: &str, report: Result<&j2t_reconcile::Report, String>| {
-            RunRecord::claim(
-                date(day),
-                date("2026-11-24"),
-                date("2026-11-30"),
-                "h".into(),
-                t(0),
-            )
-            .finish(report, t(60))
-        };
-        let differ = run("2026-12-01", Ok(&differing_report()));
-        let equal = run("2026-12-02", Ok(&equal_report()));
-        let failed = run("2026-12-02", Err("T+: down".into()));
+        use crate::books::record::tests::{differing_report, equal_report, finished_run};
+        let differ = finished_run("2026-12-01", Ok(&differing_report()));
+        let equal = finished_run("2026-12-02", Ok(&equal_report()));
+        let failed = finished_run("2026-12-02", Err("T+: down".into()));
 
         let firing = books(Some(&differ), Some(&differ));
         assert_eq!(keys(&firing), ["books_differ"]);

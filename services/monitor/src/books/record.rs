@@ -241,6 +241,19 @@ pub mod tests {
         DateTime::from_timestamp(1_800_000_000 + secs, 0).expect("valid time")
     }
 
+    /// The run of JST day `day` over 2026-11-24..=30, claimed at `t(0)` and finished at
+    /// `t(60)` with `report`.
+    pub fn finished_run(day: &str, report: Result<&Report, String>) -> RunRecord {
+        RunRecord::claim(
+            date(day),
+            date("2026-11-24"),
+            date("2026-11-30"),
+            "h".into(),
+            t(0),
+        )
+        .finish(report, t(60))
+    }
+
     pub fn row(day: &str, sku: &str, jst: f64, tplus: f64) -> Row {
         Row {
             date: date(day),

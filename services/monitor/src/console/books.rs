@@ -89,20 +89,10 @@ pub async fn reconcile(State(api): State<Arc<Api>>) -> Result<Json<Panel>, ApiEr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::books::record::tests::{date, differing_report, t};
+    use crate::books::record::tests::{differing_report, finished_run};
 
     #[test]
     fn the_panel_lists_dates_and_runs_newest_first() {
-        let run = |day: &str, report: Result<&j2t_reconcile::Report, String>| {
-            RunRecord::claim(
-                date(day),
-                date("2026-11-24"),
-                date("2026-11-30"),
-                "h".into(),
-                t(0),
-            )
-            .finish(report, t(60))
-        };
         let settings = Settings {
             enabled: true,
             at: "06:00".into(),
@@ -111,8 +101,8 @@ mod tests {
         let panel = panel(
             settings,
             vec![
-                run("2026-11-30", Err("T+: down".into())),
-                run("2026-12-01", Ok(&differing_report())),
+                finished_run("2026-11-30", Err("T+: down".into())),
+                finished_run("2026-12-01", Ok(&differing_report())),
             ],
         );
         let json = serde_json::to_value(&panel).expect("json");
