@@ -112,7 +112,9 @@ pub struct RecheckState {
 pub struct Schedule {
     pub days: u32,
     pub interval: chrono::Duration,
-    /// Window length (`fetcher.window_secs`): re-check windows align like the live ones.
+    /// Re-check window length: one day, whatever `fetcher.window_secs` (short live windows
+    /// would cost at least one request per window and status; a day is one query range,
+    /// split only as its orders require, and the transformer merges per day anyway).
     pub window: chrono::Duration,
 }
 
@@ -121,7 +123,7 @@ impl Schedule {
         Self {
             days: fetcher.recheck_days,
             interval: chrono::Duration::seconds(fetcher.recheck_interval_secs as i64),
-            window: chrono::Duration::seconds(fetcher.window_secs as i64),
+            window: chrono::Duration::days(1),
         }
     }
 }
@@ -287,7 +289,7 @@ impl TaskSync {
             .min(live - chrono::Duration::seconds(1));
         let mut start = from.and_hms_opt(0, 0, 0).context("start of day")?;
         let pass = Utc::now();
-        let window_len = chrono::Duration::seconds(self.settings.window_secs as i64);
+        let window_len = Schedule::of(&self.settings).window;
         let mut summary = ResyncSummary {
             until,
             ..ResyncSummary::default()
