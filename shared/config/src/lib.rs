@@ -10,7 +10,9 @@ use std::path::Path;
 
 pub use secrecy::{ExposeSecret, SecretString};
 pub use sections::*;
-pub use values::{DateType, Language, SoIds, VoucherListOrder, WebhookFormat, split_ids};
+pub use values::{
+    DateType, JST_STATUSES, Language, SoIds, Statuses, VoucherListOrder, WebhookFormat, split_ids,
+};
 
 /// The defaults every binary starts from (the repository's `config/default.toml`).
 pub const DEFAULT_TOML: &str = include_str!("../../../config/default.toml");
@@ -101,7 +103,8 @@ mod tests {
         let tasks = cfg.fetcher.sync_tasks();
         assert_eq!(tasks.len(), 1);
         assert_eq!(tasks[0].name, "default");
-        assert_eq!(tasks[0].status.as_deref(), Some("Confirmed"));
+        assert_eq!(tasks[0].statuses, ["Confirmed", "Archive"]);
+        assert_eq!(cfg.fetcher.recheck_days, 2);
         assert_eq!(tasks[0].paging, Paging::Snapshot);
         assert_eq!(tasks[0].date_type, DateType::IoDate);
         assert_eq!(tasks[0].start_time, None);
@@ -155,8 +158,26 @@ mod tests {
             .map(|i| format!("S{i}"))
             .collect::<Vec<_>>()
             .join(",");
-        let cases: [(&str, &str, &str, &str); 22] = [
+        let cases: [(&str, &str, &str, &str); 25] = [
             ("J2T__MONITOR__LANGUAGE", "fr", "monitor.language", "`fr`"),
+            (
+                "J2T__FETCHER__SHIPPED_STATUSES",
+                "Confirmed, Shipped",
+                "fetcher.shipped_statuses",
+                "`Shipped` is not a JST outbound status",
+            ),
+            (
+                "J2T__FETCHER__TASKS__X__SHIPPED_STATUSES",
+                " , ",
+                "fetcher.tasks.x.shipped_statuses",
+                "at least one status",
+            ),
+            (
+                "J2T__FETCHER__RECHECK_SHARE_PERCENT",
+                "150",
+                "fetcher.recheck_share_percent",
+                "150",
+            ),
             (
                 "J2T__MONITOR__WEBHOOKS__OPS__FORMAT",
                 "slack",
@@ -367,6 +388,38 @@ mod tests {
     }
 
     #[test]
+    fn shipped_statuses_by_task_with_the_deprecated_status_winning_at_its_level() {
+        let cfg = Config::load_with_env(
+            None,
+            env(&[
+                ("J2T__FETCHER__STATUS", "Confirmed"),
+                (
+                    "J2T__FETCHER__TASKS__A__SHIPPED_STATUSES",
+                    "Archive Confirmed, Archive",
+                ),
+                ("J2T__FETCHER__TASKS__B__STATUS", ""),
+                ("J2T__FETCHER__TASKS__C__SHOP_ID", "1"),
+            ]),
+        )
+        .expect("valid");
+        let statuses: Vec<Vec<String>> = cfg
+            .fetcher
+            .sync_tasks()
+            .into_iter()
+            .map(|t| t.statuses)
+            .collect();
+        assert_eq!(
+            statuses,
+            [
+                vec!["Archive".to_string(), "Confirmed".to_string()],
+                vec![],
+                vec!["Confirmed".to_string()],
+            ],
+            "a: its own list (deduplicated); b: status \"\" = every status; c: [fetcher].status"
+        );
+    }
+
+    #[test]
     fn named_tasks_override_defaults_and_parse_so_ids() {
         let cfg = Config::load_with_env(
             None,
@@ -386,7 +439,11 @@ mod tests {
         assert_eq!(tasks[0].is_offline_shop, Some(true));
         assert_eq!(tasks[0].paging, Paging::StartTs);
         assert_eq!(tasks[1].shop_id, Some(10001));
-        assert_eq!(tasks[1].status.as_deref(), Some("Confirmed"));
+        assert_eq!(
+            tasks[1].statuses,
+            ["Confirmed"],
+            "the deprecated status still works"
+        );
         assert_eq!(tasks[1].so_ids, Vec::<String>::new());
 
         let many = (0..51)
