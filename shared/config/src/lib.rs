@@ -10,7 +10,7 @@ use std::path::Path;
 
 pub use secrecy::{ExposeSecret, SecretString};
 pub use sections::*;
-pub use values::{DateType, Language, SoIds, VoucherListOrder, WebhookFormat, split_ids};
+pub use values::{CorrectionPolicy, DateType, Language, SoIds, VoucherListOrder, WebhookFormat, split_ids};
 
 /// The defaults every binary starts from (the repository's `config/default.toml`).
 pub const DEFAULT_TOML: &str = include_str!("../../../config/default.toml");
