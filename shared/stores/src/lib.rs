@@ -11,6 +11,7 @@ mod rate_limit;
 mod status;
 mod tplus_client;
 mod whereis;
+mod written;
 
 pub use attempts::{AttemptLog, AttemptsError};
 pub use dead_letters::{
@@ -27,3 +28,4 @@ pub use status::{
 };
 pub use tplus_client::tplus_client;
 pub use whereis::{Whereabouts, WhereisError, whereabouts};
+pub use written::{WrittenError, WrittenOrders};
