@@ -12,6 +12,8 @@
 //! copy of T+'s master data (`master_data`, `screen`): orders naming a code T+ lacks are held
 //! as dead letters (`unknown_inventory` / `unknown_warehouse`) and the rest is merged.
 
+mod corrections;
+mod lines;
 pub mod master_data;
 mod plan;
 mod screen;
@@ -55,6 +57,7 @@ pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
     tracing::info!("transformer running");
     let js = &topology.js;
     let lineage = &j2t_stores::Lineage::new(&topology);
+    let written = &j2t_stores::WrittenOrders::new(&topology);
     let max_deliver = cfg.transformer.max_deliver;
     let max_orders = cfg.transformer.max_window_orders;
     let paths = &master_data::CodePaths::of(&mapping);
@@ -76,7 +79,15 @@ pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
     };
     let check = master.as_ref().map(|master| Check { master, paths });
     let check = &check;
-    j2t_topology::consume(|| topology.transformer_consumer(), 1, &ctx.shutdown, |msg| {
+    let corrections = corrections::Corrections {
+        js,
+        written,
+        mapping: &mapping,
+        policy: cfg.corrections.policy,
+        shipped: &cfg.corrections.shipped_statuses,
+    };
+    let corrections_run = corrections::run(&topology, &corrections, &ctx.shutdown);
+    let windows_run = j2t_topology::consume(|| topology.transformer_consumer(), 1, &ctx.shutdown, |msg| {
         let mapping = mapping.clone();
         async move {
             let (seq, delivered) = msg
@@ -84,7 +95,7 @@ pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
                 .map(|i| (i.stream_sequence, i.delivered))
                 .unwrap_or_default();
             let span = tracing::info_span!("merge window", seq);
-            match process_window(js, lineage, &mapping, &msg.payload, seq, max_orders, check.as_ref())
+            match process_window(js, lineage, written, &mapping, &msg.payload, seq, max_orders, check.as_ref())
                 .instrument(span)
                 .await
             {
@@ -144,7 +155,7 @@ pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
                 }
             }
         }
-    })
-    .await;
+    });
+    futures::future::join(windows_run, corrections_run).await;
     Ok(())
 }
