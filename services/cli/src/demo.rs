@@ -94,14 +94,15 @@ pub async fn run(mut cfg: Config, args: DemoArgs) -> anyhow::Result<()> {
         })
         .await?;
     let source = admin.orders().await?;
-    let expected = reconcile::expected(&source, &cfg.fetcher.status);
+    let shipped = cfg.fetcher.sync_tasks()[0].statuses.clone();
+    let expected = reconcile::expected_shipped(&source, &shipped);
     let confirmed = source
         .iter()
-        .filter(|o| o["status"] == *cfg.fetcher.status)
+        .filter(|o| reconcile::is_shipped(o, &shipped))
         .count();
     println!(
         "seeded       {stored} orders from {first} to {end}, {confirmed} of them {}",
-        cfg.fetcher.status
+        shipped.join(" or ")
     );
 
     cfg.fetcher.start_time = first.and_hms_opt(0, 0, 0);

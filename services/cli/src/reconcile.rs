@@ -9,8 +9,18 @@ pub type QtyBySku = BTreeMap<(String, String), f64>;
 
 /// Quantities of the orders with `status` (e.g. `Confirmed`), by ship date and SKU.
 pub fn expected(orders: &[Value], status: &str) -> QtyBySku {
+    expected_shipped(orders, &[status.to_string()])
+}
+
+/// Whether an order is in one of `statuses` (the shipped ones).
+pub fn is_shipped(order: &Value, statuses: &[String]) -> bool {
+    statuses.iter().any(|s| order["status"] == s.as_str())
+}
+
+/// Quantities of the orders in any of `statuses`, by ship date and SKU.
+pub fn expected_shipped(orders: &[Value], statuses: &[String]) -> QtyBySku {
     let mut out = QtyBySku::new();
-    for order in orders.iter().filter(|o| o["status"] == status) {
+    for order in orders.iter().filter(|o| is_shipped(o, statuses)) {
         let date = order["io_date"].as_str().unwrap_or_default();
         let date = date.get(..10).unwrap_or(date).to_string();
         for item in order["items"].as_array().into_iter().flatten() {

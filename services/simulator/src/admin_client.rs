@@ -3,10 +3,11 @@
 use serde_json::Value;
 
 use crate::{
-    ClosedPeriod, DemoSpec, EXPIRE_TOKEN_PATH, FAULTS_PATH, JstFaults, MasterData, Reply, Stats,
-    TPLUS_CLOSED_PERIOD_PATH, TPLUS_DUPLICATE_REPLY_PATH, TPLUS_EXPIRE_TOKEN_PATH,
-    TPLUS_FAULTS_PATH, TPLUS_INVENTORIES_PATH, TPLUS_MASTER_DATA_PATH, TPLUS_VOUCHER_LIST_PATH,
-    TPLUS_VOUCHERS_PATH, TPLUS_WAREHOUSES_PATH, TplusFaults, VoucherListKnobs,
+    ClosedPeriod, DemoSpec, EXPIRE_TOKEN_PATH, FAULTS_PATH, JstFaults, LATE_ORDERS_PATH,
+    LateOrders, MasterData, ORDERS_PATH, OrderChange, Reply, Stats, TPLUS_CLOSED_PERIOD_PATH,
+    TPLUS_DUPLICATE_REPLY_PATH, TPLUS_EXPIRE_TOKEN_PATH, TPLUS_FAULTS_PATH, TPLUS_INVENTORIES_PATH,
+    TPLUS_MASTER_DATA_PATH, TPLUS_VOUCHER_LIST_PATH, TPLUS_VOUCHERS_PATH, TPLUS_WAREHOUSES_PATH,
+    TplusFaults, VoucherListKnobs,
 };
 
 #[derive(Clone)]
@@ -76,8 +77,89 @@ impl AdminClient {
         self.post("/admin/jst/orders", &orders).await
     }
 
+    /// The orders JST shows now (late ones only once visible), ascending by io_id.
     pub async fn orders(&self) -> reqwest::Result<Vec<Value>> {
         Ok(array(self.get("/admin/jst/orders").await?))
+    }
+
+    /// Adds orders JST shows only `delay` from now (a late commit): then each is written with
+    /// `modified` = that instant and a fresh `ts`, its `io_date` unchanged. Returns how many
+    /// were held.
+    pub async fn add_late_orders(
+        &self,
+        orders: &[Value],
+        delay: std::time::Duration,
+    ) -> reqwest::Result<u64> {
+        let late = LateOrders {
+            orders: orders.to_vec(),
+            visible_at: None,
+            delay_ms: Some(delay.as_millis() as u64),
+        };
+        Ok(self.post(LATE_ORDERS_PATH, &late).await?["held"]
+            .as_u64()
+            .unwrap_or(0))
+    }
+
+    /// Adds orders JST shows only from `at` on (see [`Self::add_late_orders`]).
+    pub async fn add_orders_visible_at(
+        &self,
+        orders: &[Value],
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> reqwest::Result<u64> {
+        let late = LateOrders {
+            orders: orders.to_vec(),
+            visible_at: Some(at),
+            delay_ms: None,
+        };
+        Ok(self.post(LATE_ORDERS_PATH, &late).await?["held"]
+            .as_u64()
+            .unwrap_or(0))
+    }
+
+    /// Changes a visible order as JST would after shipping (new status, lines, quantities),
+    /// with `modified` = now unless the change gives one, and a fresh `ts`. Returns the order
+    /// as it is now, `None` if JST shows no such order; a change that does not fit the
+    /// order (a SKU it lacks) is an HTTP 400 error.
+    pub async fn change_order(
+        &self,
+        io_id: i64,
+        change: &OrderChange,
+    ) -> reqwest::Result<Option<Value>> {
+        let response = self
+            .http
+            .post(format!("{}{ORDERS_PATH}/{io_id}/change", self.base))
+            .json(change)
+            .send()
+            .await?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        Ok(Some(response.error_for_status()?.json().await?))
+    }
+
+    /// Moves an order to `status` (e.g. `Archive`, or `Cancelled`: shipment revoked).
+    pub async fn set_order_status(
+        &self,
+        io_id: i64,
+        status: &str,
+    ) -> reqwest::Result<Option<Value>> {
+        self.change_order(io_id, &OrderChange::status(status)).await
+    }
+
+    /// Revokes an order's shipment (`Cancelled`, 取消).
+    pub async fn cancel_order(&self, io_id: i64) -> reqwest::Result<Option<Value>> {
+        self.set_order_status(io_id, "Cancelled").await
+    }
+
+    /// Sets the quantity of an order's lines of `sku_id` (0 drops them).
+    pub async fn set_order_qty(
+        &self,
+        io_id: i64,
+        sku_id: &str,
+        qty: i64,
+    ) -> reqwest::Result<Option<Value>> {
+        self.change_order(io_id, &OrderChange::qty(sku_id, qty))
+            .await
     }
 
     /// The `dto` of every voucher T+ accepted, in arrival order.

@@ -2,7 +2,8 @@
 //! the documented protocols over real HTTP (signatures, tokens and their refresh, paging,
 //! rate limits, error codes, master data, duplicate ExternalCode) and keep their data in
 //! memory. Both sides inject faults set through the admin API: JST throttling, 502s,
-//! latency, token expiry and data drift while a client pages; T+ 503s, 409 throttling,
+//! latency, token expiry and data drift while a client pages, orders committed late (visible
+//! only from a given instant) and orders moved to another state or edited after shipping; T+ 503s, 409 throttling,
 //! timeouts after commit, latency, an exhausted quota and token expiry; T+ answer knobs
 //! (duplicate reply, closed period, voucher list shape) and voucher deletion. Each API has its own
 //! port; the admin API (seed orders, list vouchers, master data, faults, stats) is served on
@@ -27,7 +28,7 @@ pub use admin_client::AdminClient;
 pub use demo_data::{DemoSpec, demo_orders, jst_today};
 pub use jst::{
     DriftEvent, DriftKind, EXPIRE_TOKEN_PATH, EXPIRES_IN_SECS, FAULTS_PATH, INIT_TOKEN_PATH,
-    JstFaults, REFRESH_TOKEN_PATH,
+    JstFaults, LATE_ORDERS_PATH, LateOrders, ORDERS_PATH, OrderChange, REFRESH_TOKEN_PATH,
 };
 pub use state::{Stats, Store};
 pub use tplus::{

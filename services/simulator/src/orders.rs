@@ -1,14 +1,24 @@
 //! The simulated JST's outbound orders, keyed by io_id, with JST's rowversion `ts`: every
 //! insert or change stamps the order with the next value of one global counter, so `ts`
 //! orders rows by their last write (what `start_ts` paging relies on).
+//!
+//! Orders may also be held back until a given instant (a late commit: a warehouse that syncs
+//! late, an offline-shop order typed in the next morning). JST has no such order before that
+//! instant; at it the row is written: `modified` becomes that instant and it gets its `ts`
+//! then, while `io_date` keeps the ship time. Queries and the admin listing release every due
+//! order first ([`OrderBook::release_due`]), so nobody can tell the release was lazy.
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Duration, Utc};
+use j2t_domain::JST_TIME_FORMAT;
 use serde_json::Value;
 
 #[derive(Debug, Default)]
 pub(crate) struct OrderBook {
     orders: BTreeMap<i64, Value>,
+    /// Orders not yet visible, by the instant they become visible (then by arrival).
+    pending: Vec<(DateTime<Utc>, Value)>,
     /// Last `ts` handed out; the next write gets `last_ts + 1`.
     last_ts: i64,
 }
@@ -32,6 +42,36 @@ impl OrderBook {
         self.stamp(&mut order);
         self.orders.insert(io_id, order);
         true
+    }
+
+    /// Holds `order` back until `visible_at`; `None` (and nothing held) without an io_id.
+    pub fn hold(&mut self, order: Value, visible_at: DateTime<Utc>) -> Option<i64> {
+        let io_id = j2t_domain::io_id_of(&order)?;
+        self.pending.push((visible_at, order));
+        self.pending.sort_by_key(|(at, _)| *at);
+        Some(io_id)
+    }
+
+    /// Writes every held order whose instant has come, in instant order: `modified` is that
+    /// instant in JST local time (`utc_offset_minutes`), `ts` the next value. Returns how many.
+    pub fn release_due(&mut self, now: DateTime<Utc>, utc_offset_minutes: i32) -> usize {
+        let due = self.pending.partition_point(|(at, _)| *at <= now);
+        let released: Vec<_> = self.pending.drain(..due).collect();
+        let count = released.len();
+        for (at, mut order) in released {
+            let local = (at + Duration::minutes(utc_offset_minutes.into())).naive_utc();
+            if let Some(fields) = order.as_object_mut() {
+                let modified = local.format(JST_TIME_FORMAT).to_string();
+                fields.insert("modified".into(), modified.into());
+            }
+            self.upsert(order);
+        }
+        count
+    }
+
+    /// Orders held back and not yet visible.
+    pub fn pending_len(&self) -> usize {
+        self.pending.len()
     }
 
     fn stamp(&mut self, order: &mut Value) {
@@ -79,5 +119,39 @@ mod tests {
         assert_eq!(book.upsert(json!({"io_id": 3})), Some(3));
         assert_eq!(book.get(3).map(|o| o["ts"].clone()), Some(json!(4)));
         assert_eq!((book.len(), book.max_io_id()), (2, Some(5)));
+    }
+
+    #[test]
+    fn a_held_order_is_written_at_its_instant_with_that_modified_and_a_fresh_ts() {
+        let at = |s: &str| {
+            DateTime::parse_from_rfc3339(s)
+                .expect("time")
+                .with_timezone(&Utc)
+        };
+        let mut book = OrderBook::default();
+        book.upsert(json!({"io_id": 1}));
+        let late = json!({"io_id": 7, "io_date": "2026-11-25 10:00:00", "modified": "x"});
+        assert_eq!(book.hold(late, at("2026-11-25T02:10:00Z")), Some(7));
+        assert_eq!(
+            book.hold(json!({"io_id": 8}), at("2026-11-25T02:05:00Z")),
+            Some(8)
+        );
+        assert_eq!(
+            book.hold(json!({"none": 1}), at("2026-11-25T02:05:00Z")),
+            None
+        );
+        assert_eq!(book.release_due(at("2026-11-25T02:04:59Z"), 480), 0);
+        assert_eq!((book.len(), book.pending_len()), (1, 2));
+        assert!(book.get(7).is_none(), "not visible before its instant");
+        assert_eq!(book.release_due(at("2026-11-25T02:10:00Z"), 480), 2);
+        assert_eq!((book.len(), book.pending_len()), (3, 0));
+        let order = book.get(7).expect("visible");
+        assert_eq!(order["modified"], "2026-11-25 10:10:00");
+        assert_eq!(order["io_date"], "2026-11-25 10:00:00", "ship time kept");
+        assert_eq!(
+            (book.get(8).map(|o| o["ts"].clone()), order["ts"].clone()),
+            (Some(json!(2)), json!(3)),
+            "released in instant order, each with the next ts"
+        );
     }
 }

@@ -128,7 +128,10 @@ pub struct Store {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Stats {
+    /// Orders JST shows.
     pub orders: usize,
+    /// Orders held back (late commits) that JST does not show yet.
+    pub jst_pending_orders: usize,
     pub vouchers: usize,
     pub jst_requests: u64,
     pub tplus_requests: u64,
@@ -205,9 +208,12 @@ impl Store {
             .count()
     }
 
-    /// All orders, ascending by io_id.
+    /// All orders JST shows now, ascending by io_id (late ones once their instant came).
     pub fn orders(&self) -> Vec<Value> {
-        self.lock().book.iter().cloned().collect()
+        let mut data = self.lock();
+        data.book
+            .release_due(chrono::Utc::now(), self.utc_offset_minutes);
+        data.book.iter().cloned().collect()
     }
 
     /// Stores a voucher unless its ExternalCode exists; `false` means duplicate.
@@ -229,9 +235,12 @@ impl Store {
     }
 
     pub fn stats(&self) -> Stats {
-        let data = self.lock();
+        let mut data = self.lock();
+        data.book
+            .release_due(chrono::Utc::now(), self.utc_offset_minutes);
         Stats {
             orders: data.book.len(),
+            jst_pending_orders: data.book.pending_len(),
             vouchers: data.vouchers.len(),
             jst_requests: data.jst_requests,
             tplus_requests: data.tplus_requests,

@@ -86,7 +86,8 @@ pub struct Corrections<'a> {
     pub written: &'a WrittenOrders,
     pub mapping: &'a Mapping,
     pub policy: CorrectionPolicy,
-    pub shipped: &'a [String],
+    /// Each sync task's shipped statuses (`fetcher.shipped_statuses`).
+    pub shipped: &'a std::collections::BTreeMap<String, Vec<String>>,
 }
 
 impl Corrections<'_> {
@@ -106,7 +107,12 @@ impl Corrections<'_> {
                 tracing::warn!(io_id, "change of an order with no written lines (expired?); ignored");
                 return Ok("unknown");
             };
-            let now_lines = lines_now(self.mapping, &event.order, self.shipped);
+            // A task no longer configured: any task's shipped statuses.
+            let shipped: Vec<String> = match self.shipped.get(&event.task) {
+                Some(statuses) => statuses.clone(),
+                None => self.shipped.values().flatten().cloned().collect(),
+            };
+            let now_lines = lines_now(self.mapping, &event.order, &shipped);
             let decision = decide(&record, &event, &now_lines, self.policy);
             let (outcome, deltas, codes) = match &decision {
                 Decision::Skip(why) => {

@@ -84,7 +84,12 @@ pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
         written,
         mapping: &mapping,
         policy: cfg.corrections.policy,
-        shipped: &cfg.corrections.shipped_statuses,
+        shipped: &cfg
+            .fetcher
+            .sync_tasks()
+            .into_iter()
+            .map(|t| (t.name, t.statuses))
+            .collect(),
     };
     let corrections_run = corrections::run(&topology, &corrections, &ctx.shutdown);
     let windows_run = j2t_topology::consume(|| topology.transformer_consumer(), 1, &ctx.shutdown, |msg| {

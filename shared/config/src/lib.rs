@@ -10,7 +10,10 @@ use std::path::Path;
 
 pub use secrecy::{ExposeSecret, SecretString};
 pub use sections::*;
-pub use values::{CorrectionPolicy, DateType, Language, SoIds, VoucherListOrder, WebhookFormat, split_ids};
+pub use values::{
+    CorrectionPolicy, DateType, JST_STATUSES, Language, SoIds, Statuses, VoucherListOrder,
+    WebhookFormat, split_ids,
+};
 
 /// The defaults every binary starts from (the repository's `config/default.toml`).
 pub const DEFAULT_TOML: &str = include_str!("../../../config/default.toml");
@@ -101,7 +104,8 @@ mod tests {
         let tasks = cfg.fetcher.sync_tasks();
         assert_eq!(tasks.len(), 1);
         assert_eq!(tasks[0].name, "default");
-        assert_eq!(tasks[0].status.as_deref(), Some("Confirmed"));
+        assert_eq!(tasks[0].statuses, ["Confirmed", "Archive"]);
+        assert_eq!(cfg.fetcher.recheck_days, 2);
         assert_eq!(tasks[0].paging, Paging::Snapshot);
         assert_eq!(tasks[0].date_type, DateType::IoDate);
         assert_eq!(tasks[0].start_time, None);
@@ -155,8 +159,26 @@ mod tests {
             .map(|i| format!("S{i}"))
             .collect::<Vec<_>>()
             .join(",");
-        let cases: [(&str, &str, &str, &str); 22] = [
+        let cases: [(&str, &str, &str, &str); 25] = [
             ("J2T__MONITOR__LANGUAGE", "fr", "monitor.language", "`fr`"),
+            (
+                "J2T__FETCHER__SHIPPED_STATUSES",
+                "Confirmed, Shipped",
+                "fetcher.shipped_statuses",
+                "`Shipped` is not a JST outbound status",
+            ),
+            (
+                "J2T__FETCHER__TASKS__X__SHIPPED_STATUSES",
+                " , ",
+                "fetcher.tasks.x.shipped_statuses",
+                "at least one status",
+            ),
+            (
+                "J2T__FETCHER__RECHECK_SHARE_PERCENT",
+                "150",
+                "fetcher.recheck_share_percent",
+                "150",
+            ),
             (
                 "J2T__MONITOR__WEBHOOKS__OPS__FORMAT",
                 "slack",
@@ -386,7 +408,11 @@ mod tests {
         assert_eq!(tasks[0].is_offline_shop, Some(true));
         assert_eq!(tasks[0].paging, Paging::StartTs);
         assert_eq!(tasks[1].shop_id, Some(10001));
-        assert_eq!(tasks[1].status.as_deref(), Some("Confirmed"));
+        assert_eq!(
+            tasks[1].statuses,
+            ["Confirmed"],
+            "the deprecated status still works"
+        );
         assert_eq!(tasks[1].so_ids, Vec::<String>::new());
 
         let many = (0..51)

@@ -9,7 +9,9 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use url::Url;
 
-use crate::values::{self, CorrectionPolicy, DateType, Language, SoIds, VoucherListOrder, WebhookFormat};
+use crate::values::{
+    self, CorrectionPolicy, DateType, Language, SoIds, Statuses, VoucherListOrder, WebhookFormat,
+};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -178,13 +180,28 @@ pub struct FetcherKeys {
     /// Attempts at a window before it is dead-lettered (replayable) and the task moves on.
     #[serde(deserialize_with = "values::at_least::<_, _, 1>")]
     pub max_window_attempts: u32,
+    /// Days of the recent past each task reads again for orders that appeared late (0: no
+    /// re-check).
+    pub recheck_days: u32,
+    /// A re-check pass starts this long after the previous one started.
+    #[serde(deserialize_with = "values::at_least::<_, _, 1>")]
+    pub recheck_interval_secs: u64,
+    /// Share of `requests_per_minute` the re-checks of all tasks may use, in percent; they
+    /// run only while every live sync is caught up.
+    #[serde(deserialize_with = "values::percent")]
+    pub recheck_share_percent: u8,
     // Task defaults; also the filters of the implicit task `default` when `tasks` is empty.
     #[serde(default, deserialize_with = "values::jst_time")]
     pub start_time: Option<NaiveDateTime>,
     pub paging: Paging,
     #[serde(deserialize_with = "values::page_size")]
     pub page_size: u32,
-    pub status: String,
+    /// The statuses that count as shipped; each is queried on its own (JST's `status`
+    /// filter takes one value).
+    pub shipped_statuses: Statuses,
+    /// Deprecated: one status filter (`""`: none). When set it replaces `shipped_statuses`.
+    #[serde(default)]
+    pub status: Option<String>,
     pub date_type: DateType,
     pub shop_id: Option<i64>,
     pub wms_co_id: Option<i64>,
@@ -249,6 +266,8 @@ pub struct TaskConfig {
     pub paging: Option<Paging>,
     #[serde(default, deserialize_with = "values::page_size_opt")]
     pub page_size: Option<u32>,
+    pub shipped_statuses: Option<Statuses>,
+    /// Deprecated, see [`FetcherKeys::status`].
     pub status: Option<String>,
     pub date_type: Option<DateType>,
     pub shop_id: Option<i64>,
@@ -265,7 +284,9 @@ pub struct SyncTask {
     pub start_time: Option<NaiveDateTime>,
     pub paging: Paging,
     pub page_size: u32,
-    pub status: Option<String>,
+    /// The statuses read, each with its own queries; empty: no status filter (only through
+    /// the deprecated `status = ""`).
+    pub statuses: Vec<String>,
     pub date_type: DateType,
     pub shop_id: Option<i64>,
     pub wms_co_id: Option<i64>,
@@ -282,8 +303,14 @@ impl FetcherConfig {
             start_time: t.start_time.or(d.start_time),
             paging: t.paging.unwrap_or(d.paging),
             page_size: t.page_size.unwrap_or(d.page_size),
-            status: Some(t.status.clone().unwrap_or_else(|| d.status.clone()))
-                .filter(|s| !s.is_empty()),
+            // A task's keys before [fetcher]'s; at each level the deprecated single `status`
+            // before `shipped_statuses`.
+            statuses: match (&t.status, &t.shipped_statuses, &d.status) {
+                (Some(status), _, _) => single_status(status),
+                (None, Some(list), _) => list.as_slice().to_vec(),
+                (None, None, Some(status)) => single_status(status),
+                (None, None, None) => d.shipped_statuses.as_slice().to_vec(),
+            },
             date_type: t.date_type.unwrap_or(d.date_type),
             shop_id: t.shop_id.or(d.shop_id),
             wms_co_id: t.wms_co_id.or(d.wms_co_id),
@@ -301,6 +328,14 @@ impl FetcherConfig {
             self.tasks.iter().map(|(n, t)| resolve(n, t)).collect()
         }
     }
+}
+
+/// The deprecated `status` key: one status, or none (`""`: every status).
+fn single_status(status: &str) -> Vec<String> {
+    Some(status.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .into_iter()
+        .collect()
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -437,7 +472,4 @@ pub struct CorrectionsConfig {
     /// percent: its pages are spaced so that the live sync keeps the rest.
     #[serde(deserialize_with = "values::percent")]
     pub scan_share_percent: u8,
-    /// JST statuses that mean "shipped": an order in any other state (e.g. `Cancelled`,
-    /// `Delete`) ships nothing any more.
-    pub shipped_statuses: Vec<String>,
 }

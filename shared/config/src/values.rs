@@ -193,6 +193,55 @@ impl TryFrom<String> for SoIds {
     }
 }
 
+/// JST outbound statuses (`docs/jushuitan-api.md`): the `status` filter takes one of them.
+pub const JST_STATUSES: [&str; 6] = [
+    "WaitConfirm",
+    "Confirmed",
+    "Delete",
+    "Cancelled",
+    "OuterConfirming",
+    "Archive",
+];
+
+/// The statuses that count as shipped (`fetcher.shipped_statuses`): one or more of
+/// [`JST_STATUSES`], written as one text separated by commas and/or spaces (like `so_ids`,
+/// so one environment variable can set it), each once.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Statuses(Vec<String>);
+
+impl Statuses {
+    pub fn as_slice(&self) -> &[String] {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Statuses {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        let mut statuses: Vec<String> = Vec::new();
+        for status in split_ids(&text) {
+            if !JST_STATUSES.contains(&status.as_str()) {
+                return Err(format!(
+                    "`{status}` is not a JST outbound status; use {} (case matters)",
+                    one_of(&JST_STATUSES)
+                ));
+            }
+            if !statuses.contains(&status) {
+                statuses.push(status);
+            }
+        }
+        if statuses.is_empty() {
+            return Err(format!(
+                "give at least one status, e.g. \"Confirmed, Archive\" (of {})",
+                one_of(&JST_STATUSES)
+            ));
+        }
+        Ok(Statuses(statuses))
+    }
+}
+
 /// Splits `"A1, B2  C3"` into `["A1", "B2", "C3"]`.
 pub fn split_ids(ids: &str) -> Vec<String> {
     ids.split(|c: char| c == ',' || c == '，' || c.is_whitespace())

@@ -146,13 +146,18 @@ pub trait PageReader: Send {
     ) -> impl Future<Output = Result<(), Self::Error>> + Send;
 }
 
-/// The query for one range with `task`'s filters.
-pub fn range_query(task: &SyncTask, range: Range, page_index: u32) -> OutboundQuery {
+/// The query for one range with `task`'s filters and one `status` (`None`: no filter).
+pub fn range_query(
+    task: &SyncTask,
+    status: Option<&str>,
+    range: Range,
+    page_index: u32,
+) -> OutboundQuery {
     let fmt = |t: NaiveDateTime| t.format(j2t_domain::JST_TIME_FORMAT).to_string();
     OutboundQuery {
         shop_id: task.shop_id,
         is_offline_shop: task.is_offline_shop,
-        status: task.status.clone(),
+        status: status.map(str::to_string),
         modified_begin: Some(fmt(range.start)),
         modified_end: Some(fmt(range.end)),
         date_type: Some(task.date_type),
@@ -165,27 +170,39 @@ pub fn range_query(task: &SyncTask, range: Range, page_index: u32) -> OutboundQu
     }
 }
 
-/// Reads every order of `range` (at most 7 days) with `task`'s filters and paging strategy.
+/// Reads every order of `range` (at most 7 days) with `task`'s filters and paging strategy,
+/// once per status of `task.statuses` (JST's `status` filter takes one value; an order that
+/// moves from one status to another between the two reads may come twice, never not at all
+/// unless it left every status read). Without statuses, one read without a status filter.
 pub async fn read_range<R: PageReader>(
     task: &SyncTask,
     range: Range,
     reader: &mut R,
 ) -> Result<(), R::Error> {
-    match task.paging {
-        Paging::Snapshot => read_snapshots(task, range, reader).await,
-        Paging::StartTs => read_by_ts(task, range, reader).await,
+    let statuses: Vec<Option<&str>> = if task.statuses.is_empty() {
+        vec![None]
+    } else {
+        task.statuses.iter().map(|s| Some(s.as_str())).collect()
+    };
+    for status in statuses {
+        match task.paging {
+            Paging::Snapshot => read_snapshots(task, status, range, reader).await?,
+            Paging::StartTs => read_by_ts(task, status, range, reader).await?,
+        }
     }
+    Ok(())
 }
 
 /// The snapshot strategy.
 async fn read_snapshots<R: PageReader>(
     task: &SyncTask,
+    status: Option<&str>,
     range: Range,
     reader: &mut R,
 ) -> Result<(), R::Error> {
     let mut todo = vec![range];
     while let Some(range) = todo.pop() {
-        let page = reader.fetch(&range_query(task, range, 1)).await?;
+        let page = reader.fetch(&range_query(task, status, range, 1)).await?;
         let first = FirstPage {
             has_next: page.has_next,
             returned: (page.datas.len() + page.unreadable.len()) as u64,
@@ -193,7 +210,7 @@ async fn read_snapshots<R: PageReader>(
         };
         match snapshot_step(range, first, task.page_size) {
             SnapshotStep::Take => reader.accept(page).await?,
-            SnapshotStep::PageUntilStable => read_until_stable(task, range, reader).await?,
+            SnapshotStep::PageUntilStable => read_until_stable(task, status, range, reader).await?,
             // Reversed onto the stack, so parts are read in time order.
             SnapshotStep::Split(parts) => todo.extend(parts.into_iter().rev()),
         }
@@ -205,6 +222,7 @@ async fn read_snapshots<R: PageReader>(
 /// so no row slipped between pages.
 async fn read_until_stable<R: PageReader>(
     task: &SyncTask,
+    status: Option<&str>,
     range: Range,
     reader: &mut R,
 ) -> Result<(), R::Error> {
@@ -213,7 +231,9 @@ async fn read_until_stable<R: PageReader>(
         let mut pass = BTreeSet::new();
         let mut page_index = 1;
         loop {
-            let page = reader.fetch(&range_query(task, range, page_index)).await?;
+            let page = reader
+                .fetch(&range_query(task, status, range, page_index))
+                .await?;
             pass.extend(page.datas.iter().filter_map(|o| {
                 Some((
                     j2t_domain::io_id_of(o)?,
@@ -239,6 +259,7 @@ async fn read_until_stable<R: PageReader>(
 /// The start_ts strategy.
 async fn read_by_ts<R: PageReader>(
     task: &SyncTask,
+    status: Option<&str>,
     range: Range,
     reader: &mut R,
 ) -> Result<(), R::Error> {
@@ -247,7 +268,7 @@ async fn read_by_ts<R: PageReader>(
         let query = OutboundQuery {
             start_ts: Some(start_ts),
             is_get_total: Some(false),
-            ..range_query(task, range, 1)
+            ..range_query(task, status, range, 1)
         };
         let page = reader.fetch(&query).await?;
         let max_ts = page

@@ -47,7 +47,7 @@ pub fn maybe_drift(store: &Store, filter: &OrderFilter) {
 }
 
 /// Current JST local time, formatted as JST does.
-fn jst_now(utc_offset_minutes: i32) -> String {
+pub(crate) fn jst_now(utc_offset_minutes: i32) -> String {
     (Utc::now() + Duration::minutes(utc_offset_minutes.into()))
         .naive_utc()
         .format(JST_TIME_FORMAT)

@@ -1,10 +1,11 @@
 //! The simulated Jushuitan, faithful to `docs/jushuitan-api.md`: the outbound query and the
-//! token endpoints, JST's rate limits, and injectable faults (throttling, 502s, latency, token
-//! expiry, data drift during paging).
+//! token endpoints, JST's rate limits, injectable faults (throttling, 502s, latency, token
+//! expiry, data drift during paging), late commits and orders changed after shipping.
 
 mod admin;
 mod admission;
 mod auth;
+mod changes;
 mod drift;
 mod faults;
 mod filter;
@@ -17,8 +18,9 @@ use axum::Router;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-pub use admin::{EXPIRE_TOKEN_PATH, FAULTS_PATH};
+pub use admin::{EXPIRE_TOKEN_PATH, FAULTS_PATH, LATE_ORDERS_PATH, LateOrders, ORDERS_PATH};
 pub use auth::{EXPIRES_IN_SECS, INIT_TOKEN_PATH, REFRESH_TOKEN_PATH};
+pub use changes::OrderChange;
 pub use drift::{DriftEvent, DriftKind};
 pub use faults::JstFaults;
 

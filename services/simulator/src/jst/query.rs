@@ -114,6 +114,9 @@ async fn answer(store: &Store, fields: &Fields, received: Instant) -> Outcome {
         _ => return Err(Refusal::invalid("biz must be a JSON object")),
     };
     let query = OutboundQuery::parse(&biz).map_err(|detail| Refusal::invalid(&detail))?;
+    // Late commits due by now are written before anything reads the book.
+    let offset = store.utc_offset_minutes;
+    store.with(|d| d.book.release_due(chrono::Utc::now(), offset));
     // Data may change between any two requests of a sync: every query may drift first.
     drift::maybe_drift(store, &query.filter);
     Ok(store.with(|d| page(d.book.iter().filter(|o| query.matches(o)).collect(), &query)))

@@ -4,6 +4,7 @@
 mod common;
 mod faults;
 mod harness;
+mod late;
 mod limits;
 mod ordering;
 mod tokens;
