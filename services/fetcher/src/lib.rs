@@ -9,6 +9,7 @@
 //! missing rows: `j2t_jst::paging`. Why an io_id is never published by two windows: `seen`. Rate
 //! limits: `j2t_stores::KvRateLimiter`. Replicas: `lease`.
 
+mod changes;
 mod cursor;
 mod lease;
 mod seen;
@@ -73,7 +74,9 @@ pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
             );
             run_task(sync, &cfg, held.lost.clone())
         });
-        futures::future::join_all(runs).await;
+        // The change scan runs beside the tasks while the lease is held.
+        let scan = changes::scan_loop(&cfg, jst.clone(), &topology, held.lost.clone());
+        futures::future::join(futures::future::join_all(runs), scan).await;
         if ctx.shutdown.is_cancelled() {
             held.release().await;
         }
