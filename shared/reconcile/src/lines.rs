@@ -119,6 +119,14 @@ pub fn expected_of_order(mapping: &Mapping, order: Value) -> Vec<(Key, Amounts)>
 /// The voucher date an ExternalCode starts with, when the mapping puts the date first in its
 /// group (`{prefix}{yyyyMMdd}-…`): lets reconcile skip reading vouchers of other days.
 pub fn date_of_code(mapping: &Mapping, code: &str) -> Option<NaiveDate> {
+    // Correction vouchers always start with their date.
+    if let Some(head) = code.strip_prefix(&mapping.corrections.code_prefix)
+        && let Some(date) = head
+            .get(..8)
+            .and_then(|d| NaiveDate::parse_from_str(d, "%Y%m%d").ok())
+    {
+        return Some(date);
+    }
     if !date_first(mapping) {
         return None;
     }
