@@ -182,7 +182,8 @@ impl Corrections<'_> {
             names::changes_subject(&event.task),
             json!({
                 "io_id": event.io_id,
-                "external_code": record.external_code,
+                // Not `external_code`: the letter holds the order, not the whole voucher.
+                "voucher": record.external_code,
                 "ts": event.ts,
                 "deltas": deltas,
                 "change": event,
