@@ -27,5 +27,5 @@ pub use status::{
     pipeline_status, update_signals,
 };
 pub use tplus_client::tplus_client;
-pub use whereis::{Whereabouts, WhereisError, whereabouts};
+pub use whereis::{ChangeSeen, Whereabouts, WhereisError, whereabouts};
 pub use written::{WrittenError, WrittenOrders};

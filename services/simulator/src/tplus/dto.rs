@@ -9,6 +9,7 @@ pub const RETURN_BUSI_TYPE: &str = "14";
 
 /// The validated `dto` of a Create body, under the default convention (positive quantities,
 /// returns as `BusiType` 14).
+#[cfg(test)]
 pub fn parse(body: &[u8]) -> Result<Value, String> {
     parse_with(body, false)
 }
