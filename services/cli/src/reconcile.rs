@@ -36,7 +36,11 @@ pub fn expected_shipped(orders: &[Value], statuses: &[String]) -> QtyBySku {
 pub fn actual(dtos: &[Value]) -> QtyBySku {
     let mut out = QtyBySku::new();
     for dto in dtos {
-        let sign = if dto["BusiType"]["Code"] == "14" { -1.0 } else { 1.0 };
+        let sign = if dto["BusiType"]["Code"] == "14" {
+            -1.0
+        } else {
+            1.0
+        };
         let date = dto["VoucherDate"].as_str().unwrap_or_default().to_string();
         for line in dto["RDRecordDetails"].as_array().into_iter().flatten() {
             let sku = line["Inventory"]["Code"]

@@ -95,7 +95,10 @@ fn describe(w: &Whereabouts) -> String {
         };
         line(
             "changed",
-            format!("at {when} (JST status {}, version {}): {what}", c.status, c.ts),
+            format!(
+                "at {when} (JST status {}, version {}): {what}",
+                c.status, c.ts
+            ),
         );
     }
     for (id, what) in &w.dead_letters {

@@ -143,10 +143,7 @@ impl Scanner {
         }
         // Only now: a crash before this line reads the range again.
         self.written
-            .set_scan_cursor(
-                &task.name,
-                &range.end.format(JST_TIME_FORMAT).to_string(),
-            )
+            .set_scan_cursor(&task.name, &range.end.format(JST_TIME_FORMAT).to_string())
             .await?;
         Ok(changes.len())
     }
@@ -194,8 +191,13 @@ impl PageReader for ScanReader<'_> {
         let ids: Vec<i64> = page.datas.iter().filter_map(io_id_of).collect();
         let known = self.scanner.written.many(&ids).await?;
         for order in page.datas {
-            let Some(io_id) = io_id_of(&order) else { continue };
-            let ts = order.get("ts").and_then(serde_json::Value::as_i64).unwrap_or(0);
+            let Some(io_id) = io_id_of(&order) else {
+                continue;
+            };
+            let ts = order
+                .get("ts")
+                .and_then(serde_json::Value::as_i64)
+                .unwrap_or(0);
             let newer = known.get(&io_id).is_some_and(|r| ts > r.seen_ts);
             // An order read twice in one scan (it moved between pages) counts once.
             if newer && !self.changes.iter().any(|c| c.io_id == io_id && c.ts >= ts) {
@@ -227,7 +229,10 @@ mod tests {
         let lag = chrono::Duration::seconds(120);
         let every = chrono::Duration::seconds(600);
         let r = scan_range(None, now, lag, every).expect("range");
-        assert_eq!((r.start, r.end), (t("2026-11-25 11:48:00"), t("2026-11-25 11:58:00")));
+        assert_eq!(
+            (r.start, r.end),
+            (t("2026-11-25 11:48:00"), t("2026-11-25 11:58:00"))
+        );
         let r = scan_range(Some(t("2026-11-01 00:00:00")), now, lag, every).expect("range");
         assert_eq!(r.end, t("2026-11-07 23:59:59"));
         assert!(scan_range(Some(t("2026-11-25 11:58:00")), now, lag, every).is_none());

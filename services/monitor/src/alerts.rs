@@ -237,7 +237,10 @@ async fn evaluate_loop(
 }
 
 /// The orders reported as changed after the write (read only while such letters wait).
-async fn changed_after_write(topology: &Topology, status: &j2t_stores::PipelineStatus) -> Vec<Condition> {
+async fn changed_after_write(
+    topology: &Topology,
+    status: &j2t_stores::PipelineStatus,
+) -> Vec<Condition> {
     let kind = j2t_stores::DeadLetterKind::new(
         j2t_domain::Stage::Transformer,
         j2t_domain::DeadLetterReason::ChangedAfterWrite,

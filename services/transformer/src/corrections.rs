@@ -73,7 +73,10 @@ pub fn lines_now(
     order: &serde_json::Value,
     shipped: &[String],
 ) -> Vec<WrittenLine> {
-    let status = order.get("status").and_then(|s| s.as_str()).unwrap_or_default();
+    let status = order
+        .get("status")
+        .and_then(|s| s.as_str())
+        .unwrap_or_default();
     if shipped.iter().any(|s| s == status) {
         crate::lines::order_lines(mapping, order)
     } else {
@@ -104,7 +107,10 @@ impl Corrections<'_> {
         // A concurrent update of the same record (another replica) makes us read again.
         for _ in 0..5 {
             let Some((record, revision)) = self.written.get(io_id).await? else {
-                tracing::warn!(io_id, "change of an order with no written lines (expired?); ignored");
+                tracing::warn!(
+                    io_id,
+                    "change of an order with no written lines (expired?); ignored"
+                );
                 return Ok("unknown");
             };
             // A task no longer configured: any task's shipped statuses.
@@ -149,14 +155,23 @@ impl Corrections<'_> {
             next.history.push(ChangeRecord {
                 at: Utc::now(),
                 ts: event.ts,
-                status: event.order["status"].as_str().unwrap_or_default().to_string(),
+                status: event.order["status"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
                 outcome: outcome.to_string(),
                 summary: summary(&deltas),
                 corrections: codes,
             });
             if self.written.update(&next, revision).await? {
-                tracing::info!(io_id, ts = event.ts, outcome, "change after the write handled");
-                metrics::counter!("j2t_transformer_changes_total", "outcome" => outcome).increment(1);
+                tracing::info!(
+                    io_id,
+                    ts = event.ts,
+                    outcome,
+                    "change after the write handled"
+                );
+                metrics::counter!("j2t_transformer_changes_total", "outcome" => outcome)
+                    .increment(1);
                 return Ok(outcome);
             }
         }
@@ -281,14 +296,28 @@ mod tests {
     fn each_change_is_handled_once_under_the_policy() {
         use CorrectionPolicy::{Report, Reverse};
         let less = [line("A", 2)];
-        type Case<'a> = (&'a str, i64, Option<u64>, &'a [WrittenLine], CorrectionPolicy, &'a str);
+        type Case<'a> = (
+            &'a str,
+            i64,
+            Option<u64>,
+            &'a [WrittenLine],
+            CorrectionPolicy,
+            &'a str,
+        );
         let cases: [Case; 7] = [
             ("new change, report", 5, None, &less, Report, "report"),
             ("new change, reverse", 5, None, &less, Reverse, "reverse"),
             ("seen before", 9, None, &less, Reverse, "skip"),
             ("older than seen", 12, None, &less, Reverse, "skip"),
             ("remark only", 5, None, &[line("A", 3)], Reverse, "nothing"),
-            ("replay of the newest", 9, Some(1), &less, Reverse, "reverse"),
+            (
+                "replay of the newest",
+                9,
+                Some(1),
+                &less,
+                Reverse,
+                "reverse",
+            ),
             ("replay superseded", 10, Some(1), &less, Reverse, "skip"),
         ];
         for (name, seen, replay, now, policy, want) in cases {

@@ -23,26 +23,36 @@ pub fn order_lines(mapping: &Mapping, order: &Value) -> Vec<WrittenLine> {
         };
         let date: String = text(&dto["VoucherDate"]).chars().take(10).collect();
         let warehouse = text(&dto["Warehouse"]["Code"]);
-        for line in dto[&mapping.target.body_field].as_array().into_iter().flatten() {
+        for line in dto[&mapping.target.body_field]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
             let qty = micro_of(&line["BaseQuantity"])
                 .or_else(|| micro_of(&line["Quantity"]))
                 .unwrap_or_default();
             let amount = micro_of(&line["Amount"]).unwrap_or_default();
             let sum = sums
-                .entry((date.clone(), warehouse.clone(), text(&line["Inventory"]["Code"])))
+                .entry((
+                    date.clone(),
+                    warehouse.clone(),
+                    text(&line["Inventory"]["Code"]),
+                ))
                 .or_default();
             sum.0 += qty;
             sum.1 += amount;
         }
     }
     sums.into_iter()
-        .map(|((date, warehouse, sku), (qty_micro, amount_micro))| WrittenLine {
-            date,
-            warehouse,
-            sku,
-            qty_micro,
-            amount_micro,
-        })
+        .map(
+            |((date, warehouse, sku), (qty_micro, amount_micro))| WrittenLine {
+                date,
+                warehouse,
+                sku,
+                qty_micro,
+                amount_micro,
+            },
+        )
         .collect()
 }
 
@@ -52,10 +62,15 @@ pub fn ts_of(order: &Value) -> i64 {
 }
 
 /// Each order's lines by io_id, of the version the merge keeps (the newest `ts`).
-pub fn lines_by_io_id(mapping: &Mapping, orders: &[Value]) -> HashMap<i64, (i64, Vec<WrittenLine>)> {
+pub fn lines_by_io_id(
+    mapping: &Mapping,
+    orders: &[Value],
+) -> HashMap<i64, (i64, Vec<WrittenLine>)> {
     let mut kept: HashMap<i64, (i64, Vec<WrittenLine>)> = HashMap::new();
     for order in orders {
-        let Some(io_id) = io_id_of(order) else { continue };
+        let Some(io_id) = io_id_of(order) else {
+            continue;
+        };
         let ts = ts_of(order);
         if kept.get(&io_id).is_some_and(|(k, _)| *k > ts) {
             continue;
@@ -111,7 +126,15 @@ mod tests {
         let lines = order_lines(&mapping, &order);
         let got: Vec<_> = lines
             .iter()
-            .map(|l| (l.date.as_str(), l.warehouse.as_str(), l.sku.as_str(), l.qty_micro, l.amount_micro))
+            .map(|l| {
+                (
+                    l.date.as_str(),
+                    l.warehouse.as_str(),
+                    l.sku.as_str(),
+                    l.qty_micro,
+                    l.amount_micro,
+                )
+            })
             .collect();
         assert_eq!(
             got,

@@ -225,7 +225,10 @@ mod tests {
                     )
                 })
                 .collect();
-            let want: Vec<_> = want.iter().map(|(s, a, b)| (s.to_string(), *a, *b)).collect();
+            let want: Vec<_> = want
+                .iter()
+                .map(|(s, a, b)| (s.to_string(), *a, *b))
+                .collect();
             assert_eq!(got, want, "{name}");
         }
     }
@@ -237,7 +240,10 @@ mod tests {
         let deltas = line_deltas(&before, &after);
         assert_eq!(deltas.len(), 2);
         assert_eq!((deltas[0].qty(), deltas[1].qty()), (-3_000_000, 3_000_000));
-        assert_eq!(deltas[0].describe(), "A qty 3 → 0 (2026-11-25, warehouse 1)");
+        assert_eq!(
+            deltas[0].describe(),
+            "A qty 3 → 0 (2026-11-25, warehouse 1)"
+        );
     }
 
     #[test]

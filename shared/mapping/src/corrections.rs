@@ -169,7 +169,10 @@ mod tests {
             .iter()
             .map(|l| {
                 (
-                    l["Inventory"]["Code"].as_str().unwrap_or_default().to_string(),
+                    l["Inventory"]["Code"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
                     l["BaseQuantity"].as_f64().unwrap_or_default(),
                     l["Amount"].as_f64().unwrap_or_default(),
                 )

@@ -140,7 +140,14 @@ const CHANGED_AFTER_WRITE: &str = "changed_after_write";
 /// The io_ids known to be in voucher `code`, and those of this key claimed by it.
 fn known_ids(code: &str, mine: &[i64], facts: &Facts) -> BTreeSet<i64> {
     let mut ids: BTreeSet<i64> = mine.iter().copied().collect();
-    ids.extend(facts.voucher_io_ids.get(code).into_iter().flatten().copied());
+    ids.extend(
+        facts
+            .voucher_io_ids
+            .get(code)
+            .into_iter()
+            .flatten()
+            .copied(),
+    );
     ids
 }
 
@@ -365,8 +372,7 @@ mod tests {
                 facts: {
                     let mut f = facts();
                     f.in_jst.remove(&2);
-                    f.letters_by_io
-                        .insert(2, (9, "changed_after_write".into()));
+                    f.letters_by_io.insert(2, (9, "changed_after_write".into()));
                     f
                 },
                 want: vec![(Some(2), Whereabouts::ChangedAfterWrite)],

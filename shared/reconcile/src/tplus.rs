@@ -32,6 +32,9 @@ pub struct TplusSide {
     pub requests: u64,
 }
 
+/// One voucher read back: its DTO (`None`: deleted meanwhile) and the calls it took.
+type VoucherRead = Result<(Option<VoucherDto>, u64), ReadError>;
+
 /// Our vouchers that may be dated in the range: the prefix is ours, and the code's date head
 /// (when the mapping puts the date first) is in the range.
 pub fn candidates(
@@ -80,7 +83,7 @@ pub async fn read(
         "reconcile: T+ vouchers listed"
     );
     progress.phase("T+ vouchers", Some(wanted.len() as u64));
-    let reads: Vec<(VoucherRow, Result<(Option<VoucherDto>, u64), ReadError>)> =
+    let reads: Vec<(VoucherRow, VoucherRead)> =
         futures::stream::iter(wanted)
             .map(|row| async move {
                 let read = read_voucher(client, &row.id).await;

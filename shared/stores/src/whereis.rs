@@ -93,7 +93,11 @@ pub async fn whereabouts(topology: &Topology, io_id: i64) -> Result<Whereabouts,
         })
         .collect();
     let mut changes = Vec::new();
-    if let Some((record, _)) = WrittenOrders::new(topology).get(io_id).await.map_err(error)? {
+    if let Some((record, _)) = WrittenOrders::new(topology)
+        .get(io_id)
+        .await
+        .map_err(error)?
+    {
         for change in record.history {
             let mut correction_states = Vec::new();
             for code in &change.corrections {

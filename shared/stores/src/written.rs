@@ -64,7 +64,10 @@ impl WrittenOrders {
                 let kv = self.kv.clone();
                 async move {
                     let value = serde_json::to_vec(&record).map_err(error)?;
-                    match kv.create(names::written_key(record.io_id), value.into()).await {
+                    match kv
+                        .create(names::written_key(record.io_id), value.into())
+                        .await
+                    {
                         Ok(_) => Ok(()),
                         Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Ok(()),
                         Err(e) => Err(error(e)),
@@ -104,7 +107,10 @@ impl WrittenOrders {
 
     pub async fn set_scan_cursor(&self, task: &str, at: &str) -> Result<(), WrittenError> {
         self.kv
-            .put(names::change_scan_key(task), at.to_string().into_bytes().into())
+            .put(
+                names::change_scan_key(task),
+                at.to_string().into_bytes().into(),
+            )
             .await
             .map_err(error)?;
         Ok(())

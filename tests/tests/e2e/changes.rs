@@ -94,7 +94,11 @@ async fn books_match(stack: &Stack, what: &str) -> Vec<Value> {
 
 fn corrections(dtos: &[Value]) -> Vec<&Value> {
     dtos.iter()
-        .filter(|d| d["ExternalCode"].as_str().is_some_and(|c| c.starts_with("JC")))
+        .filter(|d| {
+            d["ExternalCode"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("JC"))
+        })
         .collect()
 }
 
@@ -159,7 +163,10 @@ async fn a_cancelled_order_is_reported_then_reversed_by_replaying_its_letter() {
     .await;
     assert_eq!(alert["details"]["io_id"], json!(io_id), "{alert}");
     let change = alert["details"]["change"].as_str().unwrap_or_default();
-    assert!(change.contains(&format!("{sku} qty")) && change.contains("→ 0"), "{alert}");
+    assert!(
+        change.contains(&format!("{sku} qty")) && change.contains("→ 0"),
+        "{alert}"
+    );
     let summary = alert["summary"].as_str().unwrap_or_default();
     assert!(summary.contains(&io_id.to_string()), "{alert}");
 
@@ -281,7 +288,10 @@ async fn an_order_edited_twice_is_corrected_once_per_edit_across_a_fetcher_crash
         if let Some(status) = fetcher.exited() {
             break status;
         }
-        assert!(started.elapsed() < LIMIT, "the fetcher never aborted after detecting");
+        assert!(
+            started.elapsed() < LIMIT,
+            "the fetcher never aborted after detecting"
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
     assert!(!status.success(), "aborted: {status:?}");
@@ -318,5 +328,8 @@ async fn an_order_edited_twice_is_corrected_once_per_edit_across_a_fetcher_crash
     assert!(ok, "{whereis}");
     assert_eq!(whereis.matches("corrected by JC").count(), 2, "{whereis}");
     let stats = stack.admin.stats().await.expect("stats");
-    assert!(stats.jst_rate_violations.values().all(|n| *n == 0), "{stats:?}");
+    assert!(
+        stats.jst_rate_violations.values().all(|n| *n == 0),
+        "{stats:?}"
+    );
 }

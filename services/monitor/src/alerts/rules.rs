@@ -627,11 +627,18 @@ mod tests {
                 json!({"io_id": 7, "voucher": "JT1"}),
                 "order 7 changed after it was written in voucher JT1: A qty 3 → 0".to_string(),
             ),
-            (5, json!({"io_id": 8, "voucher": "JT2"}), "order 8 …: B qty 1 → 2".to_string()),
+            (
+                5,
+                json!({"io_id": 8, "voucher": "JT2"}),
+                "order 8 …: B qty 1 → 2".to_string(),
+            ),
             (6, json!({"no": "io_id"}), "unreadable".to_string()),
         ];
         let firing = changed_after_write(&letters);
-        assert_eq!(keys(&firing), ["changed_after_write.8", "changed_after_write.7"]);
+        assert_eq!(
+            keys(&firing),
+            ["changed_after_write.8", "changed_after_write.7"]
+        );
         assert_eq!(
             firing[1],
             Condition::ChangedAfterWrite {

@@ -150,7 +150,9 @@ pub fn summary(style: &Style, note: &Notification) -> String {
             (false, false) => "The daily reconcile runs again".into(),
         },
         Condition::ChangedAfterWrite { io_id, voucher, .. } => match (firing, zh) {
-            (true, true) => format!("订单 {io_id} 在写入凭证 {voucher} 后于聚水潭发生变化，T+ 未冲销"),
+            (true, true) => {
+                format!("订单 {io_id} 在写入凭证 {voucher} 后于聚水潭发生变化，T+ 未冲销")
+            }
             (true, false) => format!(
                 "Order {io_id} changed in JST after it was written in voucher {voucher}; T+ is not corrected"
             ),

@@ -68,7 +68,9 @@ fn validate(dto: &Value, negative_quantities: bool) -> Result<(), String> {
     }
     let busi_type = text(&dto["BusiType"]["Code"]);
     if negative_quantities && busi_type == RETURN_BUSI_TYPE {
-        return Err(format!("业务类型[{busi_type}]不可用于其他出库单，请使用红字单据"));
+        return Err(format!(
+            "业务类型[{busi_type}]不可用于其他出库单，请使用红字单据"
+        ));
     }
     if text(&dto["Warehouse"]["Code"]).is_empty() {
         return Err("仓库不能为空".into());
@@ -132,7 +134,11 @@ mod tests {
         assert!(parse_with(&body(red.clone()), false).is_err());
         assert!(parse_with(&body(ret.clone()), false).is_ok());
         assert!(parse_with(&body(red), true).is_ok());
-        assert!(parse_with(&body(ret), true).expect_err("refused").contains("14"));
+        assert!(
+            parse_with(&body(ret), true)
+                .expect_err("refused")
+                .contains("14")
+        );
     }
 
     #[test]

@@ -3,8 +3,8 @@
 use toml::Value as Toml;
 
 use super::{Builder, one_of};
-use crate::fields::{Catalog, LINE_ARRAY};
 use crate::corrections::{CorrectionForm, CorrectionsSpec};
+use crate::fields::{Catalog, LINE_ARRAY};
 use crate::file::{CorrectionsFile, FormatFile, SourceFile, TargetFile};
 use crate::spec::{FormatKind, FormatRule, TargetSpec};
 use crate::template::is_name;
@@ -100,7 +100,10 @@ impl Builder {
             return spec;
         };
         if let Some(prefix) = file.code_prefix {
-            if prefix.is_empty() || prefix.len() > 4 || !prefix.chars().all(|c| c.is_ascii_alphanumeric()) {
+            if prefix.is_empty()
+                || prefix.len() > 4
+                || !prefix.chars().all(|c| c.is_ascii_alphanumeric())
+            {
                 self.add(
                     "corrections.code_prefix",
                     format!("`{prefix}` must be 1 to 4 letters or digits (the ExternalCode has at most 30 characters)"),
