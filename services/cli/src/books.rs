@@ -40,7 +40,7 @@ pub enum Format {
     Csv,
 }
 
-fn parse_date(text: &str) -> Result<NaiveDate, String> {
+pub fn parse_date(text: &str) -> Result<NaiveDate, String> {
     NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
         .map_err(|e| format!("`{text}` is not a date yyyy-MM-dd ({e})"))
 }

@@ -4,8 +4,10 @@
 
 pub mod books;
 pub mod check;
+pub mod cursor;
 pub mod demo;
 pub mod dlq;
 pub mod reconcile;
 pub mod render;
+pub mod resync;
 pub mod whereis;

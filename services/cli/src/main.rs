@@ -35,6 +35,14 @@ enum Command {
         #[command(subcommand)]
         command: jst2tplus::dlq::DlqCommand,
     },
+    /// Read a range of days of JST again now through the re-check path: orders not synced
+    /// yet become one more voucher per day; nothing is written twice. Progress on stderr.
+    Resync(jst2tplus::resync::ResyncArgs),
+    /// Each sync task's cursor: show, or set its next window start.
+    Cursor {
+        #[command(subcommand)]
+        command: jst2tplus::cursor::CursorCommand,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -55,6 +63,10 @@ fn main() -> anyhow::Result<()> {
         Command::Demo(args) => runtime()?.block_on(jst2tplus::demo::run(config()?, args)),
         Command::Dlq { command } => runtime()?.block_on(jst2tplus::dlq::run(config()?, command)),
         Command::Whereis(args) => runtime()?.block_on(jst2tplus::whereis::run(config()?, args)),
+        Command::Resync(args) => runtime()?.block_on(jst2tplus::resync::run(config()?, args)),
+        Command::Cursor { command } => {
+            runtime()?.block_on(jst2tplus::cursor::run(config()?, command))
+        }
         // Its own exit codes: 0 equal, 1 not, 2 could not run.
         Command::Reconcile(args) => {
             std::process::exit(jst2tplus::books::main(config().map_err(Into::into), args))

@@ -7,11 +7,13 @@
 //! `Nats-Msg-Id = task:window:io_id` and the close event with `task:window`, so a re-fetch
 //! inside the stream's duplicate window stores nothing twice. How windows are read without
 //! missing rows: `j2t_jst::paging`. Why an io_id is never published by two windows: `seen`. Rate
-//! limits: `j2t_stores::KvRateLimiter`. Replicas: `lease`.
+//! limits: `j2t_stores::KvRateLimiter`. Replicas: `lease`. Orders that show up after their
+//! window was read: `recheck`.
 
 mod changes;
 mod cursor;
 mod lease;
+mod recheck;
 mod seen;
 mod sync;
 mod windows;
@@ -27,10 +29,11 @@ use tokio_util::sync::CancellationToken;
 
 pub use cursor::{CursorState, CursorStore};
 pub use j2t_jst::paging::Range;
+pub use recheck::{Gate, RecheckState, ResyncSummary};
+pub use sync::{TaskSync, WindowReport};
 pub use windows::next_window;
 
 use crate::lease::Lease;
-use crate::sync::TaskSync;
 
 /// Runs the fetcher until `ctx.shutdown`: stands by until it holds the app's lease, then
 /// syncs every task until the lease is lost or shutdown.
@@ -64,15 +67,28 @@ pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
         }
         let tasks = cfg.fetcher.sync_tasks();
         tracing::info!(tasks = tasks.len(), "fetcher active");
+        let share = Gate::share_limiter(&cfg, &topology);
         let runs = tasks.into_iter().map(|task| {
-            let sync = TaskSync::new(
-                task,
-                &cfg.fetcher,
-                cfg.jst.utc_offset_minutes,
-                jst.clone(),
-                &topology,
-            );
-            run_task(sync, &cfg, held.lost.clone())
+            let (idle_tx, idle_rx) = tokio::sync::watch::channel(false);
+            let build = |task| {
+                TaskSync::new(
+                    task,
+                    &cfg.fetcher,
+                    cfg.jst.utc_offset_minutes,
+                    jst.clone(),
+                    &topology,
+                )
+            };
+            let live = build(task.clone());
+            let recheck = build(task).with_recheck_gate(Gate::new(share.clone(), Some(idle_rx)));
+            let stop = held.lost.clone();
+            let cfg = &cfg;
+            async move {
+                futures::join!(
+                    run_task(live, cfg, stop.clone(), idle_tx),
+                    run_recheck(recheck, cfg, stop)
+                );
+            }
         });
         // The change scan runs beside the tasks while the lease is held.
         let scan = changes::scan_loop(&cfg, jst.clone(), &topology, held.lost.clone());
@@ -89,10 +105,17 @@ fn jst_client(cfg: &Config, topology: &Topology) -> anyhow::Result<JstClient> {
     j2t_stores::jst_client(cfg, topology).context("building the JST client")
 }
 
-/// Syncs one task window after window; pauses when caught up.
-async fn run_task(mut sync: TaskSync, cfg: &Config, stop: CancellationToken) {
+/// Syncs one task window after window; pauses when caught up, and says so on `idle` (the
+/// re-check reads only then).
+async fn run_task(
+    mut sync: TaskSync,
+    cfg: &Config,
+    stop: CancellationToken,
+    idle: tokio::sync::watch::Sender<bool>,
+) {
     let poll = Duration::from_secs(cfg.fetcher.poll_interval_secs);
     while !stop.is_cancelled() {
+        idle.send_replace(false);
         let pause = match sync.step(&stop).await {
             Ok(Some(report)) => {
                 if let Some(error) = &report.failed {
@@ -113,7 +136,10 @@ async fn run_task(mut sync: TaskSync, cfg: &Config, stop: CancellationToken) {
                     pages = report.pages,
                     "window synced"
                 );
-                continue;
+                if !report.reached_horizon {
+                    continue;
+                }
+                poll
             }
             Ok(None) => poll,
             Err(error) => {
@@ -122,7 +148,45 @@ async fn run_task(mut sync: TaskSync, cfg: &Config, stop: CancellationToken) {
                     error = format!("{error:#}"),
                     "sync step failed; retrying"
                 );
-                Duration::from_secs(5).min(poll)
+                stop.run_until_cancelled(tokio::time::sleep(Duration::from_secs(5).min(poll)))
+                    .await;
+                continue;
+            }
+        };
+        // Caught up: the re-check may read until the next poll.
+        idle.send_replace(true);
+        stop.run_until_cancelled(tokio::time::sleep(pause)).await;
+    }
+}
+
+/// Re-checks one task's recent past window after window while passes are due (each read
+/// waits at the gate); looks again every poll interval otherwise.
+async fn run_recheck(sync: TaskSync, cfg: &Config, stop: CancellationToken) {
+    if cfg.fetcher.recheck_days == 0 {
+        return;
+    }
+    let poll = Duration::from_secs(cfg.fetcher.poll_interval_secs.max(1));
+    while !stop.is_cancelled() {
+        let pause = match sync.recheck_step(&stop).await {
+            Ok(Some(report)) => {
+                tracing::info!(
+                    task = sync.name(),
+                    window = %report.window.id(),
+                    late_orders = report.orders,
+                    already_synced = report.already_synced,
+                    pages = report.pages,
+                    "window re-checked"
+                );
+                continue;
+            }
+            Ok(None) => poll,
+            Err(error) => {
+                tracing::warn!(
+                    task = sync.name(),
+                    error = format!("{error:#}"),
+                    "re-check step failed; trying again later"
+                );
+                poll.max(Duration::from_secs(5))
             }
         };
         stop.run_until_cancelled(tokio::time::sleep(pause)).await;

@@ -34,6 +34,8 @@ pub struct WindowReport {
     pub dead_lettered: u64,
     /// Set when the window itself was dead-lettered after its last allowed attempt.
     pub failed: Option<String>,
+    /// The window ended at the horizon (now minus the lag): the live sync is caught up.
+    pub reached_horizon: bool,
 }
 
 /// Reads one window for publishing: pages fetched with the task's retries, accepted rows
@@ -47,6 +49,12 @@ impl PageReader for WindowReader<'_> {
     type Error = anyhow::Error;
 
     async fn fetch(&mut self, query: &OutboundQuery) -> anyhow::Result<OutboundPage> {
+        if self.run.recheck {
+            // Spare budget only: after the live sync, within the re-check's share.
+            self.sync.recheck_admit().await?;
+            metrics::counter!("j2t_fetcher_recheck_requests_total", "task" => self.sync.name().to_string())
+                .increment(1);
+        }
         Ok(self.sync.fetch_page(query, self.run).await?)
     }
 
@@ -73,18 +81,25 @@ const HEADER_ROOM: usize = 4096;
 struct Stopped;
 
 pub struct TaskSync {
-    task: SyncTask,
-    settings: FetcherConfig,
+    pub(crate) task: SyncTask,
+    pub(crate) settings: FetcherConfig,
     utc_offset: chrono::Duration,
     jst: JstClient,
     js: async_nats::jetstream::Context,
-    cursor: CursorStore,
+    pub(crate) cursor: CursorStore,
     seen: SeenIds,
+    /// What a re-check request waits for (see `recheck`); `None`: no re-check reads.
+    pub(crate) recheck_gate: Option<crate::recheck::Gate>,
 }
 
 /// The state of one window while it is read.
-struct WindowRun {
+pub(crate) struct WindowRun {
     window: Window,
+    /// The subject's last token: the window id, or a re-check's label.
+    label: String,
+    /// A re-check read: requests go through the re-check's gate, and only orders no window
+    /// synced yet are published.
+    recheck: bool,
     subject: String,
     /// `task/window`: who marks the io_ids it publishes as synced.
     owner: String,
@@ -116,14 +131,21 @@ impl TaskSync {
             jst,
             js: topology.js.clone(),
             seen: SeenIds::new(topology.seen.clone()),
+            recheck_gate: None,
         }
+    }
+
+    /// Re-check reads wait for `gate` (spare budget only).
+    pub fn with_recheck_gate(mut self, gate: crate::recheck::Gate) -> Self {
+        self.recheck_gate = Some(gate);
+        self
     }
 
     pub fn name(&self) -> &str {
         &self.task.name
     }
 
-    fn now_local(&self) -> NaiveDateTime {
+    pub(crate) fn now_local(&self) -> NaiveDateTime {
         Utc::now().naive_utc() + self.utc_offset
     }
 
@@ -151,6 +173,7 @@ impl TaskSync {
                 attempts: 0,
             },
         };
+        let mut reached_horizon = false;
         let window = match state.pending {
             Some(window) => window,
             None => {
@@ -160,6 +183,7 @@ impl TaskSync {
                 let Some(window) = next_window(state.next_start, horizon, max_len) else {
                     return Ok(None);
                 };
+                reached_horizon = window.end == horizon;
                 state.pending = Some(window);
                 state.attempts = 0;
                 // Recorded before fetching, so a crash resumes this very window.
@@ -190,7 +214,10 @@ impl TaskSync {
         state.pending = None;
         state.attempts = 0;
         self.cursor.save(&state).await?;
-        Ok(Some(report))
+        Ok(Some(WindowReport {
+            reached_horizon,
+            ..report
+        }))
     }
 
     /// The oldest window `dlq replay` asked this task to sync again, if any.
@@ -260,6 +287,7 @@ impl TaskSync {
             already_synced: 0,
             dead_lettered: 0,
             failed: Some(format!("{error:#}")),
+            reached_horizon: false,
         }
     }
 
@@ -269,10 +297,35 @@ impl TaskSync {
         window: Window,
         shutdown: &CancellationToken,
     ) -> anyhow::Result<Option<WindowReport>> {
+        self.read_and_close(window, window.id(), false, shutdown)
+            .await
+    }
+
+    /// Reads `window` again as a re-check labelled `label`: the orders no window synced yet
+    /// are published under the label's subject and closed as a window of their own (none:
+    /// nothing is published, not even the close). `Ok(None)`: stopped on request.
+    pub(crate) async fn recheck_window(
+        &self,
+        window: Window,
+        label: String,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<Option<WindowReport>> {
+        self.read_and_close(window, label, true, shutdown).await
+    }
+
+    async fn read_and_close(
+        &self,
+        window: Window,
+        label: String,
+        recheck: bool,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<Option<WindowReport>> {
         let mut run = WindowRun {
             window,
-            subject: names::orders_subject(&self.task.name, &window.id()),
-            owner: format!("{}/{}", self.task.name, window.id()),
+            subject: names::orders_subject(&self.task.name, &label),
+            owner: format!("{}/{label}", self.task.name),
+            label,
+            recheck,
             published: HashSet::new(),
             acks: Vec::new(),
             stored: 0,
@@ -284,8 +337,7 @@ impl TaskSync {
             start: window.start - chrono::Duration::seconds(self.settings.overlap_secs as i64),
             end: window.end,
         };
-        let span =
-            tracing::info_span!("sync window", task = %self.task.name, window = %window.id());
+        let span = tracing::info_span!("sync window", task = %self.task.name, window = %run.label);
         let read = shutdown
             .run_until_cancelled(self.read_window(range, &mut run).instrument(span))
             .await
@@ -344,19 +396,26 @@ impl TaskSync {
     /// Waits for the last PubAcks, marks their io_ids synced, announces the window closed.
     async fn close(&self, mut run: WindowRun) -> anyhow::Result<WindowReport> {
         self.flush(&mut run).await?;
-        let closed = WindowClosed {
-            task: self.task.name.clone(),
-            window: run.window,
-            orders_subject: run.subject,
-            orders: run.stored,
-        };
-        j2t_topology::publish_json(
-            &self.js,
-            &names::windows_subject(&self.task.name),
-            &format!("{}:{}", self.task.name, run.window.id()),
-            &closed,
-        )
-        .await?;
+        if run.recheck {
+            metrics::counter!("j2t_fetcher_recheck_orders_total", "task" => self.task.name.clone())
+                .increment(run.stored);
+        }
+        // A re-check that found nothing new makes no window (and no voucher).
+        if !(run.recheck && run.stored == 0) {
+            let closed = WindowClosed {
+                task: self.task.name.clone(),
+                window: run.window,
+                orders_subject: run.subject,
+                orders: run.stored,
+            };
+            j2t_topology::publish_json(
+                &self.js,
+                &names::windows_subject(&self.task.name),
+                &format!("{}:{}", self.task.name, run.label),
+                &closed,
+            )
+            .await?;
+        }
         Ok(WindowReport {
             window: run.window,
             pages: run.pages,
@@ -364,6 +423,7 @@ impl TaskSync {
             already_synced: run.already_synced,
             dead_lettered: run.dead_lettered,
             failed: None,
+            reached_horizon: false,
         })
     }
 
@@ -464,7 +524,7 @@ impl TaskSync {
             let span = tracing::info_span!("fetched order", io_id, task);
             let mut message = PublishMessage::build()
                 .payload(payload.into())
-                .message_id(format!("{task}:{}:{io_id}", run.window.id()))
+                .message_id(format!("{task}:{}:{io_id}", run.label))
                 .header(names::HEADER_TASK, task)
                 .header(names::HEADER_WINDOW, run.window.id().as_str());
             for (key, value) in j2t_runtime::trace_headers(&span) {

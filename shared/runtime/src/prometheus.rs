@@ -143,6 +143,21 @@ pub const METRICS: &[MetricDef] = &[
         &["task", "reason"],
         "Jushuitan pages retried, by sync task and reason.",
     ),
+    counter(
+        "j2t_fetcher_recheck_requests_total",
+        &["task"],
+        "Jushuitan requests of the re-check of closed windows (and of jst2tplus resync), by sync task: its extra cost.",
+    ),
+    counter(
+        "j2t_fetcher_recheck_orders_total",
+        &["task"],
+        "Shipped orders the re-check found not yet synced and published as an additional window, by sync task.",
+    ),
+    counter(
+        "j2t_fetcher_recheck_passes_total",
+        &["task"],
+        "Re-check passes over the recent past completed, by sync task.",
+    ),
     // Transformer.
     counter(
         "j2t_transformer_windows_total",

@@ -206,7 +206,7 @@ async fn cursors(
         .map_err(error)?;
     let mut cursors = Vec::new();
     for task in keys {
-        if j2t_topology::names::is_window_replay_key(&task) {
+        if !j2t_topology::names::is_cursor_key(&task) {
             continue;
         }
         let Some(bytes) = kv.get(&task).await.map_err(error)? else {

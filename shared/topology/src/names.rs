@@ -152,12 +152,39 @@ pub fn replay_orders_subject(original_subject: &str, dlq_id: u64) -> String {
 
 const REPLAY_MARK: &str = "_replay";
 
-/// The window id in an orders subject's last token, without a replay suffix
-/// ([`replay_orders_subject`]).
+/// The window id in an orders subject's last token, without a replay or re-check suffix
+/// ([`replay_orders_subject`], [`recheck_orders_subject`]). Window ids hold only digits and
+/// `-`, so everything from the first `_` on is a suffix.
 pub fn replayed_window_id(window_id: &str) -> &str {
     window_id
-        .split_once(REPLAY_MARK)
+        .split_once('_')
         .map_or(window_id, |(base, _)| base)
+}
+
+/// The last token of the orders subject of a re-check of `window_id` (a pass started at unix
+/// second `pass`): the orders found late form a window of their own, merged into one more
+/// voucher, because the window itself was merged already.
+pub fn recheck_window_label(window_id: &str, pass: i64) -> String {
+    format!("{window_id}{RECHECK_MARK}{pass}")
+}
+
+const RECHECK_MARK: &str = "_recheck";
+
+/// Key in the cursors bucket holding a task's re-check progress (`recheck.<task>`).
+pub fn recheck_key(task: &str) -> String {
+    format!("recheck.{}", kv_token(task))
+}
+
+/// Whether a key of the cursors bucket is a task's cursor (task names have no dots; replay
+/// requests and re-check progress keys do).
+pub fn is_cursor_key(key: &str) -> bool {
+    !key.contains('.')
+}
+
+/// Rate-limit schedule of the re-checks of a JST app: at most their share of the minute,
+/// on top of (never instead of) the app's own schedule [`jst_rate_key`].
+pub fn jst_recheck_rate_key(app_key: &str) -> String {
+    format!("jst_recheck.{}", kv_token(app_key))
 }
 
 /// Key in the cursors bucket asking a task's fetcher to sync a dead-lettered window again

@@ -13,6 +13,7 @@ mod dead_letters;
 mod fetcher;
 mod fetcher_replicas;
 mod jst_protocol;
+mod late;
 mod master_data;
 mod nats;
 mod observability;
