@@ -6,10 +6,12 @@
 //! range is stored, so a fetcher killed in between detects them again and publishes them
 //! under the same ids (stored once; the corrections handle each version once anyway).
 //!
-//! Pacing: the scan's pages go through the same shared rate limiter as the live sync, and
-//! are spaced so that the scan uses at most `corrections.scan_share_percent` of
-//! `fetcher.requests_per_minute`: the live sync keeps the rest.
+//! Pacing: spare budget only, shared with the re-check (`recheck::Gate`): each scan page waits
+//! until the task's live sync is caught up, then for a slot of the re-checks' share
+//! (`fetcher.recheck_share_percent` of the minute, one KV schedule for re-checks, resyncs and
+//! scans together), then like every request for a slot of the app's limits.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -23,6 +25,8 @@ use j2t_stores::WrittenOrders;
 use j2t_topology::{Topology, names};
 use tokio_util::sync::CancellationToken;
 
+use crate::recheck::Gate;
+
 /// Test hook: when this environment variable names an existing file, the fetcher removes
 /// the file and aborts right after it detected changes and before it published them (a
 /// deterministic "killed between detecting and publishing"). Unset in production.
@@ -31,8 +35,14 @@ pub const EXIT_AFTER_DETECT_ENV: &str = "J2T_TEST_ABORT_AFTER_CHANGE_DETECTED";
 /// JST allows at most 7 days per query.
 const MAX_RANGE_SECS: i64 = 7 * 86_400 - 1;
 
-/// Runs the change scan of every task until `stop`.
-pub async fn scan_loop(cfg: &Config, jst: JstClient, topology: &Topology, stop: CancellationToken) {
+/// Runs the change scan of every task until `stop`; `gates`: each task's spare-budget gate.
+pub async fn scan_loop(
+    cfg: &Config,
+    jst: JstClient,
+    topology: &Topology,
+    gates: BTreeMap<String, Gate>,
+    stop: CancellationToken,
+) {
     let every = cfg.corrections.scan_every_secs;
     if every == 0 {
         return;
@@ -44,10 +54,7 @@ pub async fn scan_loop(cfg: &Config, jst: JstClient, topology: &Topology, stop: 
         utc_offset: chrono::Duration::minutes(cfg.jst.utc_offset_minutes.into()),
         lag: chrono::Duration::seconds(cfg.fetcher.lag_secs as i64),
         every: chrono::Duration::seconds(every as i64),
-        spacing: page_spacing(
-            cfg.fetcher.requests_per_minute,
-            cfg.corrections.scan_share_percent,
-        ),
+        gates,
     };
     let tasks = cfg.fetcher.sync_tasks();
     while !stop.is_cancelled() {
@@ -66,16 +73,6 @@ pub async fn scan_loop(cfg: &Config, jst: JstClient, topology: &Topology, stop: 
         stop.run_until_cancelled(tokio::time::sleep(Duration::from_secs(every)))
             .await;
     }
-}
-
-/// The pause before each scan page that keeps the scan within `share_percent` of the
-/// per-minute budget (`None`: share 100 %, only the shared limiter).
-pub fn page_spacing(requests_per_minute: u32, share_percent: u8) -> Option<Duration> {
-    if share_percent >= 100 || requests_per_minute == 0 {
-        return None;
-    }
-    let per_minute = f64::from(requests_per_minute) * f64::from(share_percent.max(1)) / 100.0;
-    Some(Duration::from_secs_f64(60.0 / per_minute))
 }
 
 /// The range a scan reads: from the cursor (or one period back) to `now - lag`, at most 7
@@ -99,7 +96,7 @@ struct Scanner {
     utc_offset: chrono::Duration,
     lag: chrono::Duration,
     every: chrono::Duration,
-    spacing: Option<Duration>,
+    gates: BTreeMap<String, Gate>,
 }
 
 impl Scanner {
@@ -168,8 +165,8 @@ impl PageReader for ScanReader<'_> {
     type Error = anyhow::Error;
 
     async fn fetch(&mut self, query: &OutboundQuery) -> anyhow::Result<OutboundPage> {
-        if let Some(pause) = self.scanner.spacing {
-            tokio::time::sleep(pause).await;
+        if let Some(gate) = self.scanner.gates.get(self.task) {
+            gate.admit().await?;
         }
         let jst = &self.scanner.jst;
         let page = (|| jst.query_outbound(query))
@@ -236,11 +233,5 @@ mod tests {
         let r = scan_range(Some(t("2026-11-01 00:00:00")), now, lag, every).expect("range");
         assert_eq!(r.end, t("2026-11-07 23:59:59"));
         assert!(scan_range(Some(t("2026-11-25 11:58:00")), now, lag, every).is_none());
-    }
-
-    #[test]
-    fn pages_are_spaced_to_the_share() {
-        assert_eq!(page_spacing(100, 20), Some(Duration::from_secs(3)));
-        assert_eq!(page_spacing(100, 100), None);
     }
 }

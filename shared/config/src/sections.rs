@@ -468,8 +468,4 @@ pub struct CorrectionsConfig {
     /// The fetcher reads the orders JST modified since its last scan this often
     /// (0 = no change scan).
     pub scan_every_secs: u64,
-    /// Most of the JST rate budget (`fetcher.requests_per_minute`) the scan may use, in
-    /// percent: its pages are spaced so that the live sync keeps the rest.
-    #[serde(deserialize_with = "values::percent")]
-    pub scan_share_percent: u8,
 }

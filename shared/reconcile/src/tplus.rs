@@ -83,16 +83,15 @@ pub async fn read(
         "reconcile: T+ vouchers listed"
     );
     progress.phase("T+ vouchers", Some(wanted.len() as u64));
-    let reads: Vec<(VoucherRow, VoucherRead)> =
-        futures::stream::iter(wanted)
-            .map(|row| async move {
-                let read = read_voucher(client, &row.id).await;
-                progress.advance(1);
-                (row, read)
-            })
-            .buffer_unordered(CONCURRENCY)
-            .collect()
-            .await;
+    let reads: Vec<(VoucherRow, VoucherRead)> = futures::stream::iter(wanted)
+        .map(|row| async move {
+            let read = read_voucher(client, &row.id).await;
+            progress.advance(1);
+            (row, read)
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
     let mut dtos = Vec::new();
     for (row, read) in reads {
         let (dto, calls) =

@@ -75,7 +75,6 @@ fn fetcher_env(start: &str) -> Vec<(&'static str, String)> {
         ("J2T__FETCHER__POLL_INTERVAL_SECS", "1".into()),
         ("J2T__FETCHER__LAG_SECS", "1".into()),
         ("J2T__CORRECTIONS__SCAN_EVERY_SECS", "1".into()),
-        ("J2T__CORRECTIONS__SCAN_SHARE_PERCENT", "50".into()),
     ]
 }
 
