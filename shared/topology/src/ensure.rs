@@ -186,7 +186,8 @@ fn consumers(cfg: &Config) -> [(&'static str, consumer::pull::Config); 3] {
         (
             CHANGES_STREAM,
             consumer::pull::Config {
-                max_deliver: cfg.transformer.max_deliver + 1,
+                // No delivery limit: a change fails only while NATS does (an unreadable event
+                // is acked and logged), and a change dropped would leave T+ wrong unseen.
                 max_ack_pending: 64,
                 ..durable(CORRECTIONS_CONSUMER, cfg.transformer.ack_wait_secs)
             },
