@@ -389,6 +389,38 @@ mod tests {
     }
 
     #[test]
+    fn shipped_statuses_by_task_with_the_deprecated_status_winning_at_its_level() {
+        let cfg = Config::load_with_env(
+            None,
+            env(&[
+                ("J2T__FETCHER__STATUS", "Confirmed"),
+                (
+                    "J2T__FETCHER__TASKS__A__SHIPPED_STATUSES",
+                    "Archive Confirmed, Archive",
+                ),
+                ("J2T__FETCHER__TASKS__B__STATUS", ""),
+                ("J2T__FETCHER__TASKS__C__SHOP_ID", "1"),
+            ]),
+        )
+        .expect("valid");
+        let statuses: Vec<Vec<String>> = cfg
+            .fetcher
+            .sync_tasks()
+            .into_iter()
+            .map(|t| t.statuses)
+            .collect();
+        assert_eq!(
+            statuses,
+            [
+                vec!["Archive".to_string(), "Confirmed".to_string()],
+                vec![],
+                vec!["Confirmed".to_string()],
+            ],
+            "a: its own list (deduplicated); b: status \"\" = every status; c: [fetcher].status"
+        );
+    }
+
+    #[test]
     fn named_tasks_override_defaults_and_parse_so_ids() {
         let cfg = Config::load_with_env(
             None,

@@ -187,7 +187,7 @@ pub struct FetcherKeys {
     #[serde(deserialize_with = "values::at_least::<_, _, 1>")]
     pub recheck_interval_secs: u64,
     /// Share of `requests_per_minute` the re-checks of all tasks may use, in percent; they
-    /// run only while every live sync is caught up.
+    /// read only while their own task's live sync is caught up.
     #[serde(deserialize_with = "values::percent")]
     pub recheck_share_percent: u8,
     // Task defaults; also the filters of the implicit task `default` when `tasks` is empty.
