@@ -68,6 +68,8 @@ impl Stack {
             var("J2T__NATS__DLQ_MAX_BYTES", 16 << 20),
             var("J2T__NATS__RESULTS_MAX_BYTES", 8 << 20),
             var("J2T__NATS__BUCKET_MAX_BYTES", 4 << 20),
+            var("J2T__NATS__CHANGES_MAX_BYTES", 4 << 20),
+            var("J2T__NATS__WRITTEN_MAX_BYTES", 4 << 20),
             var("J2T__JST__BASE_URL", &jst),
             var("J2T__TPLUS__BASE_URL", &tplus),
             var("J2T__ADMIN__LISTEN", "127.0.0.1:0"),

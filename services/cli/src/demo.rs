@@ -63,6 +63,7 @@ pub async fn run(mut cfg: Config, args: DemoArgs) -> anyhow::Result<()> {
             ) = (MIB * 64, MIB * 8, MIB * 16);
             (n.dlq_max_bytes, n.results_max_bytes, n.bucket_max_bytes) =
                 (MIB * 16, MIB * 8, MIB * 4);
+            (n.changes_max_bytes, n.written_max_bytes) = (MIB * 4, MIB * 8);
             Some(server)
         }
     };

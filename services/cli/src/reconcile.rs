@@ -31,10 +31,16 @@ pub fn expected_shipped(orders: &[Value], statuses: &[String]) -> QtyBySku {
     out
 }
 
-/// Quantities in T+ vouchers (`dto` objects), by VoucherDate and Inventory.Code.
+/// Quantities in T+ vouchers (`dto` objects), by VoucherDate and Inventory.Code; a return
+/// (`BusiType` 14, a correction voucher) counts negative.
 pub fn actual(dtos: &[Value]) -> QtyBySku {
     let mut out = QtyBySku::new();
     for dto in dtos {
+        let sign = if dto["BusiType"]["Code"] == "14" {
+            -1.0
+        } else {
+            1.0
+        };
         let date = dto["VoucherDate"].as_str().unwrap_or_default().to_string();
         for line in dto["RDRecordDetails"].as_array().into_iter().flatten() {
             let sku = line["Inventory"]["Code"]
@@ -45,7 +51,7 @@ pub fn actual(dtos: &[Value]) -> QtyBySku {
                 .as_f64()
                 .or(line["Quantity"].as_f64())
                 .unwrap_or(0.0);
-            *out.entry((date.clone(), sku)).or_default() += qty;
+            *out.entry((date.clone(), sku)).or_default() += sign * qty;
         }
     }
     out

@@ -75,6 +75,32 @@ fn describe(w: &Whereabouts) -> String {
         (None, None) => "-".into(),
     };
     line("T+", t_plus);
+    for seen in &w.changes {
+        let c = &seen.change;
+        let when = c.at.format("%Y-%m-%d %H:%M:%S UTC");
+        let what = match c.outcome.as_str() {
+            "corrected" => {
+                let by: Vec<String> = seen
+                    .correction_states
+                    .iter()
+                    .map(|(code, state)| format!("{code} ({state})"))
+                    .collect();
+                format!("{}; corrected by {}", c.summary, by.join(", "))
+            }
+            "reported" => format!(
+                "{}; reported, T+ not corrected (corrections.policy = report)",
+                c.summary
+            ),
+            _ => "nothing the voucher holds changed".to_string(),
+        };
+        line(
+            "changed",
+            format!(
+                "at {when} (JST status {}, version {}): {what}",
+                c.status, c.ts
+            ),
+        );
+    }
     for (id, what) in &w.dead_letters {
         line(
             "dead",

@@ -10,6 +10,7 @@
 //! limits: `j2t_stores::KvRateLimiter`. Replicas: `lease`. Orders that show up after their
 //! window was read: `recheck`.
 
+mod changes;
 mod cursor;
 mod lease;
 mod recheck;
@@ -67,29 +68,41 @@ pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
         let tasks = cfg.fetcher.sync_tasks();
         tracing::info!(tasks = tasks.len(), "fetcher active");
         let share = Gate::share_limiter(&cfg, &topology);
-        let runs = tasks.into_iter().map(|task| {
-            let (idle_tx, idle_rx) = tokio::sync::watch::channel(false);
-            let build = |task| {
-                TaskSync::new(
-                    task,
-                    &cfg.fetcher,
-                    cfg.jst.utc_offset_minutes,
-                    jst.clone(),
-                    &topology,
-                )
-            };
-            let live = build(task.clone());
-            let recheck = build(task).with_recheck_gate(Gate::new(share.clone(), Some(idle_rx)));
-            let stop = held.lost.clone();
-            let cfg = &cfg;
-            async move {
-                futures::join!(
-                    run_task(live, cfg, stop.clone(), idle_tx),
-                    run_recheck(recheck, cfg, stop)
+        // The change scan takes the same spare budget as the re-check, per task.
+        let mut scan_gates = std::collections::BTreeMap::new();
+        let runs: Vec<_> = tasks
+            .into_iter()
+            .map(|task| {
+                let (idle_tx, idle_rx) = tokio::sync::watch::channel(false);
+                scan_gates.insert(
+                    task.name.clone(),
+                    Gate::new(share.clone(), Some(idle_rx.clone())),
                 );
-            }
-        });
-        futures::future::join_all(runs).await;
+                let build = |task| {
+                    TaskSync::new(
+                        task,
+                        &cfg.fetcher,
+                        cfg.jst.utc_offset_minutes,
+                        jst.clone(),
+                        &topology,
+                    )
+                };
+                let live = build(task.clone());
+                let recheck =
+                    build(task).with_recheck_gate(Gate::new(share.clone(), Some(idle_rx)));
+                let stop = held.lost.clone();
+                let cfg = &cfg;
+                async move {
+                    futures::join!(
+                        run_task(live, cfg, stop.clone(), idle_tx),
+                        run_recheck(recheck, cfg, stop)
+                    );
+                }
+            })
+            .collect();
+        // The change scan runs beside the tasks while the lease is held.
+        let scan = changes::scan_loop(&cfg, jst.clone(), &topology, scan_gates, held.lost.clone());
+        futures::future::join(futures::future::join_all(runs), scan).await;
         if ctx.shutdown.is_cancelled() {
             held.release().await;
         }

@@ -199,6 +199,7 @@ async fn evaluate_loop(
             }
         };
         let mut firing = rules::evaluate(&status, status.at, &thresholds, &mut memory);
+        firing.extend(changed_after_write(topology, &status).await);
         // Usage unknown this round: the storage alerts stay as they were.
         match j2t_topology::storage_usage(topology).await {
             Ok(usage) => firing.extend(rules::storage(&usage, &thresholds)),
@@ -232,6 +233,37 @@ async fn evaluate_loop(
             at: status.at,
             firing: Arc::new(firing),
         }));
+    }
+}
+
+/// The orders reported as changed after the write (read only while such letters wait).
+async fn changed_after_write(
+    topology: &Topology,
+    status: &j2t_stores::PipelineStatus,
+) -> Vec<Condition> {
+    let kind = j2t_stores::DeadLetterKind::new(
+        j2t_domain::Stage::Transformer,
+        j2t_domain::DeadLetterReason::ChangedAfterWrite,
+    );
+    if status.dead_letters.get(&kind).copied().unwrap_or(0) == 0 {
+        return Vec::new();
+    }
+    let filter = j2t_stores::DlqFilter {
+        reason: Some(j2t_domain::DeadLetterReason::ChangedAfterWrite),
+        ..Default::default()
+    };
+    match j2t_stores::DeadLetters::new(topology).list(&filter).await {
+        Ok(entries) => {
+            let letters: Vec<_> = entries
+                .into_iter()
+                .map(|e| (e.id, e.letter.payload, e.letter.error))
+                .collect();
+            rules::changed_after_write(&letters)
+        }
+        Err(error) => {
+            tracing::warn!(%error, "could not read the changed-after-write letters");
+            Vec::new()
+        }
     }
 }
 

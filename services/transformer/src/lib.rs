@@ -12,6 +12,8 @@
 //! copy of T+'s master data (`master_data`, `screen`): orders naming a code T+ lacks are held
 //! as dead letters (`unknown_inventory` / `unknown_warehouse`) and the rest is merged.
 
+mod corrections;
+mod lines;
 pub mod master_data;
 mod plan;
 mod screen;
@@ -55,6 +57,7 @@ pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
     tracing::info!("transformer running");
     let js = &topology.js;
     let lineage = &j2t_stores::Lineage::new(&topology);
+    let written = &j2t_stores::WrittenOrders::new(&topology);
     let max_deliver = cfg.transformer.max_deliver;
     let max_orders = cfg.transformer.max_window_orders;
     let paths = &master_data::CodePaths::of(&mapping);
@@ -76,75 +79,112 @@ pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
     };
     let check = master.as_ref().map(|master| Check { master, paths });
     let check = &check;
-    j2t_topology::consume(|| topology.transformer_consumer(), 1, &ctx.shutdown, |msg| {
-        let mapping = mapping.clone();
-        async move {
-            let (seq, delivered) = msg
-                .info()
-                .map(|i| (i.stream_sequence, i.delivered))
-                .unwrap_or_default();
-            let span = tracing::info_span!("merge window", seq);
-            match process_window(js, lineage, &mapping, &msg.payload, seq, max_orders, check.as_ref())
+    let corrections = corrections::Corrections {
+        js,
+        written,
+        mapping: &mapping,
+        policy: cfg.corrections.policy,
+        shipped: &cfg
+            .fetcher
+            .sync_tasks()
+            .into_iter()
+            .map(|t| (t.name, t.statuses))
+            .collect(),
+    };
+    let corrections_run = corrections::run(&topology, &corrections, &ctx.shutdown);
+    let windows_run = j2t_topology::consume(
+        || topology.transformer_consumer(),
+        1,
+        &ctx.shutdown,
+        |msg| {
+            let mapping = mapping.clone();
+            async move {
+                let (seq, delivered) = msg
+                    .info()
+                    .map(|i| (i.stream_sequence, i.delivered))
+                    .unwrap_or_default();
+                let span = tracing::info_span!("merge window", seq);
+                match process_window(
+                    js,
+                    lineage,
+                    written,
+                    &mapping,
+                    &msg.payload,
+                    seq,
+                    max_orders,
+                    check.as_ref(),
+                )
                 .instrument(span)
                 .await
-            {
-                Ok(outcome) => {
-                    metrics::counter!("j2t_transformer_windows_total").increment(1);
-                    metrics::counter!("j2t_transformer_orders_total").increment(outcome.orders as u64);
-                    metrics::counter!("j2t_transformer_vouchers_total").increment(outcome.vouchers as u64);
-                    metrics::counter!("j2t_transformer_rejected_total").increment(outcome.rejected as u64);
-                    metrics::counter!("j2t_transformer_held_total").increment(outcome.held as u64);
-                    metrics::counter!("j2t_transformer_skipped_total", "what" => "order").increment(outcome.skipped_orders as u64);
-                    metrics::counter!("j2t_transformer_skipped_total", "what" => "line").increment(outcome.skipped_lines as u64);
-                    tracing::info!(
-                        window = %outcome.window,
-                        orders = outcome.orders,
-                        vouchers = outcome.vouchers,
-                        rejected = outcome.rejected,
-                        already_merged = outcome.already_merged,
-                        held = outcome.held,
-                        skipped_orders = outcome.skipped_orders,
-                        skipped_lines = outcome.skipped_lines,
-                        "window merged"
-                    );
-                    if let Err(error) = msg.double_ack().await {
-                        tracing::warn!(%error, "ack of window lost; it will be merged again (idempotent)");
-                    }
-                }
-                Err(error) if delivered >= max_deliver => {
-                    // Still failing: park the event (replayable) so later windows go on.
-                    let payload = serde_json::from_slice(&msg.payload)
-                        .unwrap_or_else(|_| plan::raw(&msg.payload));
-                    let mut letter = plan::dead_letter(
-                        DeadLetterReason::WindowFailed,
-                        format!("window failed {delivered} times: {error:#}"),
-                        msg.subject.as_str(),
-                        payload,
-                    );
-                    letter.attempts = delivered as u64;
-                    let msg_id = format!("window_failed:{seq}");
-                    match j2t_stores::publish_dead_letter(js, &letter, &msg_id).await {
-                        Ok(_) => {
-                            let _ = msg.ack_with(AckKind::Term).await;
-                        }
-                        Err(e) => {
-                            tracing::error!(error = %e, "could not dead-letter the window; redelivering");
-                            let _ = msg.ack_with(AckKind::Nak(Some(Duration::from_secs(5)))).await;
+                {
+                    Ok(outcome) => {
+                        metrics::counter!("j2t_transformer_windows_total").increment(1);
+                        metrics::counter!("j2t_transformer_orders_total")
+                            .increment(outcome.orders as u64);
+                        metrics::counter!("j2t_transformer_vouchers_total")
+                            .increment(outcome.vouchers as u64);
+                        metrics::counter!("j2t_transformer_rejected_total")
+                            .increment(outcome.rejected as u64);
+                        metrics::counter!("j2t_transformer_held_total")
+                            .increment(outcome.held as u64);
+                        metrics::counter!("j2t_transformer_skipped_total", "what" => "order")
+                            .increment(outcome.skipped_orders as u64);
+                        metrics::counter!("j2t_transformer_skipped_total", "what" => "line")
+                            .increment(outcome.skipped_lines as u64);
+                        tracing::info!(
+                            window = %outcome.window,
+                            orders = outcome.orders,
+                            vouchers = outcome.vouchers,
+                            rejected = outcome.rejected,
+                            already_merged = outcome.already_merged,
+                            held = outcome.held,
+                            skipped_orders = outcome.skipped_orders,
+                            skipped_lines = outcome.skipped_lines,
+                            "window merged"
+                        );
+                        if let Err(error) = msg.double_ack().await {
+                            tracing::warn!(%error, "ack of window lost; it will be merged again (idempotent)");
                         }
                     }
-                }
-                Err(error) => {
-                    tracing::error!(
-                        error = format!("{error:#}"),
-                        delivered,
-                        max_deliver,
-                        "window failed; redelivering"
-                    );
-                    let _ = msg.ack_with(AckKind::Nak(Some(Duration::from_secs(5)))).await;
+                    Err(error) if delivered >= max_deliver => {
+                        // Still failing: park the event (replayable) so later windows go on.
+                        let payload = serde_json::from_slice(&msg.payload)
+                            .unwrap_or_else(|_| plan::raw(&msg.payload));
+                        let mut letter = plan::dead_letter(
+                            DeadLetterReason::WindowFailed,
+                            format!("window failed {delivered} times: {error:#}"),
+                            msg.subject.as_str(),
+                            payload,
+                        );
+                        letter.attempts = delivered as u64;
+                        let msg_id = format!("window_failed:{seq}");
+                        match j2t_stores::publish_dead_letter(js, &letter, &msg_id).await {
+                            Ok(_) => {
+                                let _ = msg.ack_with(AckKind::Term).await;
+                            }
+                            Err(e) => {
+                                tracing::error!(error = %e, "could not dead-letter the window; redelivering");
+                                let _ = msg
+                                    .ack_with(AckKind::Nak(Some(Duration::from_secs(5))))
+                                    .await;
+                            }
+                        }
+                    }
+                    Err(error) => {
+                        tracing::error!(
+                            error = format!("{error:#}"),
+                            delivered,
+                            max_deliver,
+                            "window failed; redelivering"
+                        );
+                        let _ = msg
+                            .ack_with(AckKind::Nak(Some(Duration::from_secs(5))))
+                            .await;
+                    }
                 }
             }
-        }
-    })
-    .await;
+        },
+    );
+    futures::future::join(windows_run, corrections_run).await;
     Ok(())
 }

@@ -20,9 +20,11 @@ pub struct Check<'a> {
 /// Merges one closed window: reads its orders and their lineage claims, plans the window
 /// (`plan`), then stores dead letters, claims and vouchers, and returns once all are stored.
 /// Safe to repeat.
+#[allow(clippy::too_many_arguments)]
 pub async fn process_window(
     js: &jetstream::Context,
     lineage: &Lineage,
+    written: &j2t_stores::WrittenOrders,
     mapping: &Mapping,
     event: &[u8],
     event_seq: u64,
@@ -65,6 +67,8 @@ pub async fn process_window(
         Some(check) => screen_window(mapping, &closed, &read.orders, check).await,
         None => None,
     };
+    // Each order's own lines, kept per io_id for the corrections (`j2t_written`).
+    let lines = crate::lines::lines_by_io_id(mapping, &read.orders);
     let plan = plan_window(mapping, &closed, read, &held, screening.as_ref());
     for (msg_id, letter) in &plan.dead_letters {
         j2t_stores::publish_dead_letter(js, letter, msg_id).await?;
@@ -74,6 +78,10 @@ pub async fn process_window(
     if !lost.is_empty() {
         anyhow::bail!("orders {lost:?} were merged from another window meanwhile; merging again");
     }
+    // What each claimed order brings to its voucher, before the voucher is visible: a change
+    // seen later is measured against it. A record already there (corrected since) is kept.
+    let records = crate::lines::written_records(&plan.claims, &lines);
+    written.create_all(&records).await?;
     // Publish every voucher, then wait for all PubAcks: only then is the window done.
     let mut acks = Vec::with_capacity(plan.vouchers.len());
     for voucher in &plan.vouchers {

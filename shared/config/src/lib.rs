@@ -11,7 +11,8 @@ use std::path::Path;
 pub use secrecy::{ExposeSecret, SecretString};
 pub use sections::*;
 pub use values::{
-    DateType, JST_STATUSES, Language, SoIds, Statuses, VoucherListOrder, WebhookFormat, split_ids,
+    CorrectionPolicy, DateType, JST_STATUSES, Language, SoIds, Statuses, VoucherListOrder,
+    WebhookFormat, split_ids,
 };
 
 /// The defaults every binary starts from (the repository's `config/default.toml`).

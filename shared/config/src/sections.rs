@@ -9,7 +9,9 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use url::Url;
 
-use crate::values::{self, DateType, Language, SoIds, Statuses, VoucherListOrder, WebhookFormat};
+use crate::values::{
+    self, CorrectionPolicy, DateType, Language, SoIds, Statuses, VoucherListOrder, WebhookFormat,
+};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -23,6 +25,7 @@ pub struct Config {
     pub writer: WriterConfig,
     pub monitor: MonitorConfig,
     pub simulator: SimulatorConfig,
+    pub corrections: CorrectionsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -47,6 +50,12 @@ pub struct NatsConfig {
     /// The limit of every KV bucket (each bucket has its own).
     #[serde(deserialize_with = "values::at_least::<_, _, 1024>")]
     pub bucket_max_bytes: i64,
+    /// J2T_CHANGES (changes after the write, until handled).
+    #[serde(deserialize_with = "values::at_least::<_, _, 1024>")]
+    pub changes_max_bytes: i64,
+    /// The j2t_written bucket (lines written per io_id, `corrections.watch_days`).
+    #[serde(deserialize_with = "values::at_least::<_, _, 1024>")]
+    pub written_max_bytes: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -444,4 +453,19 @@ pub struct SimulatorConfig {
     pub demo_orders: u32,
     pub demo_days: u32,
     pub demo_seed: u64,
+}
+
+/// Orders JST changes after their voucher was written (cancelled, edited): how they are
+/// found and what is done about them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorrectionsConfig {
+    /// `report` (alert + dead letter) or `reverse` (a correction voucher).
+    pub policy: CorrectionPolicy,
+    /// How long the lines written for each order are kept, and changes to it watched.
+    #[serde(deserialize_with = "values::at_least::<_, _, 1>")]
+    pub watch_days: u32,
+    /// The fetcher reads the orders JST modified since its last scan this often
+    /// (0 = no change scan).
+    pub scan_every_secs: u64,
 }

@@ -89,6 +89,17 @@ word_enum! {
 }
 
 word_enum! {
+    /// What happens when JST changes an order after its voucher was written
+    /// (`corrections.policy`).
+    CorrectionPolicy, "corrections policy" {
+        /// An alert and a dead letter `changed_after_write`; T+ is left as it is.
+        Report = "report",
+        /// A correction voucher for the difference (its form: the mapping's `[corrections]`).
+        Reverse = "reverse",
+    }
+}
+
+word_enum! {
     /// Language of alert messages (`monitor.language`).
     Language, "language" { Zh = "zh", En = "en" }
 }

@@ -68,10 +68,13 @@ pub enum DeadLetterReason {
     /// Writer: T+ has the voucher but auditing it (审核, `writer.audit`) failed; replay posts
     /// it again (found as already there) and audits it again.
     AuditFailed,
+    /// Transformer: JST changed (cancelled, edited) an order after its voucher was written
+    /// and `corrections.policy` is `report`; replay applies the policy in force then.
+    ChangedAfterWrite,
 }
 
 impl DeadLetterReason {
-    pub const ALL: [DeadLetterReason; 12] = [
+    pub const ALL: [DeadLetterReason; 13] = [
         Self::BadEvent,
         Self::BadJson,
         Self::BadOrder,
@@ -84,6 +87,7 @@ impl DeadLetterReason {
         Self::UnknownWarehouse,
         Self::PeriodClosed,
         Self::AuditFailed,
+        Self::ChangedAfterWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -100,6 +104,7 @@ impl DeadLetterReason {
             Self::UnknownWarehouse => "unknown_warehouse",
             Self::PeriodClosed => "period_closed",
             Self::AuditFailed => "audit_failed",
+            Self::ChangedAfterWrite => "changed_after_write",
         }
     }
 }

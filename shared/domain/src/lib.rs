@@ -1,10 +1,15 @@
 //! The messages that travel between the stages. Raw orders travel as the JSON JST returned
 //! (so nothing is lost before mapping); everything else is one of these types.
 
+mod change;
 mod dead_letter;
 mod voucher;
 mod window;
 
+pub use change::{
+    ChangeRecord, LineDelta, LineKey, OrderChanged, WrittenLine, WrittenOrder, line_deltas,
+    micro_of, micro_text,
+};
 pub use dead_letter::{Attempt, DeadLetter, DeadLetterReason, Stage};
 pub use voucher::{VoucherEnvelope, WriteOutcome, WriteResult};
 pub use window::{JST_TIME_FORMAT, Window, WindowClosed, jst_time};

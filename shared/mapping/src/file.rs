@@ -98,3 +98,12 @@ pub struct RowFile {
     #[serde(default)]
     pub required: bool,
 }
+
+/// `[corrections]`; each form is read on its own (`CorrectionForm`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorrectionsFile {
+    pub code_prefix: Option<String>,
+    pub decrease: Option<toml::Value>,
+    pub increase: Option<toml::Value>,
+}

@@ -10,6 +10,7 @@
 mod build;
 mod code;
 mod condition;
+mod corrections;
 mod decimal;
 mod error;
 mod fields;
@@ -25,6 +26,7 @@ mod value_map;
 
 pub use code::external_code;
 pub use condition::{Condition, Scope, Test};
+pub use corrections::{CorrectionForm, CorrectionsSpec, correction_vouchers};
 pub use error::{MappingError, MappingProblem};
 pub use merge::map_orders;
 pub use output::{MapOutput, RejectedOrder, SkippedLine, SkippedOrder};

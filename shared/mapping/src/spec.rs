@@ -15,6 +15,8 @@ pub struct Mapping {
     pub target: TargetSpec,
     pub header: Vec<FieldRow>,
     pub body: Vec<FieldRow>,
+    /// `[corrections]`: the form of correction vouchers (defaults when absent).
+    pub corrections: crate::corrections::CorrectionsSpec,
 }
 
 /// One `formatResponse` rule: reads `old`, writes the reformatted value to `new`.

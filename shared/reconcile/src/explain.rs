@@ -135,6 +135,22 @@ fn of_missing_order(io_id: i64, code: Option<&String>, facts: &Facts) -> Explana
     }
 }
 
+const CHANGED_AFTER_WRITE: &str = "changed_after_write";
+
+/// The io_ids known to be in voucher `code`, and those of this key claimed by it.
+fn known_ids(code: &str, mine: &[i64], facts: &Facts) -> BTreeSet<i64> {
+    let mut ids: BTreeSet<i64> = mine.iter().copied().collect();
+    ids.extend(
+        facts
+            .voucher_io_ids
+            .get(code)
+            .into_iter()
+            .flatten()
+            .copied(),
+    );
+    ids
+}
+
 /// A voucher T+ holds whose lines at this key differ from those of its orders.
 fn of_voucher(code: &str, mine: &[i64], facts: &Facts) -> Vec<Explanation> {
     let explained = |io_id, whereabouts, detail| Explanation {
@@ -143,6 +159,25 @@ fn of_voucher(code: &str, mine: &[i64], facts: &Facts) -> Vec<Explanation> {
         whereabouts,
         detail,
     };
+    // Orders the corrections reported as changed after the write: named as such.
+    let reported: Vec<Explanation> = known_ids(code, mine, facts)
+        .into_iter()
+        .filter_map(|id| {
+            let (letter, reason) = facts.letters_by_io.get(&id)?;
+            reason.contains(CHANGED_AFTER_WRITE).then(|| {
+                explained(
+                    Some(id),
+                    Whereabouts::ChangedAfterWrite,
+                    format!(
+                        "order {id} changed in JST after it was written in voucher {code};                          reported in dead letter {letter} (corrections.policy = report; replay                          it under reverse to correct T+)"
+                    ),
+                )
+            })
+        })
+        .collect();
+    if !reported.is_empty() {
+        return reported;
+    }
     let known = facts.voucher_io_ids.get(code);
     let gone: Vec<i64> = known
         .into_iter()
@@ -329,6 +364,18 @@ mod tests {
                     (Some(1), Whereabouts::ChangedAfterWrite),
                     (Some(2), Whereabouts::ChangedAfterWrite),
                 ],
+            },
+            Case {
+                name: "an order reported changed after the write",
+                jst: vec![(1, a(1.0))],
+                tplus: v1(2.0),
+                facts: {
+                    let mut f = facts();
+                    f.in_jst.remove(&2);
+                    f.letters_by_io.insert(2, (9, "changed_after_write".into()));
+                    f
+                },
+                want: vec![(Some(2), Whereabouts::ChangedAfterWrite)],
             },
             Case {
                 name: "an order cancelled in JST after the write",

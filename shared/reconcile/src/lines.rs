@@ -60,6 +60,9 @@ impl Amounts {
     }
 }
 
+/// T+'s `BusiType` of a return (其他退货): its quantities count negative.
+pub const RETURN_BUSI_TYPE: &str = "14";
+
 /// The lines of one voucher `dto` (`VoucherDate`, `Warehouse.Code`, the body's
 /// `Inventory.Code`, `BaseQuantity` (or `Quantity`), `Amount`), summed per key. `None`
 /// when the header has no readable date.
@@ -67,6 +70,12 @@ pub fn dto_lines(dto: &Value, body_field: &str) -> Option<Vec<(Key, Amounts)>> {
     let date = dto.get("VoucherDate").and_then(Value::as_str)?;
     let date = NaiveDate::parse_from_str(date.get(..10).unwrap_or(date), "%Y-%m-%d").ok()?;
     let warehouse = text(&dto["Warehouse"]["Code"]);
+    // A return (其他退货, a correction voucher of ours) takes back what was shipped.
+    let sign = if text(&dto["BusiType"]["Code"]) == RETURN_BUSI_TYPE {
+        -1
+    } else {
+        1
+    };
     let mut sums: BTreeMap<Key, Amounts> = BTreeMap::new();
     for line in dto[body_field].as_array().into_iter().flatten() {
         let sku = text(&line["Inventory"]["Code"]);
@@ -74,6 +83,7 @@ pub fn dto_lines(dto: &Value, body_field: &str) -> Option<Vec<(Key, Amounts)>> {
             .or_else(|| Micro::from_json(&line["Quantity"]))
             .unwrap_or_default();
         let amount = Micro::from_json(&line["Amount"]).unwrap_or_default();
+        let (qty, amount) = (Micro(qty.0 * sign), Micro(amount.0 * sign));
         sums.entry((date, warehouse.clone(), sku))
             .or_default()
             .add(Amounts { qty, amount });
@@ -109,6 +119,14 @@ pub fn expected_of_order(mapping: &Mapping, order: Value) -> Vec<(Key, Amounts)>
 /// The voucher date an ExternalCode starts with, when the mapping puts the date first in its
 /// group (`{prefix}{yyyyMMdd}-…`): lets reconcile skip reading vouchers of other days.
 pub fn date_of_code(mapping: &Mapping, code: &str) -> Option<NaiveDate> {
+    // Correction vouchers always start with their date.
+    if let Some(head) = code.strip_prefix(&mapping.corrections.code_prefix)
+        && let Some(date) = head
+            .get(..8)
+            .and_then(|d| NaiveDate::parse_from_str(d, "%Y%m%d").ok())
+    {
+        return Some(date);
+    }
     if !date_first(mapping) {
         return None;
     }

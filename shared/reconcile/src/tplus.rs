@@ -41,8 +41,12 @@ pub fn candidates(
     to: NaiveDate,
 ) -> Vec<VoucherRow> {
     let prefix = &mapping.merge.code_prefix;
+    let corrections = &mapping.corrections.code_prefix;
     rows.iter()
-        .filter(|r| r.external_code.starts_with(prefix.as_str()))
+        .filter(|r| {
+            r.external_code.starts_with(prefix.as_str())
+                || r.external_code.starts_with(corrections.as_str())
+        })
         .filter(|r| date_of_code(mapping, &r.external_code).is_none_or(|d| d >= from && d <= to))
         .cloned()
         .collect()
@@ -115,11 +119,18 @@ pub fn add_voucher(side: &mut TplusSide, dto: &VoucherDto, from: NaiveDate, to: 
         return;
     }
     side.vouchers += 1;
+    // A return (a correction voucher of ours) takes back what was shipped.
+    let busi_type = dto.raw["BusiType"]["Code"].as_str().unwrap_or_default();
+    let sign = if busi_type == crate::lines::RETURN_BUSI_TYPE {
+        -1.0
+    } else {
+        1.0
+    };
     let mut lines: BTreeMap<Key, Amounts> = BTreeMap::new();
     for line in &dto.lines {
         let amounts = Amounts {
-            qty: Micro::from_f64(line.quantity),
-            amount: Micro::from_f64(line.amount.unwrap_or(0.0)),
+            qty: Micro::from_f64(sign * line.quantity),
+            amount: Micro::from_f64(sign * line.amount.unwrap_or(0.0)),
         };
         lines
             .entry((date, dto.warehouse.clone(), line.inventory.clone()))

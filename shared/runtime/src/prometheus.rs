@@ -119,6 +119,16 @@ pub const METRICS: &[MetricDef] = &[
         "Jushuitan result pages read, by sync task.",
     ),
     counter(
+        "j2t_fetcher_change_scan_pages_total",
+        &["task"],
+        "JST pages read by the change scan (orders modified since the last scan), per task.",
+    ),
+    counter(
+        "j2t_fetcher_changes_total",
+        &["task"],
+        "Orders found changed after their voucher was written, published to J2T_CHANGES.",
+    ),
+    counter(
         "j2t_fetcher_orders_published_total",
         &["task"],
         "Orders published to J2T_ORDERS (PubAck received), by sync task.",
@@ -178,6 +188,11 @@ pub const METRICS: &[MetricDef] = &[
         "j2t_transformer_held_total",
         &[],
         "Orders held back as dead letters because they name a code T+ lacks.",
+    ),
+    counter(
+        "j2t_transformer_changes_total",
+        &["outcome"],
+        "Changes after the write handled (outcome: corrected, reported, nothing_to_correct).",
     ),
     counter(
         "j2t_transformer_master_data_reads_total",

@@ -494,6 +494,19 @@ impl DeadLetters {
                 self.publish(original, &msg_id, &letter.payload).await?;
                 original.to_string()
             }
+            Subject::Changes { .. } => {
+                // The change goes through the corrections again, under the policy in force
+                // now; `replay_of` lets it past the "handled once" check.
+                let mut event = letter.payload.get("change").cloned().ok_or_else(|| {
+                    DlqError::NotReplayable {
+                        id: entry.id,
+                        reason: "the letter holds no change".into(),
+                    }
+                })?;
+                event["replay_of"] = entry.id.into();
+                self.publish(original, &msg_id, &event).await?;
+                original.to_string()
+            }
             Subject::Other => {
                 return Err(DlqError::NotReplayable {
                     id: entry.id,

@@ -11,6 +11,7 @@ mod rate_limit;
 mod status;
 mod tplus_client;
 mod whereis;
+mod written;
 
 pub use attempts::{AttemptLog, AttemptsError};
 pub use dead_letters::{
@@ -26,4 +27,5 @@ pub use status::{
     pipeline_status, update_signals,
 };
 pub use tplus_client::tplus_client;
-pub use whereis::{Whereabouts, WhereisError, whereabouts};
+pub use whereis::{ChangeSeen, Whereabouts, WhereisError, whereabouts};
+pub use written::{WrittenError, WrittenOrders};

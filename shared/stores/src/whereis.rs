@@ -2,10 +2,10 @@
 //! voucher, what became of that voucher, and any dead letters that hold either. Answers
 //! `jst2tplus whereis` and the console's lookup alike.
 
-use j2t_domain::{Attempt, io_id_of};
+use j2t_domain::{Attempt, ChangeRecord, io_id_of};
 use serde::Serialize;
 
-use crate::{AttemptLog, Claim, DeadLetters, DlqFilter, Lineage, VoucherState};
+use crate::{AttemptLog, Claim, DeadLetters, DlqFilter, Lineage, VoucherState, WrittenOrders};
 use j2t_topology::Topology;
 
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +27,19 @@ pub struct Whereabouts {
     pub failed_attempts: Vec<Attempt>,
     /// Pending dead letters holding the order or its voucher: (id, "stage reason: error").
     pub dead_letters: Vec<(u64, String)>,
+    /// Changes JST made after the write and what was done, oldest first (while watched,
+    /// `corrections.watch_days`), each correction voucher with its state in T+.
+    #[serde(default)]
+    pub changes: Vec<ChangeSeen>,
+}
+
+/// One change after the write, for `whereis`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangeSeen {
+    #[serde(flatten)]
+    pub change: ChangeRecord,
+    /// (ExternalCode, its state: `created`, `confirmed`, … or `not written yet`).
+    pub correction_states: Vec<(String, String)>,
 }
 
 impl Whereabouts {
@@ -79,7 +92,30 @@ pub async fn whereabouts(topology: &Topology, io_id: i64) -> Result<Whereabouts,
             (e.id, what)
         })
         .collect();
+    let mut changes = Vec::new();
+    if let Some((record, _)) = WrittenOrders::new(topology)
+        .get(io_id)
+        .await
+        .map_err(error)?
+    {
+        for change in record.history {
+            let mut correction_states = Vec::new();
+            for code in &change.corrections {
+                let state = lineage
+                    .state(code)
+                    .await
+                    .map_err(error)?
+                    .map_or("not written yet".to_string(), |s| s.state);
+                correction_states.push((code.clone(), state));
+            }
+            changes.push(ChangeSeen {
+                change,
+                correction_states,
+            });
+        }
+    }
     Ok(Whereabouts {
+        changes,
         io_id,
         fetched_by,
         voucher,

@@ -37,6 +37,7 @@ pub struct Topology {
     pub voucher_state: kv::Store,
     pub signals: kv::Store,
     pub reconcile: kv::Store,
+    pub written: kv::Store,
 }
 
 type PullConsumer = consumer::Consumer<consumer::pull::Config>;
@@ -60,6 +61,10 @@ impl Topology {
 
     pub async fn transformer_consumer(&self) -> Result<PullConsumer, TopologyError> {
         durable(&self.js, WINDOWS_STREAM, TRANSFORMER_CONSUMER).await
+    }
+
+    pub async fn corrections_consumer(&self) -> Result<PullConsumer, TopologyError> {
+        durable(&self.js, CHANGES_STREAM, CORRECTIONS_CONSUMER).await
     }
 
     pub async fn writer_consumer(&self) -> Result<PullConsumer, TopologyError> {
@@ -102,7 +107,7 @@ fn limited(name: &str, subject: &str, max_age: Duration, max_bytes: i64) -> stre
 /// Every stream. Work not done yet (window events, vouchers) has no age limit, so it never
 /// expires unseen: a full stream refuses new messages and stops its publisher instead
 /// (which retries; nothing is lost), and the monitor's storage alert fires well before.
-pub(crate) fn streams(cfg: &Config) -> [stream::Config; 5] {
+pub(crate) fn streams(cfg: &Config) -> [stream::Config; 6] {
     let nats = &cfg.nats;
     [
         // Raw orders are an audit trail kept 30 days; their window is merged long before
@@ -140,10 +145,19 @@ pub(crate) fn streams(cfg: &Config) -> [stream::Config; 5] {
                 nats.results_max_bytes,
             )
         },
+        stream::Config {
+            retention: stream::RetentionPolicy::WorkQueue,
+            ..limited(
+                CHANGES_STREAM,
+                CHANGES_SUBJECTS,
+                Duration::ZERO,
+                nats.changes_max_bytes,
+            )
+        },
     ]
 }
 
-fn consumers(cfg: &Config) -> [(&'static str, consumer::pull::Config); 2] {
+fn consumers(cfg: &Config) -> [(&'static str, consumer::pull::Config); 3] {
     let durable = |name: &str, ack_wait_secs| consumer::pull::Config {
         durable_name: Some(name.to_string()),
         ack_policy: consumer::AckPolicy::Explicit,
@@ -167,6 +181,15 @@ fn consumers(cfg: &Config) -> [(&'static str, consumer::pull::Config); 2] {
                 max_deliver: cfg.writer.max_deliver + 1,
                 max_ack_pending: 1_000,
                 ..durable(WRITER_CONSUMER, cfg.writer.ack_wait_secs)
+            },
+        ),
+        (
+            CHANGES_STREAM,
+            consumer::pull::Config {
+                // No delivery limit: a change fails only while NATS does (an unreadable event
+                // is acked and logged), and a change dropped would leave T+ wrong unseen.
+                max_ack_pending: 64,
+                ..durable(CORRECTIONS_CONSUMER, cfg.transformer.ack_wait_secs)
             },
         ),
     ]
@@ -211,7 +234,11 @@ pub async fn ensure(js: jetstream::Context, cfg: &Config) -> Result<Topology, To
             description: description.to_string(),
             history,
             max_age,
-            max_bytes: cfg.nats.bucket_max_bytes,
+            max_bytes: if bucket == WRITTEN_BUCKET {
+                cfg.nats.written_max_bytes
+            } else {
+                cfg.nats.bucket_max_bytes
+            },
             storage: stream::StorageType::File,
             ..Default::default()
         };
@@ -326,6 +353,7 @@ fn assemble(
         voucher_state: take(VOUCHER_STATE_BUCKET)?,
         signals: take(SIGNALS_BUCKET)?,
         reconcile: take(RECONCILE_BUCKET)?,
+        written: take(WRITTEN_BUCKET)?,
         js,
     })
 }
@@ -340,6 +368,8 @@ pub(crate) enum Keep {
     DedupRetention,
     /// The fetcher lease's time to live.
     LeaseTtl,
+    /// As long as changes after the write are watched (`corrections.watch_days`).
+    WatchDays,
 }
 
 impl Keep {
@@ -355,21 +385,23 @@ impl Keep {
                     .unwrap_or(u32::MAX)
             }
             Keep::LeaseTtl => Duration::from_secs(cfg.fetcher.lease_ttl_secs),
+            Keep::WatchDays => DAY * cfg.corrections.watch_days,
         }
     }
 }
 
 /// Every stream's name.
-pub(crate) const STREAM_NAMES: [&str; 5] = [
+pub(crate) const STREAM_NAMES: [&str; 6] = [
     ORDERS_STREAM,
     WINDOWS_STREAM,
     VOUCHERS_STREAM,
     DLQ_STREAM,
     RESULTS_STREAM,
+    CHANGES_STREAM,
 ];
 
 /// Every KV bucket: name, description, history, retention.
-pub(crate) const BUCKETS: [(&str, &str, i64, Keep); 11] = [
+pub(crate) const BUCKETS: [(&str, &str, i64, Keep); 12] = [
     (
         CURSORS_BUCKET,
         "sync cursor of each fetcher task",
@@ -431,6 +463,12 @@ pub(crate) const BUCKETS: [(&str, &str, i64, Keep); 11] = [
         1,
         Keep::Days(92),
     ),
+    (
+        WRITTEN_BUCKET,
+        "lines written per io_id, changes and corrections",
+        1,
+        Keep::WatchDays,
+    ),
 ];
 
 /// Keeps `/readyz` true while NATS and the streams answer and, when given, the upstream API
@@ -472,6 +510,7 @@ mod tests {
             ("J2T__NATS__VOUCHERS_MAX_BYTES", "3000000"),
             ("J2T__NATS__DLQ_MAX_BYTES", "4000000"),
             ("J2T__NATS__RESULTS_MAX_BYTES", "5000000"),
+            ("J2T__NATS__CHANGES_MAX_BYTES", "6000000"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -490,6 +529,7 @@ mod tests {
                 (VOUCHERS_STREAM.into(), 3_000_000, Duration::ZERO, New),
                 (DLQ_STREAM.into(), 4_000_000, 90 * DAY, New),
                 (RESULTS_STREAM.into(), 5_000_000, 90 * DAY, Old),
+                (CHANGES_STREAM.into(), 6_000_000, Duration::ZERO, New),
             ]
         );
         let names: Vec<_> = streams(&cfg).iter().map(|s| s.name.clone()).collect();

@@ -40,8 +40,24 @@ pub fn results_subject(outcome: &str) -> String {
     format!("j2t.results.{outcome}")
 }
 
+/// Orders JST changed after their voucher was written (found by the fetcher's change scan),
+/// one event per (io_id, JST row version); handled once by the transformer's corrections.
+pub const CHANGES_STREAM: &str = "J2T_CHANGES";
+pub const CHANGES_SUBJECTS: &str = "j2t.changes.>";
+
+pub fn changes_subject(task: &str) -> String {
+    format!("j2t.changes.{task}")
+}
+
+/// `Nats-Msg-Id` of a change: the same change detected again (a fetcher killed before it
+/// published, a rescan) is stored once.
+pub fn change_msg_id(io_id: i64, ts: i64) -> String {
+    format!("change:{io_id}:{ts}")
+}
+
 /// Durable consumers, shared by all replicas of a stage.
 pub const TRANSFORMER_CONSUMER: &str = "transformer";
+pub const CORRECTIONS_CONSUMER: &str = "corrections";
 pub const WRITER_CONSUMER: &str = "writer";
 
 /// Sync cursors, one key per fetcher task.
@@ -75,6 +91,18 @@ pub fn jst_rate_key(app_key: &str) -> String {
 /// Lineage: which voucher holds each io_id (key: io_id). Claimed with `create` by the
 /// transformer, so an io_id is merged into one voucher only, whatever window brought it.
 pub const LINEAGE_BUCKET: &str = "j2t_lineage";
+
+/// What was written for each io_id (key: io_id): its lines as merged into its voucher, the
+/// JST version they come from, and the changes seen and corrected since. Kept
+/// `corrections.watch_days` (longer than J2T_ORDERS keeps the raw order). Keys `scan.<task>`
+/// hold the fetcher's change-scan cursor of each task.
+pub const WRITTEN_BUCKET: &str = "j2t_written";
+pub fn written_key(io_id: i64) -> String {
+    io_id.to_string()
+}
+pub fn change_scan_key(task: &str) -> String {
+    format!("scan.{}", kv_token(task))
+}
 
 /// Final state of each voucher (key: ExternalCode): written, or dead-lettered.
 pub const VOUCHER_STATE_BUCKET: &str = "j2t_voucher_state";

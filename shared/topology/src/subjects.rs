@@ -10,6 +10,8 @@ pub enum Subject<'a> {
     Vouchers,
     /// `j2t.windows.<task>`: a window-closed event.
     Windows { task: &'a str },
+    /// `j2t.changes.<task>`: an order JST changed after its voucher was written.
+    Changes { task: &'a str },
     /// Anything else (or an orders subject without task and window).
     Other,
 }
@@ -29,6 +31,10 @@ impl<'a> Subject<'a> {
             (Some("j2t"), Some("vouchers")) if tokens.next().is_some() => Subject::Vouchers,
             (Some("j2t"), Some("windows")) => match (tokens.next(), tokens.next()) {
                 (Some(task), None) if !task.is_empty() => Subject::Windows { task },
+                _ => Subject::Other,
+            },
+            (Some("j2t"), Some("changes")) => match (tokens.next(), tokens.next()) {
+                (Some(task), None) if !task.is_empty() => Subject::Changes { task },
                 _ => Subject::Other,
             },
             _ => Subject::Other,

@@ -6,6 +6,7 @@
 
 mod books;
 mod cdp;
+mod changes;
 mod confirm;
 mod console;
 mod dead_letters;

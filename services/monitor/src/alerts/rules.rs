@@ -39,11 +39,12 @@ pub enum AlertKind {
     StorageFull,
     BooksDiffer,
     ReconcileFailed,
+    ChangedAfterWrite,
 }
 
 impl AlertKind {
     /// Every rule, for metrics that must show 0 when a rule is quiet.
-    pub const ALL: [AlertKind; 8] = [
+    pub const ALL: [AlertKind; 9] = [
         AlertKind::DeadLetters,
         AlertKind::NoWrites,
         AlertKind::CursorLag,
@@ -52,6 +53,7 @@ impl AlertKind {
         AlertKind::StorageFull,
         AlertKind::BooksDiffer,
         AlertKind::ReconcileFailed,
+        AlertKind::ChangedAfterWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -64,6 +66,7 @@ impl AlertKind {
             AlertKind::StorageFull => "storage_full",
             AlertKind::BooksDiffer => "books_differ",
             AlertKind::ReconcileFailed => "reconcile_failed",
+            AlertKind::ChangedAfterWrite => "changed_after_write",
         }
     }
 }
@@ -115,6 +118,16 @@ pub enum Condition {
         /// The worst differences, with their first explanations.
         worst: Vec<Difference>,
     },
+    /// JST changed an order after its voucher was written, and `corrections.policy` is
+    /// `report`: T+ still holds the old lines (one alert per order, until its dead letter is
+    /// replayed or purged).
+    ChangedAfterWrite {
+        io_id: i64,
+        voucher: String,
+        /// "SKU qty A → B (date, warehouse W); …".
+        summary: String,
+        letter: u64,
+    },
     /// The latest daily reconcile could not run.
     ReconcileFailed {
         day: NaiveDate,
@@ -140,6 +153,7 @@ impl Condition {
             Condition::StorageFull { .. } => AlertKind::StorageFull,
             Condition::BooksDiffer { .. } => AlertKind::BooksDiffer,
             Condition::ReconcileFailed { .. } => AlertKind::ReconcileFailed,
+            Condition::ChangedAfterWrite { .. } => AlertKind::ChangedAfterWrite,
         }
     }
 
@@ -151,6 +165,8 @@ impl Condition {
             Condition::CursorLag { task, .. } => format!("cursor_lag.{task}"),
             // Stores are the topology's fixed streams and buckets.
             Condition::StorageFull { store, .. } => format!("storage_full.{store}"),
+            // One per order reported (bounded by the dead letters pending).
+            Condition::ChangedAfterWrite { io_id, .. } => format!("changed_after_write.{io_id}"),
             other => other.kind().as_str().to_string(),
         }
     }
@@ -164,7 +180,8 @@ impl Condition {
             Condition::NoWrites { .. }
             | Condition::QuotaExhausted { .. }
             | Condition::AuthFailures { .. }
-            | Condition::BooksDiffer { .. } => Severity::Critical,
+            | Condition::BooksDiffer { .. }
+            | Condition::ChangedAfterWrite { .. } => Severity::Critical,
         }
     }
 
@@ -219,8 +236,41 @@ impl Condition {
                 to,
                 error,
             } => json!({ "day": day, "from": from, "to": to, "error": error }),
+            Condition::ChangedAfterWrite {
+                io_id,
+                voucher,
+                summary,
+                letter,
+            } => json!({
+                "io_id": io_id, "voucher": voucher, "change": summary, "dead_letter": letter,
+            }),
         }
     }
+}
+
+/// Orders named at most by the "changed after the write" alerts of one evaluation.
+pub const CHANGED_NAMED: usize = 20;
+
+/// One alert per pending `changed_after_write` letter (its id and payload), newest letters
+/// first, at most [`CHANGED_NAMED`].
+pub fn changed_after_write(letters: &[(u64, Value, String)]) -> Vec<Condition> {
+    let mut letters: Vec<_> = letters.iter().collect();
+    letters.sort_by_key(|(id, ..)| std::cmp::Reverse(*id));
+    letters
+        .into_iter()
+        .filter_map(|(id, payload, error)| {
+            let io_id = j2t_domain::io_id_of(payload)?;
+            Some(Condition::ChangedAfterWrite {
+                io_id,
+                voucher: payload["voucher"].as_str().unwrap_or_default().to_string(),
+                summary: error
+                    .split_once(": ")
+                    .map_or(error.clone(), |(_, s)| s.to_string()),
+                letter: *id,
+            })
+        })
+        .take(CHANGED_NAMED)
+        .collect()
 }
 
 pub fn rfc3339(at: DateTime<Utc>) -> String {
@@ -556,6 +606,38 @@ mod tests {
                 .iter()
                 .all(|d| d.explanations.len() == EXPLANATIONS_NAMED)
         );
+    }
+
+    #[test]
+    fn each_order_changed_after_the_write_is_its_own_alert() {
+        let letters = [
+            (
+                4,
+                json!({"io_id": 7, "voucher": "JT1"}),
+                "order 7 changed after it was written in voucher JT1: A qty 3 → 0".to_string(),
+            ),
+            (
+                5,
+                json!({"io_id": 8, "voucher": "JT2"}),
+                "order 8 …: B qty 1 → 2".to_string(),
+            ),
+            (6, json!({"no": "io_id"}), "unreadable".to_string()),
+        ];
+        let firing = changed_after_write(&letters);
+        assert_eq!(
+            keys(&firing),
+            ["changed_after_write.8", "changed_after_write.7"]
+        );
+        assert_eq!(
+            firing[1],
+            Condition::ChangedAfterWrite {
+                io_id: 7,
+                voucher: "JT1".into(),
+                summary: "A qty 3 → 0".into(),
+                letter: 4,
+            }
+        );
+        assert_eq!(firing[1].severity(), Severity::Critical);
     }
 
     #[test]

@@ -46,6 +46,7 @@ pub fn title(style: &Style, condition: &Condition) -> &'static str {
         Condition::StorageFull { .. } => ("NATS 存储将满", "NATS storage filling up"),
         Condition::BooksDiffer { .. } => ("账目不符", "Books differ"),
         Condition::ReconcileFailed { .. } => ("对账未能完成", "Reconcile could not run"),
+        Condition::ChangedAfterWrite { .. } => ("订单写入后变更", "Order changed after the write"),
     };
     if style.zh() { zh } else { en }
 }
@@ -147,6 +148,16 @@ pub fn summary(style: &Style, note: &Notification) -> String {
             (true, false) => format!("The daily reconcile of {day} could not run: {error}"),
             (false, true) => "每日对账已恢复".into(),
             (false, false) => "The daily reconcile runs again".into(),
+        },
+        Condition::ChangedAfterWrite { io_id, voucher, .. } => match (firing, zh) {
+            (true, true) => {
+                format!("订单 {io_id} 在写入凭证 {voucher} 后于聚水潭发生变化，T+ 未冲销")
+            }
+            (true, false) => format!(
+                "Order {io_id} changed in JST after it was written in voucher {voucher}; T+ is not corrected"
+            ),
+            (false, true) => format!("订单 {io_id} 的变更已处理"),
+            (false, false) => format!("The change of order {io_id} was dealt with"),
         },
     }
 }
@@ -278,6 +289,12 @@ pub fn facts(style: &Style, note: &Notification) -> Vec<String> {
             };
             lines.push(label("对账范围", "Range", range));
         }
+        Condition::ChangedAfterWrite {
+            summary, letter, ..
+        } => {
+            lines.push(label("变化", "Change", summary.clone()));
+            lines.push(label("死信", "Dead letter", letter.to_string()));
+        }
     }
     let severity = note.condition.severity().as_str().to_string();
     lines.push(label("级别", "Severity", severity));
@@ -323,6 +340,10 @@ pub fn hint(style: &Style, condition: &Condition) -> &'static str {
         Condition::ReconcileFailed { .. } => (
             "请检查 monitor 的日志，以及聚水潭和 T+ 的查询接口是否可用；明天同一时间会再次对账，也可手动运行 `jst2tplus reconcile`。",
             "Check the monitor's logs and whether the JST and T+ query APIs answer; it runs again tomorrow, or run `jst2tplus reconcile` by hand.",
+        ),
+        Condition::ChangedAfterWrite { .. } => (
+            "在 T+ 中手工冲销，然后 `jst2tplus dlq purge` 该死信；或设置 corrections.policy = \"reverse\" 后 `jst2tplus dlq replay`，自动生成冲销凭证。",
+            "Correct it in T+ by hand and purge the dead letter, or set corrections.policy = \"reverse\" and `jst2tplus dlq replay` it: a correction voucher is written.",
         ),
     };
     if style.zh() { zh } else { en }

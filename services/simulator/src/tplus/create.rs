@@ -57,7 +57,8 @@ fn answer(store: &Store, headers: &HeaderMap, body: &[u8]) -> Result<Option<Dura
     admission::check_app(store, headers)?;
     admission::check_open_token(store, headers)?;
     let hold = store.with(|d| inject_faults(&mut d.tplus))?;
-    let dto = dto::parse(body).map_err(Refusal::rejected)?;
+    let negative = store.with(|d| d.tplus.faults.negative_quantities);
+    let dto = dto::parse_with(body, negative).map_err(Refusal::rejected)?;
     let code = dto::external_code(&dto).to_string();
     // One lock for master data, duplicate check and insert: an admin change or a concurrent
     // resubmission cannot slip in between.

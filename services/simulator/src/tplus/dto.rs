@@ -4,8 +4,19 @@
 
 use serde_json::Value;
 
-/// The validated `dto` of a Create body.
+/// `BusiType` of a return (其他退货): counted negative in sums.
+pub const RETURN_BUSI_TYPE: &str = "14";
+
+/// The validated `dto` of a Create body, under the default convention (positive quantities,
+/// returns as `BusiType` 14).
+#[cfg(test)]
 pub fn parse(body: &[u8]) -> Result<Value, String> {
+    parse_with(body, false)
+}
+
+/// The validated `dto` of a Create body; `negative_quantities`: the red-voucher convention
+/// (negative quantities accepted, `BusiType` 14 refused) instead of the return convention.
+pub fn parse_with(body: &[u8], negative_quantities: bool) -> Result<Value, String> {
     let dto = match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(mut body)) => match body.remove("dto") {
             Some(dto @ Value::Object(_)) => dto,
@@ -13,7 +24,7 @@ pub fn parse(body: &[u8]) -> Result<Value, String> {
         },
         _ => return Err("请求体不是 JSON 对象".into()),
     };
-    validate(&dto)?;
+    validate(&dto, negative_quantities)?;
     Ok(dto)
 }
 
@@ -43,7 +54,7 @@ pub fn inventory_codes(dto: &Value) -> impl Iterator<Item = &str> {
         .map(|line| line["Inventory"]["Code"].as_str().unwrap_or_default())
 }
 
-fn validate(dto: &Value) -> Result<(), String> {
+fn validate(dto: &Value, negative_quantities: bool) -> Result<(), String> {
     let text = |v: &Value| v.as_str().map(str::trim).unwrap_or_default().to_string();
     if text(&dto["ExternalCode"]).is_empty() {
         return Err("外部单据号(ExternalCode)不能为空".into());
@@ -54,6 +65,12 @@ fn validate(dto: &Value) -> Result<(), String> {
     }
     if text(&dto["VoucherType"]["Code"]) != "ST1024" {
         return Err("单据类型必须为 ST1024 (其他出库单)".into());
+    }
+    let busi_type = text(&dto["BusiType"]["Code"]);
+    if negative_quantities && busi_type == RETURN_BUSI_TYPE {
+        return Err(format!(
+            "业务类型[{busi_type}]不可用于其他出库单，请使用红字单据"
+        ));
     }
     if text(&dto["Warehouse"]["Code"]).is_empty() {
         return Err("仓库不能为空".into());
@@ -67,7 +84,12 @@ fn validate(dto: &Value) -> Result<(), String> {
             return Err(format!("第{}行存货编码不能为空", i + 1));
         }
         let qty = line["BaseQuantity"].as_f64().or(line["Quantity"].as_f64());
-        if !qty.is_some_and(|q| q > 0.0) {
+        let allowed = if negative_quantities {
+            qty.is_some_and(|q| q != 0.0)
+        } else {
+            qty.is_some_and(|q| q > 0.0)
+        };
+        if !allowed {
             return Err(format!("第{}行数量必须大于0", i + 1));
         }
     }
@@ -101,6 +123,22 @@ mod tests {
         assert_eq!(external_code(&dto), "E1");
         assert_eq!(warehouse_code(&dto), "1");
         assert_eq!(inventory_codes(&dto).collect::<Vec<_>>(), ["A", "B"]);
+    }
+
+    #[test]
+    fn one_convention_for_taking_back_is_enabled_at_a_time() {
+        let mut red = good();
+        red["RDRecordDetails"][0]["BaseQuantity"] = json!(-2);
+        let mut ret = good();
+        ret["BusiType"]["Code"] = json!("14");
+        assert!(parse_with(&body(red.clone()), false).is_err());
+        assert!(parse_with(&body(ret.clone()), false).is_ok());
+        assert!(parse_with(&body(red), true).is_ok());
+        assert!(
+            parse_with(&body(ret), true)
+                .expect_err("refused")
+                .contains("14")
+        );
     }
 
     #[test]

@@ -40,6 +40,11 @@ pub struct TplusFaults {
     pub quota_exhausted: bool,
     /// openTokens expire this long after issue (None = never).
     pub token_ttl_secs: Option<u64>,
+    /// The convention for taking back what was shipped (T+'s rule is not public):
+    /// `false` (default) = quantities must be positive and a return is an other-outbound
+    /// voucher with `BusiType` 14 (counted as a return: negative in sums); `true` = a red
+    /// other-outbound voucher with negative quantities is accepted and `BusiType` 14 is refused.
+    pub negative_quantities: bool,
     /// Seed of the fault RNG (same seed, same fault sequence for the same request sequence).
     pub seed: u64,
 }

@@ -29,6 +29,7 @@ const SECTIONS: &[&str] = &[
     "target",
     "header",
     "body",
+    "corrections",
 ];
 
 pub fn build(text: &str) -> Result<Mapping, Vec<MappingProblem>> {
@@ -52,6 +53,7 @@ pub fn build(text: &str) -> Result<Mapping, Vec<MappingProblem>> {
     let merge = b.merge(table.remove("merge"));
     let header = b.rows("header", table.remove("header"), false);
     let body = b.rows("body", table.remove("body"), true);
+    let corrections = b.corrections(table.remove("corrections"));
     b.fields_do_not_collide(&header, &body, target.as_ref());
     if let Some(m) = &merge {
         b.external_code(&header, m);
@@ -65,6 +67,7 @@ pub fn build(text: &str) -> Result<Mapping, Vec<MappingProblem>> {
             target,
             header: header.into_iter().map(|(_, row)| row).collect(),
             body: body.into_iter().map(|(_, row)| row).collect(),
+            corrections,
         }),
         _ => Err(b.problems),
     }

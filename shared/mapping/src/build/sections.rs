@@ -3,8 +3,9 @@
 use toml::Value as Toml;
 
 use super::{Builder, one_of};
+use crate::corrections::{CorrectionForm, CorrectionsSpec};
 use crate::fields::{Catalog, LINE_ARRAY};
-use crate::file::{FormatFile, SourceFile, TargetFile};
+use crate::file::{CorrectionsFile, FormatFile, SourceFile, TargetFile};
 use crate::spec::{FormatKind, FormatRule, TargetSpec};
 use crate::template::is_name;
 
@@ -89,5 +90,42 @@ impl Builder {
             }
         }
         rules
+    }
+
+    /// `[corrections]`: absent, the defaults (return vouchers for decreases).
+    pub(super) fn corrections(&mut self, value: Option<Toml>) -> CorrectionsSpec {
+        let mut spec = CorrectionsSpec::default();
+        let Some(value) = value else { return spec };
+        let Some(file): Option<CorrectionsFile> = self.read("corrections", value) else {
+            return spec;
+        };
+        if let Some(prefix) = file.code_prefix {
+            if prefix.is_empty()
+                || prefix.len() > 4
+                || !prefix.chars().all(|c| c.is_ascii_alphanumeric())
+            {
+                self.add(
+                    "corrections.code_prefix",
+                    format!("`{prefix}` must be 1 to 4 letters or digits (the ExternalCode has at most 30 characters)"),
+                );
+            } else {
+                spec.code_prefix = prefix;
+            }
+        }
+        for (key, given, form) in [
+            ("decrease", file.decrease, &mut spec.decrease),
+            ("increase", file.increase, &mut spec.increase),
+        ] {
+            let Some(given) = given else { continue };
+            let row = format!("corrections.{key}");
+            if let Some(read) = self.read::<CorrectionForm>(&row, given) {
+                if read.voucher_type.is_empty() || read.busi_type.is_empty() {
+                    self.add(&row, "voucher_type and busi_type must not be empty");
+                } else {
+                    *form = read;
+                }
+            }
+        }
+        spec
     }
 }

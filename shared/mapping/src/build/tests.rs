@@ -164,3 +164,35 @@ fn a_broken_value_map_is_reported_once() {
         ["value_maps.warehouse: entry \"1\": the T+ value must be text"]
     );
 }
+
+#[test]
+fn corrections_section_sets_the_convention_and_names_its_mistakes() {
+    let builtin = crate::DEFAULT_MAPPING_TOML;
+    let base = &builtin[..builtin
+        .find("[corrections]")
+        .expect("builtin has [corrections]")];
+    let red = format!(
+        "{base}\n[corrections]\ncode_prefix = \"RC\"\n[corrections.decrease]\nvoucher_type = \"ST1024\"\nbusi_type = \"13\"\nnegative_quantities = true\n"
+    );
+    let m = crate::Mapping::from_toml(&red).expect("valid");
+    assert_eq!(m.corrections.code_prefix, "RC");
+    assert!(m.corrections.decrease.negative_quantities);
+    assert_eq!(m.corrections.increase.busi_type, "13");
+    let bad = format!(
+        "{base}\n[corrections]\ncode_prefix = \"TOOLONG\"\n[corrections.decrease]\nbusi_type = \"14\"\n"
+    );
+    let problems: Vec<String> = crate::Mapping::check(&bad)
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("corrections.code_prefix")),
+        "{problems:?}"
+    );
+    assert!(
+        problems.iter().any(|p| p.contains("corrections.decrease")),
+        "{problems:?}"
+    );
+}
