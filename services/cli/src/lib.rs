@@ -6,6 +6,7 @@ pub mod books;
 pub mod check;
 pub mod demo;
 pub mod dlq;
+pub mod nats_setup;
 pub mod reconcile;
 pub mod render;
 pub mod whereis;
