@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use j2t_e2e::harness::{Stack, eventually};
+use j2t_e2e::harness::Stack;
 use j2t_testkit::{NatsOptions, NatsServer};
 use jst2tplus::reconcile;
 
@@ -150,6 +150,8 @@ async fn pipeline_runs_on_tls_with_one_least_privileged_user_per_service() {
     let (ok, text) = cli(&stack, &with_owned(&operator), &["nats-setup"]);
     assert!(ok, "operator set-up: {text}");
 
+    // Violations from here on are the services'.
+    let refusals_so_far = violations(&stack.nats().log()).lines().count();
     let (expected, start_time) = seed(&stack, 120, 3, 14, &[]).await;
     let mut services = Vec::new();
     for (bin, user) in [
@@ -162,18 +164,38 @@ async fn pipeline_runs_on_tls_with_one_least_privileged_user_per_service() {
         env.push(("J2T__FETCHER__START_TIME", start_time.clone()));
         env.push(("J2T__FETCHER__POLL_INTERVAL_SECS", "1".to_string()));
         env.push(("J2T__MONITOR__CONSOLE_LISTEN", "127.0.0.1:0".to_string()));
+        env.push(("J2T__MONITOR__EVALUATE_EVERY_SECS", "1".to_string()));
         services.push(stack.spawn(bin, &env));
     }
 
     let admin = &stack.admin;
-    eventually(Duration::from_secs(120), "T+ sums to match JST", || async {
-        let dtos = admin.voucher_dtos().await.ok()?;
+    let started = std::time::Instant::now();
+    loop {
+        let dtos = admin.voucher_dtos().await.unwrap_or_default();
         let rows = reconcile::by_day(&expected, &dtos);
-        (rows.len() == 3 && rows.iter().all(|r| r.matches)).then_some(())
-    })
-    .await;
+        if rows.len() == 3 && rows.iter().all(|r| r.matches) {
+            break;
+        }
+        let stopped = services.iter_mut().any(|s| s.exited().is_some());
+        if stopped || started.elapsed() > Duration::from_secs(120) {
+            panic!(
+                "T+ sums never matched JST; server:\n{}\nservices:\n{}",
+                violations(&stack.nats().log()),
+                service_logs(logs.path())
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // Some more rounds of every service (the monitor evaluates every second) before their
+    // permissions are judged; nothing may arrive twice meanwhile.
+    tokio::time::sleep(Duration::from_secs(3)).await;
     let dtos = admin.voucher_dtos().await.expect("vouchers");
     assert!(reconcile::duplicate_codes(&dtos).is_empty());
+    assert!(
+        reconcile::by_day(&expected, &dtos)
+            .iter()
+            .all(|r| r.matches)
+    );
     for service in &mut services {
         assert!(
             service.exited().is_none(),
@@ -183,10 +205,11 @@ async fn pipeline_runs_on_tls_with_one_least_privileged_user_per_service() {
                 .unwrap_or_default()
         );
     }
-    let server_log = stack.nats().log();
-    assert!(
-        !server_log.contains("Violation"),
-        "a service lacked a permission:\n{server_log}"
+    let refusals = violations(&stack.nats().log());
+    assert_eq!(
+        refusals.lines().count(),
+        refusals_so_far,
+        "a service lacked a permission:\n{refusals}"
     );
 
     // The operator's commands work as the operator.
@@ -245,4 +268,26 @@ async fn exit_of(service: &mut j2t_testkit::Service) -> std::process::ExitStatus
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+fn violations(server_log: &str) -> String {
+    server_log
+        .lines()
+        .filter(|l| l.contains("Violation"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn service_logs(dir: &Path) -> String {
+    let mut text = String::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let log = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        let tail: Vec<_> = log.lines().rev().take(15).collect();
+        text.push_str(&format!("== {}\n", entry.path().display()));
+        for line in tail.into_iter().rev() {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    text
 }
