@@ -14,6 +14,7 @@ mod fetcher_replicas;
 mod jst_protocol;
 mod master_data;
 mod nats;
+mod nats_cluster;
 mod nats_security;
 mod observability;
 mod pipeline;
