@@ -538,6 +538,15 @@ mod tests {
     }
 
     #[test]
+    fn streams_keep_the_configured_replicas() {
+        let env = [("J2T__NATS__REPLICAS".to_string(), "3".to_string())].into();
+        let cfg = Config::load_with_env(None, Some(env)).expect("config");
+        assert!(replicated_streams(&cfg).iter().all(|s| s.num_replicas == 3));
+        let single = Config::load_with_env(None, Some(Default::default())).expect("config");
+        assert!(replicated_streams(&single).iter().all(|s| s.num_replicas == 1));
+    }
+
+    #[test]
     fn a_too_small_byte_limit_names_its_key() {
         let env = [("J2T__NATS__BUCKET_MAX_BYTES".to_string(), "10".to_string())].into();
         let err = Config::load_with_env(None, Some(env)).expect_err("too small");

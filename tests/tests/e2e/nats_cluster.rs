@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use j2t_e2e::harness::{Stack, published_io_ids};
 use j2t_testkit::{NatsOptions, NatsServer};
-use j2t_topology::names::VOUCHERS_STREAM;
+use j2t_topology::names::{CURSORS_BUCKET, VOUCHERS_STREAM};
 use jst2tplus::reconcile;
 
 use crate::support::{cli, seed};
@@ -58,6 +58,13 @@ async fn leader(url: &str, stream: &str) -> Option<String> {
     stream.info().await.ok()?.cluster.as_ref()?.leader.clone()
 }
 
+async fn replicas(url: &str, stream: &str) -> Option<usize> {
+    let client = async_nats::connect(url).await.ok()?;
+    let js = async_nats::jetstream::new(client);
+    let mut stream = js.get_stream(stream).await.ok()?;
+    Some(stream.info().await.ok()?.config.num_replicas)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn losing_a_node_mid_sync_loses_nothing_and_writes_nothing_twice() {
     let mut nodes = start_cluster();
@@ -86,6 +93,10 @@ async fn losing_a_node_mid_sync_loses_nothing_and_writes_nothing_twice() {
             "the cluster never accepted the topology: {text}"
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    for stream in [VOUCHERS_STREAM.to_string(), format!("KV_{CURSORS_BUCKET}")] {
+        assert_eq!(replicas(&urls[0], &stream).await, Some(3), "{stream}");
     }
 
     // Slow enough to be caught mid-sync: small pages, 2 JST calls a second.
