@@ -88,7 +88,10 @@ pub enum NatsAuth {
     None,
     CredsFile(PathBuf),
     NkeySeedFile(PathBuf),
-    UserPassword { user: String, password: SecretString },
+    UserPassword {
+        user: String,
+        password: SecretString,
+    },
     Token(SecretString),
 }
 
@@ -263,7 +266,10 @@ mod tests {
                 &["nats.tls_key_file"],
             ),
             (&[("J2T__NATS__REPLICAS", "2")], &["nats.replicas"]),
-            (&[("J2T__NATS__INBOX_PREFIX", "a.b")], &["nats.inbox_prefix"]),
+            (
+                &[("J2T__NATS__INBOX_PREFIX", "a.b")],
+                &["nats.inbox_prefix"],
+            ),
         ];
         for (env, keys) in cases {
             let err = load(env).expect_err("a bad combination");
@@ -278,7 +284,10 @@ mod tests {
         let cfg = load(&[
             ("J2T__NATS__USER", "writer"),
             ("J2T__NATS__PASSWORD", "pw-s3cr3t"),
-            ("J2T__NATS__URL", "nats://a:4222, nats://b:4222,nats://c:4222"),
+            (
+                "J2T__NATS__URL",
+                "nats://a:4222, nats://b:4222,nats://c:4222",
+            ),
             ("J2T__NATS__TLS_CA_FILE", "/ca.pem"),
         ])
         .expect("valid");
@@ -290,7 +299,10 @@ mod tests {
             ["nats://a:4222", "nats://b:4222", "nats://c:4222"]
         );
         let tls = cfg.nats.tls().expect("tls");
-        assert_eq!(tls.ca_file.as_deref(), Some(std::path::Path::new("/ca.pem")));
+        assert_eq!(
+            tls.ca_file.as_deref(),
+            Some(std::path::Path::new("/ca.pem"))
+        );
         let printed = format!("{cfg:?} {auth:?}");
         assert!(!printed.contains("s3cr3t"), "{printed}");
 

@@ -543,7 +543,11 @@ mod tests {
         let cfg = Config::load_with_env(None, Some(env)).expect("config");
         assert!(replicated_streams(&cfg).iter().all(|s| s.num_replicas == 3));
         let single = Config::load_with_env(None, Some(Default::default())).expect("config");
-        assert!(replicated_streams(&single).iter().all(|s| s.num_replicas == 1));
+        assert!(
+            replicated_streams(&single)
+                .iter()
+                .all(|s| s.num_replicas == 1)
+        );
     }
 
     #[test]

@@ -23,7 +23,8 @@ fn free_port() -> u16 {
 }
 
 fn start_cluster() -> Vec<NatsServer> {
-    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/nats/cluster/nats-cluster.conf");
+    let config =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/nats/cluster/nats-cluster.conf");
     let route_ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
     let routes = route_ports
         .iter()
