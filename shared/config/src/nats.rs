@@ -247,7 +247,8 @@ mod tests {
 
     #[test]
     fn bad_combinations_name_their_keys() {
-        let cases: [(&[(&str, &str)], &[&str]); 7] = [
+        type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str]);
+        let cases: [Case; 7] = [
             (
                 &[("J2T__NATS__USER", "fetcher"), ("J2T__NATS__TOKEN", "t")],
                 &["nats.user", "nats.token"],

@@ -76,16 +76,15 @@ pub async fn read(
         "reconcile: T+ vouchers listed"
     );
     progress.phase("T+ vouchers", Some(wanted.len() as u64));
-    let reads: Vec<(VoucherRow, Result<(Option<VoucherDto>, u64), ReadError>)> =
-        futures::stream::iter(wanted)
-            .map(|row| async move {
-                let read = read_voucher(client, &row.id).await;
-                progress.advance(1);
-                (row, read)
-            })
-            .buffer_unordered(CONCURRENCY)
-            .collect()
-            .await;
+    let reads: Vec<(VoucherRow, VoucherRead)> = futures::stream::iter(wanted)
+        .map(|row| async move {
+            let read = read_voucher(client, &row.id).await;
+            progress.advance(1);
+            (row, read)
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
     let mut dtos = Vec::new();
     for (row, read) in reads {
         let (dto, calls) =
@@ -161,6 +160,9 @@ async fn read_voucher(
 fn tplus(what: &str) -> impl Fn(ReadError) -> ReconcileError + '_ {
     move |e| ReconcileError::Tplus(format!("{what}: {e}"))
 }
+
+/// A voucher read back from T+ (none: T+ does not have it) and the calls it took.
+type VoucherRead = Result<(Option<VoucherDto>, u64), ReadError>;
 
 #[cfg(test)]
 mod tests {

@@ -34,7 +34,7 @@ pub async fn connect(cfg: &NatsConfig, name: &str) -> Result<async_nats::Client,
             Ok(client) => return Ok(client),
             // Not up yet, or unreachable for now: wait for it (compose starts NATS alongside).
             Err(e) if matches!(e.kind(), ConnectErrorKind::Io | ConnectErrorKind::TimedOut) => {
-                if waited % 15 == 0 {
+                if waited.is_multiple_of(15) {
                     tracing::warn!(servers = %cfg.url, error = %e, "NATS does not answer yet; waiting");
                 }
                 waited += 1;

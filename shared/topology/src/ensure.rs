@@ -193,7 +193,7 @@ pub async fn open(cfg: &Config) -> Result<Topology, TopologyError> {
         match look_up(js.clone()).await {
             Ok(topology) => return Ok(topology),
             Err(e) => {
-                if waited % 15 == 0 {
+                if waited.is_multiple_of(15) {
                     tracing::warn!(
                         error = %e,
                         "NATS topology not set up yet (nats.create_topology = false); waiting \
