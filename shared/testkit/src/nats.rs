@@ -67,7 +67,7 @@ impl NatsServer {
     }
 
     /// A server with a config file and flags; the command line's address, port, store and
-    /// monitoring port (none) win over the file's.
+    /// monitoring port (a random one) win over the file's.
     pub fn start_with(options: NatsOptions) -> io::Result<Self> {
         let mut server = Self {
             child: None,
