@@ -32,8 +32,14 @@ pub async fn connect(cfg: &NatsConfig, name: &str) -> Result<async_nats::Client,
         let options = options(cfg, name, &who).await?;
         match options.connect(servers.as_slice()).await {
             Ok(client) => return Ok(client),
-            // Not up yet, or unreachable for now: wait for it (compose starts NATS alongside).
-            Err(e) if matches!(e.kind(), ConnectErrorKind::Io | ConnectErrorKind::TimedOut) => {
+            // Not up yet, or unreachable or not in DNS yet: wait for it (compose and
+            // orchestrators start NATS alongside).
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ConnectErrorKind::Io | ConnectErrorKind::TimedOut | ConnectErrorKind::Dns
+                ) =>
+            {
                 if waited.is_multiple_of(15) {
                     tracing::warn!(servers = %cfg.url, error = %e, "NATS does not answer yet; waiting");
                 }
