@@ -29,6 +29,15 @@ impl Stack {
     /// environment, and logs to files in `log_dir` when given.
     pub async fn start_with(extra: &[(&str, String)], log_dir: Option<&std::path::Path>) -> Stack {
         let nats = NatsServer::start().expect("nats-server starts");
+        Self::start_on(nats, extra, log_dir).await
+    }
+
+    /// A stack on a server the test started itself (TLS, users, a cluster's first node).
+    pub async fn start_on(
+        nats: NatsServer,
+        extra: &[(&str, String)],
+        log_dir: Option<&std::path::Path>,
+    ) -> Stack {
         let extra: Vec<_> = extra.iter().map(|(k, v)| var(k, v)).collect();
         // The simulator binds port 0 for both APIs and reports what it got.
         let mut sim_env = vec![
@@ -93,6 +102,10 @@ impl Stack {
             env,
             log_dir,
         }
+    }
+
+    pub fn nats(&self) -> &NatsServer {
+        &self.nats
     }
 
     pub fn nats_url(&self) -> String {

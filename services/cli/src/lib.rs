@@ -7,6 +7,7 @@ pub mod check;
 pub mod cursor;
 pub mod demo;
 pub mod dlq;
+pub mod nats_setup;
 pub mod reconcile;
 pub mod render;
 pub mod resync;

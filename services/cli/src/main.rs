@@ -30,6 +30,9 @@ enum Command {
     /// from T+, per (date, warehouse, SKU), every difference explained. Exit 0 equal, 1 not,
     /// 2 could not run.
     Reconcile(jst2tplus::books::ReconcileArgs),
+    /// Create or update the NATS streams, consumers and buckets (as the operator's user, where
+    /// the services run with `nats.create_topology = false`).
+    NatsSetup,
     /// Dead letters: list, show, replay, purge.
     Dlq {
         #[command(subcommand)]
@@ -61,6 +64,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Render(args) => jst2tplus::render::run(args),
         Command::Demo(args) => runtime()?.block_on(jst2tplus::demo::run(config()?, args)),
+        Command::NatsSetup => runtime()?.block_on(jst2tplus::nats_setup::run(config()?)),
         Command::Dlq { command } => runtime()?.block_on(jst2tplus::dlq::run(config()?, command)),
         Command::Whereis(args) => runtime()?.block_on(jst2tplus::whereis::run(config()?, args)),
         Command::Resync(args) => runtime()?.block_on(jst2tplus::resync::run(config()?, args)),

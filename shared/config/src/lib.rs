@@ -3,6 +3,7 @@
 //! value fails at start with the key's name. Secrets are `SecretString`, whose `Debug`
 //! prints `[REDACTED]`.
 
+mod nats;
 mod sections;
 mod values;
 

@@ -9,6 +9,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use url::Url;
 
+pub use crate::nats::{NatsAuth, NatsConfig, NatsKeys, NatsTls};
 use crate::values::{
     self, CorrectionPolicy, DateType, Language, SoIds, Statuses, VoucherListOrder, WebhookFormat,
 };
@@ -26,36 +27,6 @@ pub struct Config {
     pub monitor: MonitorConfig,
     pub simulator: SimulatorConfig,
     pub corrections: CorrectionsConfig,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NatsConfig {
-    /// NATS server URL, e.g. `nats://127.0.0.1:4222`.
-    #[serde(deserialize_with = "values::non_empty")]
-    pub url: String,
-    /// Byte limits of the streams and of each KV bucket. A full stream or bucket refuses
-    /// new messages (discard new): the publisher retries and nothing already stored is
-    /// dropped; the monitor alerts at `monitor.storage_alert_percent` of a limit.
-    #[serde(deserialize_with = "values::at_least::<_, _, 1024>")]
-    pub orders_max_bytes: i64,
-    #[serde(deserialize_with = "values::at_least::<_, _, 1024>")]
-    pub windows_max_bytes: i64,
-    #[serde(deserialize_with = "values::at_least::<_, _, 1024>")]
-    pub vouchers_max_bytes: i64,
-    #[serde(deserialize_with = "values::at_least::<_, _, 1024>")]
-    pub dlq_max_bytes: i64,
-    #[serde(deserialize_with = "values::at_least::<_, _, 1024>")]
-    pub results_max_bytes: i64,
-    /// The limit of every KV bucket (each bucket has its own).
-    #[serde(deserialize_with = "values::at_least::<_, _, 1024>")]
-    pub bucket_max_bytes: i64,
-    /// J2T_CHANGES (changes after the write, until handled).
-    #[serde(deserialize_with = "values::at_least::<_, _, 1024>")]
-    pub changes_max_bytes: i64,
-    /// The j2t_written bucket (lines written per io_id, `corrections.watch_days`).
-    #[serde(deserialize_with = "values::at_least::<_, _, 1024>")]
-    pub written_max_bytes: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -7,6 +7,6 @@ mod nats;
 mod process;
 mod seed;
 
-pub use nats::{NatsServer, nats_server_bin};
+pub use nats::{NatsOptions, NatsServer, nats_server_bin};
 pub use process::{Service, workspace_bin};
 pub use seed::{TEST_SEED_ENV, seeded_rng, test_seed};

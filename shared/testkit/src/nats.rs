@@ -40,6 +40,7 @@ pub fn nats_server_bin() -> io::Result<PathBuf> {
 /// port is guessed.
 pub struct NatsServer {
     child: Option<Child>,
+    options: NatsOptions,
     /// The port the server bound (0 before the first start).
     port: u16,
     store: tempfile::TempDir,
@@ -47,11 +48,31 @@ pub struct NatsServer {
     run_dir: tempfile::TempDir,
 }
 
+/// What a [`NatsServer`] starts with beyond the defaults: a config file (TLS, users), the
+/// environment its `$VARIABLES` come from, extra flags (a cluster's routes), a fixed port.
+#[derive(Debug, Clone, Default)]
+pub struct NatsOptions {
+    pub config: Option<PathBuf>,
+    pub env: Vec<(String, String)>,
+    pub args: Vec<String>,
+    /// 0: the server picks one.
+    pub port: u16,
+    /// `tls` in the URL (clients with a CA given use TLS either way).
+    pub tls: bool,
+}
+
 impl NatsServer {
     pub fn start() -> io::Result<Self> {
+        Self::start_with(NatsOptions::default())
+    }
+
+    /// A server with a config file and flags; the command line's address, port, store and
+    /// monitoring port (a random one) win over the file's.
+    pub fn start_with(options: NatsOptions) -> io::Result<Self> {
         let mut server = Self {
             child: None,
-            port: 0,
+            port: options.port,
+            options,
             store: tempfile::tempdir()?,
             run_dir: tempfile::tempdir()?,
         };
@@ -70,7 +91,14 @@ impl NatsServer {
         } else {
             self.port.to_string()
         };
-        let child = Command::new(nats_server_bin()?)
+        let mut command = Command::new(nats_server_bin()?);
+        if let Some(config) = &self.options.config {
+            // Random monitoring port: a config's fixed one would clash between tests.
+            command.arg("-c").arg(config).args(["-m", "-1"]);
+        }
+        let child = command
+            .envs(self.options.env.iter().map(|(k, v)| (k, v)))
+            .args(&self.options.args)
             .args(["-js", "-a", "127.0.0.1", "-p", &port])
             .arg("-sd")
             .arg(self.store.path())
@@ -83,6 +111,15 @@ impl NatsServer {
         self.child = Some(child);
         self.port = self.wait_for_ports_file(Duration::from_secs(15))?;
         wait_for_port(self.port, Duration::from_secs(15))
+    }
+
+    /// What the server logged so far (permission violations, cluster events).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     fn log_path(&self) -> PathBuf {
@@ -134,7 +171,8 @@ impl NatsServer {
     }
 
     pub fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
+        let scheme = if self.options.tls { "tls" } else { "nats" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// Starts a stopped server again on the port and store it had.

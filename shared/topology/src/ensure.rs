@@ -104,6 +104,14 @@ fn limited(name: &str, subject: &str, max_age: Duration, max_bytes: i64) -> stre
     }
 }
 
+/// Every stream, with `nats.replicas` copies.
+pub(crate) fn replicated_streams(cfg: &Config) -> [stream::Config; 6] {
+    streams(cfg).map(|config| stream::Config {
+        num_replicas: cfg.nats.replicas,
+        ..config
+    })
+}
+
 /// Every stream. Work not done yet (window events, vouchers) has no age limit, so it never
 /// expires unseen: a full stream refuses new messages and stops its publisher instead
 /// (which retries; nothing is lost), and the monitor's storage alert fires well before.
@@ -195,18 +203,48 @@ fn consumers(cfg: &Config) -> [(&'static str, consumer::pull::Config); 3] {
     ]
 }
 
-/// Connects to `nats.url` (waiting for the server if needed) and ensures the topology.
+/// Connects to `nats.url` (waiting for the server if needed) and ensures the topology, or,
+/// with `nats.create_topology = false`, waits until the operator has created it
+/// (`jst2tplus nats-setup`) and looks it up.
 pub async fn open(cfg: &Config) -> Result<Topology, TopologyError> {
-    let client = crate::connect(&cfg.nats.url)
+    let js = jetstream::new(connect_as_process(cfg).await?);
+    if cfg.nats.create_topology {
+        return ensure(js, cfg).await;
+    }
+    let mut waited = 0u32;
+    loop {
+        match look_up(js.clone()).await {
+            Ok(topology) => return Ok(topology),
+            Err(e) => {
+                if waited.is_multiple_of(15) {
+                    tracing::warn!(
+                        error = %e,
+                        "NATS topology not set up yet (nats.create_topology = false); waiting \
+                         for `jst2tplus nats-setup`"
+                    );
+                }
+                waited += 1;
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        }
+    }
+}
+
+/// Connects as this process (its binary's name names the client on the server).
+async fn connect_as_process(cfg: &Config) -> Result<async_nats::Client, TopologyError> {
+    let name = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "jst2tplus".to_string());
+    crate::connect(&cfg.nats, &name)
         .await
-        .map_err(|e| error(format!("connecting to {}", cfg.nats.url))(e.into()))?;
-    ensure(jetstream::new(client), cfg).await
+        .map_err(|e| error(format!("connecting to {}", cfg.nats.url))(e.into()))
 }
 
 /// Creates or updates every stream, consumer and bucket. Safe to run concurrently from every
 /// service at start-up.
 pub async fn ensure(js: jetstream::Context, cfg: &Config) -> Result<Topology, TopologyError> {
-    for config in streams(cfg) {
+    for config in replicated_streams(cfg) {
         let what = format!("stream {}", config.name);
         js.create_or_update_stream(config)
             .await
@@ -240,6 +278,7 @@ pub async fn ensure(js: jetstream::Context, cfg: &Config) -> Result<Topology, To
                 cfg.nats.bucket_max_bytes
             },
             storage: stream::StorageType::File,
+            num_replicas: cfg.nats.replicas,
             ..Default::default()
         };
         let store = js
@@ -306,12 +345,10 @@ pub struct RetentionShrink {
 /// up and changes nothing. Fails, naming what is missing, where the services have not
 /// created the topology yet. Only services create or update it (`open`).
 pub async fn attach(cfg: &Config) -> Result<Topology, TopologyError> {
-    let client = async_nats::ConnectOptions::new()
-        .name("jst2tplus-cli")
-        .connect(&cfg.nats.url)
-        .await
-        .map_err(|e| error(format!("connecting to {}", cfg.nats.url))(e.into()))?;
-    let js = jetstream::new(client);
+    look_up(jetstream::new(connect_as_process(cfg).await?)).await
+}
+
+async fn look_up(js: jetstream::Context) -> Result<Topology, TopologyError> {
     for name in STREAM_NAMES {
         js.get_stream(name)
             .await
@@ -329,7 +366,11 @@ pub async fn attach(cfg: &Config) -> Result<Topology, TopologyError> {
 }
 
 fn missing(source: BoxError) -> BoxError {
-    format!("{source} (not set up yet? the services create the topology when they start)").into()
+    format!(
+        "{source} (not set up yet? the services create the topology when they start, or \
+         `jst2tplus nats-setup` where nats.create_topology = false)"
+    )
+    .into()
 }
 
 fn assemble(
@@ -534,6 +575,19 @@ mod tests {
         );
         let names: Vec<_> = streams(&cfg).iter().map(|s| s.name.clone()).collect();
         assert_eq!(names, STREAM_NAMES);
+    }
+
+    #[test]
+    fn streams_keep_the_configured_replicas() {
+        let env = [("J2T__NATS__REPLICAS".to_string(), "3".to_string())].into();
+        let cfg = Config::load_with_env(None, Some(env)).expect("config");
+        assert!(replicated_streams(&cfg).iter().all(|s| s.num_replicas == 3));
+        let single = Config::load_with_env(None, Some(Default::default())).expect("config");
+        assert!(
+            replicated_streams(&single)
+                .iter()
+                .all(|s| s.num_replicas == 1)
+        );
     }
 
     #[test]

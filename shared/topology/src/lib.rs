@@ -12,7 +12,7 @@ mod publish;
 mod subjects;
 
 pub use capacity::{StorageUsage, storage_usage};
-pub use connect::connect;
+pub use connect::{ConnectError, REFUSED_EXIT_CODE, connect};
 pub use consume::consume;
 pub use ensure::{RetentionShrink, Topology, TopologyError, attach, ensure, open, watch_readiness};
 pub use publish::{PublishJsonError, publish_json};

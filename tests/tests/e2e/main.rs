@@ -16,6 +16,8 @@ mod jst_protocol;
 mod late;
 mod master_data;
 mod nats;
+mod nats_cluster;
+mod nats_security;
 mod observability;
 mod pipeline;
 mod poison;
