@@ -52,7 +52,11 @@ pub struct NatsConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JstConfig {
+    /// `https`, or plain `http` to loopback or a host in `allow_http_hosts`.
     pub base_url: Url,
+    /// Hosts `base_url` may name over plain HTTP (commas/spaces between names), e.g. the
+    /// simulator's host in compose. Loopback is always allowed.
+    pub allow_http_hosts: crate::HostList,
     pub app_key: String,
     pub app_secret: SecretString,
     pub access_token: SecretString,
@@ -65,7 +69,11 @@ pub struct JstConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TplusConfig {
+    /// `https`, or plain `http` to loopback or a host in `allow_http_hosts`.
     pub base_url: Url,
+    /// Hosts `base_url` may name over plain HTTP (commas/spaces between names), e.g. the
+    /// simulator's host in compose. Loopback is always allowed.
+    pub allow_http_hosts: crate::HostList,
     pub app_key: String,
     pub app_secret: SecretString,
     pub open_token: SecretString,

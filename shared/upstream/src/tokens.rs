@@ -49,6 +49,16 @@ impl Tokens {
         }
     }
 
+    /// The pair with its refresh token expiring `secs` from now (as a refresh answer says).
+    pub fn refresh_expiring_in(mut self, secs: Option<i64>) -> Self {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or_default();
+        self.refresh_expires_at = secs.map(|secs| now.saturating_add(secs));
+        self
+    }
+
     pub fn same_access(&self, other: &Tokens) -> bool {
         self.access_token.expose_secret() == other.access_token.expose_secret()
     }
