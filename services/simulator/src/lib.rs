@@ -45,6 +45,26 @@ pub struct Running {
     pub tplus: SocketAddr,
 }
 
+/// Every answer says it comes from the simulator (header `x-j2t-simulator`), and the
+/// marker path answers too: the services refuse to mix it with a real API.
+fn marked(router: axum::Router) -> axum::Router {
+    use j2t_upstream::books_guard::{SIMULATOR_HEADER, SIMULATOR_MARK, SIMULATOR_MARKER_PATH};
+    router
+        .route(
+            SIMULATOR_MARKER_PATH,
+            axum::routing::get(|| async { axum::Json(serde_json::json!({ "simulator": SIMULATOR_MARK })) }),
+        )
+        .layer(axum::middleware::map_response(
+            |mut response: axum::response::Response| async move {
+                response.headers_mut().insert(
+                    SIMULATOR_HEADER,
+                    axum::http::HeaderValue::from_static(SIMULATOR_MARK),
+                );
+                response
+            },
+        ))
+}
+
 /// Binds both ports (port 0 picks free ones), seeds the demo data configured in
 /// `simulator.demo_*`, and serves until `shutdown`.
 pub async fn start(cfg: &Config, shutdown: CancellationToken) -> std::io::Result<Running> {
@@ -62,15 +82,17 @@ pub async fn start(cfg: &Config, shutdown: CancellationToken) -> std::io::Result
     }
     let jst = j2t_runtime::serve(
         cfg.simulator.jst_listen,
-        jst::routes()
-            .merge(admin::routes())
-            .with_state(store.clone()),
+        marked(
+            jst::routes()
+                .merge(admin::routes())
+                .with_state(store.clone()),
+        ),
         shutdown.clone(),
     )
     .await?;
     let tplus = j2t_runtime::serve(
         cfg.simulator.tplus_listen,
-        tplus::routes().merge(admin::routes()).with_state(store),
+        marked(tplus::routes().merge(admin::routes()).with_state(store)),
         shutdown,
     )
     .await?;

@@ -47,6 +47,8 @@ pub fn load_mapping(cfg: &j2t_config::Config) -> anyhow::Result<Mapping> {
 
 pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
     let cfg = ctx.config;
+    // Before anything else: a mixed or demo-against-real setup must not touch any books.
+    j2t_stores::refuse_mixed_setup(&cfg).await?;
     let mapping = Arc::new(load_mapping(&cfg)?);
     let topology = j2t_topology::open(&cfg).await?;
     // Fails at start, not in the consume loop, when the consumer is missing.

@@ -3,6 +3,7 @@
 //! letters and their replay, the pipeline status the monitor reads, and `whereis`.
 
 mod attempts;
+mod books_guard;
 mod dead_letters;
 mod jst_client;
 mod kv_tokens;
@@ -13,6 +14,7 @@ mod tplus_client;
 mod whereis;
 
 pub use attempts::{AttemptLog, AttemptsError};
+pub use books_guard::refuse_mixed_setup;
 pub use dead_letters::{
     DeadLetters, DlqCount, DlqEntry, DlqError, DlqFilter, DlqPage, PageFrom, Replayed,
     publish_dead_letter,

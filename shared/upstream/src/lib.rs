@@ -3,6 +3,7 @@
 //! APIs), and the rate limiter every request passes.
 
 mod app;
+pub mod books_guard;
 mod body;
 mod keeper;
 mod rate_limit;
