@@ -106,6 +106,16 @@ impl AdminClient {
         self.trigger(EXPIRE_TOKEN_PATH).await
     }
 
+    /// Replaces the JST app's token pair (as re-authorising the app does).
+    pub async fn set_jst_tokens(&self, access: &str, refresh: &str) -> reqwest::Result<()> {
+        self.put(crate::TOKENS_PATH, &pair(access, refresh)).await
+    }
+
+    /// Replaces the T+ app's token pair (as re-authorising the app does).
+    pub async fn set_tplus_tokens(&self, open: &str, refresh: &str) -> reqwest::Result<()> {
+        self.put(crate::TPLUS_TOKENS_PATH, &pair(open, refresh)).await
+    }
+
     /// Replaces all T+ fault knobs (and reseeds the fault RNG).
     pub async fn set_tplus_faults(&self, faults: &TplusFaults) -> reqwest::Result<()> {
         self.put(TPLUS_FAULTS_PATH, faults).await
@@ -249,5 +259,12 @@ mod tests {
         assert_eq!(encode_segment("SKU-TEA_001.a~"), "SKU-TEA_001.a~");
         assert_eq!(encode_segment("a/b c"), "a%2Fb%20c");
         assert_eq!(encode_segment("茶"), "%E8%8C%B6");
+    }
+}
+
+fn pair(access: &str, refresh: &str) -> crate::NewPair {
+    crate::NewPair {
+        access_token: access.to_string(),
+        refresh_token: refresh.to_string(),
     }
 }

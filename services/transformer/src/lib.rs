@@ -63,6 +63,9 @@ pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
     let master = if cfg.transformer.check_master_data {
         let client = j2t_stores::tplus_client(&cfg, &topology)
             .context("building the T+ client for master data")?;
+        if let Err(error) = client.load_stored_tokens().await {
+            tracing::warn!(%error, "could not read stored T+ tokens; using the configured ones");
+        }
         let master = master_data::MasterData::new(
             Box::new(tplus_source::TplusSource(client)),
             Duration::from_secs(cfg.transformer.master_data_miss_refresh_secs),

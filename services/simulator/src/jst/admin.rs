@@ -10,14 +10,18 @@ use serde_json::json;
 
 use super::faults::JstFaults;
 use crate::state::Store;
+use crate::tokens::NewPair;
 
 pub const FAULTS_PATH: &str = "/admin/jst/faults";
+/// PUT a [`NewPair`]: the app's tokens are replaced (the operator re-authorised the app).
+pub const TOKENS_PATH: &str = "/admin/jst/tokens";
 pub const EXPIRE_TOKEN_PATH: &str = "/admin/jst/token/expire";
 
 pub fn routes() -> Router<Store> {
     Router::new()
         .route(FAULTS_PATH, get(faults).put(set_faults))
         .route(EXPIRE_TOKEN_PATH, post(expire_token))
+        .route(TOKENS_PATH, axum::routing::put(replace_tokens))
 }
 
 async fn faults(State(store): State<Store>) -> Json<JstFaults> {
@@ -46,5 +50,10 @@ fn bad_request(error: String) -> Response {
 /// The current access token is refused (code 100) until a client refreshes it.
 async fn expire_token(State(store): State<Store>) -> StatusCode {
     store.with(|d| d.jst.tokens.revoke());
+    StatusCode::NO_CONTENT
+}
+
+async fn replace_tokens(State(store): State<Store>, Json(pair): Json<NewPair>) -> StatusCode {
+    store.with(|d| d.jst.tokens.replace(pair, std::time::Instant::now()));
     StatusCode::NO_CONTENT
 }

@@ -17,7 +17,7 @@ use axum::Router;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-pub use admin::{EXPIRE_TOKEN_PATH, FAULTS_PATH};
+pub use admin::{EXPIRE_TOKEN_PATH, FAULTS_PATH, TOKENS_PATH};
 pub use auth::{EXPIRES_IN_SECS, INIT_TOKEN_PATH, REFRESH_TOKEN_PATH};
 pub use drift::{DriftEvent, DriftKind};
 pub use faults::JstFaults;
