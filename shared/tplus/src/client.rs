@@ -283,10 +283,9 @@ impl TplusClient {
         let answer = match sent {
             Err(e) if e.is_timeout() => Answer::Timeout,
             Err(e) => Answer::Transport(e.without_url().to_string()),
-            // Not followed: the secret headers would go with it. The request never reached
-            // T+, but the writer cannot tell a redirect from a dropped connection anyway.
+            // Not followed: the secret headers would go with it.
             Ok(response) if let Some(redirect) = j2t_upstream::redirect_of(&response) => {
-                Answer::Transport(format!("{redirect} (tplus.base_url)"))
+                Answer::Redirected(redirect)
             }
             Ok(response) => {
                 let status = response.status().as_u16();
@@ -315,6 +314,7 @@ impl TplusClient {
             Answer::Http { status, .. } => status.to_string(),
             Answer::Timeout => "timeout".to_string(),
             Answer::Transport(_) => "transport".to_string(),
+            Answer::Redirected(_) => "redirect".to_string(),
         };
         record(endpoint, &status, started.elapsed(), subject);
         answer

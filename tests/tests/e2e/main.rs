@@ -21,4 +21,5 @@ mod reconcile;
 mod support;
 mod tracing;
 mod transformer;
+mod upstream_security;
 mod writer;
