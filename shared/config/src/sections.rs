@@ -406,8 +406,13 @@ pub struct MonitorConfig {
 pub struct WebhookConfig {
     /// Receiver URL (it may embed a robot's access token, so it is treated as a secret).
     pub url: SecretString,
-    /// `generic` (JSON), `dingtalk` (DingTalk robot) or `wecom` (WeCom robot).
+    /// `generic` (JSON), `dingtalk` (DingTalk robot), `wecom` (WeCom robot) or `feishu`
+    /// (Feishu/Lark robot).
     pub format: WebhookFormat,
+    /// The robot's signing secret (加签, `SEC…`), for `dingtalk` and `feishu` robots whose
+    /// security setting is a signature. Unset or empty: messages go unsigned.
+    #[serde(default)]
+    pub secret: Option<SecretString>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -102,6 +102,8 @@ word_enum! {
         DingTalk = "dingtalk",
         /// WeCom robot markdown.
         WeCom = "wecom",
+        /// Feishu (飞书, Lark) robot text.
+        Feishu = "feishu",
     }
 }
 
