@@ -319,7 +319,10 @@ async fn signing_receiver(answer: Value) -> (String, Signed) {
         .expect("bind the receiver");
     let addr = listener.local_addr().expect("receiver address");
     tokio::spawn(async move { axum::serve(listener, app).await });
-    (format!("http://{addr}/hook?access_token=robot-token-123"), seen)
+    (
+        format!("http://{addr}/hook?access_token=robot-token-123"),
+        seen,
+    )
 }
 
 /// HMAC-SHA256, base64: what the robots recompute to check a signature.
@@ -370,7 +373,10 @@ async fn a_dingtalk_robot_with_a_signing_secret_gets_a_valid_signature() {
         ROBOT_SECRET.as_bytes(),
         format!("{timestamp}\n{ROBOT_SECRET}").as_bytes(),
     );
-    assert_eq!(params["sign"], expected, "the robot would refuse this signature");
+    assert_eq!(
+        params["sign"], expected,
+        "the robot would refuse this signature"
+    );
     assert!(!query.contains(ROBOT_SECRET) && !body.to_string().contains(ROBOT_SECRET));
     assert_eq!(body["msgtype"], "markdown");
     monitor.stop().await;
@@ -392,13 +398,19 @@ async fn a_feishu_robot_gets_a_signed_text_message() {
         .dead_letter(Stage::Writer, DeadLetterReason::Rejected, "signed-2")
         .await;
     let (query, body) = first_signed(&seen).await;
-    assert_eq!(query, "access_token=robot-token-123", "Feishu signs in the body");
+    assert_eq!(
+        query, "access_token=robot-token-123",
+        "Feishu signs in the body"
+    );
     assert_eq!(body["msg_type"], "text");
     let text = body["content"]["text"].as_str().expect("text");
     assert!(text.contains("Dead letters"), "{text}");
     let timestamp = body["timestamp"].as_str().expect("timestamp");
     let expected = hmac_base64(format!("{timestamp}\n{ROBOT_SECRET}").as_bytes(), b"");
-    assert_eq!(body["sign"], expected, "the robot would refuse this signature");
+    assert_eq!(
+        body["sign"], expected,
+        "the robot would refuse this signature"
+    );
     assert!(!body.to_string().contains(ROBOT_SECRET));
     monitor.stop().await;
 }

@@ -113,7 +113,8 @@ impl AdminClient {
 
     /// Replaces the T+ app's token pair (as re-authorising the app does).
     pub async fn set_tplus_tokens(&self, open: &str, refresh: &str) -> reqwest::Result<()> {
-        self.put(crate::TPLUS_TOKENS_PATH, &pair(open, refresh)).await
+        self.put(crate::TPLUS_TOKENS_PATH, &pair(open, refresh))
+            .await
     }
 
     /// Replaces all T+ fault knobs (and reseeds the fault RNG).

@@ -29,14 +29,14 @@ pub use jst::{
     DriftEvent, DriftKind, EXPIRE_TOKEN_PATH, EXPIRES_IN_SECS, FAULTS_PATH, INIT_TOKEN_PATH,
     JstFaults, REFRESH_TOKEN_PATH, TOKENS_PATH,
 };
-pub use tokens::NewPair;
 pub use state::{Stats, Store};
+pub use tokens::NewPair;
 pub use tplus::{
     ClosedPeriod, DEFAULT_TIMEOUT_AFTER_COMMIT_MS, ListShape, MasterData,
     OPEN_TOKEN_EXPIRES_IN_SECS, REFRESH_EXPIRES_IN_SECS, Reply, TPLUS_CLOSED_PERIOD_PATH,
     TPLUS_DUPLICATE_REPLY_PATH, TPLUS_EXPIRE_TOKEN_PATH, TPLUS_FAULTS_PATH, TPLUS_INVENTORIES_PATH,
-    TPLUS_MASTER_DATA_PATH, TPLUS_REFRESH_TOKEN_PATH, TPLUS_TOKENS_PATH, TPLUS_VOUCHER_LIST_PATH, TPLUS_VOUCHERS_PATH,
-    TPLUS_WAREHOUSES_PATH, TplusFaults, VoucherListKnobs,
+    TPLUS_MASTER_DATA_PATH, TPLUS_REFRESH_TOKEN_PATH, TPLUS_TOKENS_PATH, TPLUS_VOUCHER_LIST_PATH,
+    TPLUS_VOUCHERS_PATH, TPLUS_WAREHOUSES_PATH, TplusFaults, VoucherListKnobs,
 };
 
 /// Addresses the simulator is listening on.
@@ -53,7 +53,9 @@ fn marked(router: axum::Router) -> axum::Router {
     router
         .route(
             SIMULATOR_MARKER_PATH,
-            axum::routing::get(|| async { axum::Json(serde_json::json!({ "simulator": SIMULATOR_MARK })) }),
+            axum::routing::get(|| async {
+                axum::Json(serde_json::json!({ "simulator": SIMULATOR_MARK }))
+            }),
         )
         .layer(axum::middleware::map_response(
             |mut response: axum::response::Response| async move {

@@ -171,11 +171,22 @@ impl Writer {
             .await;
             drop(permit);
             if let Outcome::AuthExpired(_) = &outcome {
-                // The client already tried a refresh: tell the monitor.
+                // The client already tried a refresh: tell the monitor, and whether T+
+                // refused the refresh itself (then only an operator can help).
                 self.auth_failing.store(true, Ordering::Relaxed);
+                let refused = self.tplus.refresh_refused();
                 self.signal(|s| {
                     s.auth_failures += 1;
                     s.auth_failed_at = Some(Utc::now());
+                    if let Some(reason) = &refused {
+                        s.refresh_refused.insert(
+                            "tplus".into(),
+                            j2t_stores::RefreshRefused {
+                                reason: reason.clone(),
+                                at: Utc::now(),
+                            },
+                        );
+                    }
                 })
                 .await;
             }

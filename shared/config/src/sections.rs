@@ -369,6 +369,9 @@ pub struct MonitorConfig {
     pub cursor_lag_alert_secs: u64,
     /// Alert after this many consecutive T+ auth failures (0 = rule off).
     pub auth_failures_alert: u64,
+    /// Warn this many days before a stored refresh token expires, where the refresh answer
+    /// said when (T+ `refresh_expires_in`; 0 = rule off).
+    pub refresh_token_warn_days: u64,
     /// Alert when a stream or bucket holds this share of its byte limit, in percent
     /// (0 = rule off).
     #[serde(deserialize_with = "values::percent")]

@@ -91,6 +91,9 @@ mod tests {
             "tplus.allow_http_hosts",
         )
         .expect_err("plain http");
-        assert!(err.contains("10.0.0.5") && err.contains("tplus.allow_http_hosts"), "{err}");
+        assert!(
+            err.contains("10.0.0.5") && err.contains("tplus.allow_http_hosts"),
+            "{err}"
+        );
     }
 }

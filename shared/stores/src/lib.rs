@@ -24,8 +24,8 @@ pub use kv_tokens::KvTokenStore;
 pub use lineage::{Claim, Lineage, LineageError, VoucherState};
 pub use rate_limit::{KvRateLimiter, spacing};
 pub use status::{
-    CursorStatus, DeadLetterKind, PipelineStatus, Signals, StageStatus, StatusError,
-    pipeline_status, update_signals,
+    CursorStatus, DeadLetterKind, PipelineStatus, RefreshRefused, Signals, StageStatus,
+    StatusError, pipeline_status, update_signals,
 };
 pub use tplus_client::tplus_client;
 pub use whereis::{Whereabouts, WhereisError, whereabouts};

@@ -234,13 +234,11 @@ impl TplusClient {
             other => other.to_string(),
         };
         match envelope.result {
-            Some(tokens) if code == "200" => {
-                Ok(Tokens::new(
-                    &tokens.access_token,
-                    tokens.refresh_token.as_deref().unwrap_or(refresh_token),
-                )
-                .refresh_expiring_in(tokens.refresh_expires_in))
-            }
+            Some(tokens) if code == "200" => Ok(Tokens::new(
+                &tokens.access_token,
+                tokens.refresh_token.as_deref().unwrap_or(refresh_token),
+            )
+            .refresh_expiring_in(tokens.refresh_expires_in)),
             // Throttling and gateway trouble pass; any other answer is T+ saying no.
             _ if status == 409 || status == 429 || status >= 500 => Err(failed(format!(
                 "HTTP {status}, code {code}: {}",

@@ -78,7 +78,12 @@ impl TokenKeeper {
         let _one_at_a_time = self.refreshing.lock().await;
         match store.load().await? {
             None => Ok(Loaded::Nothing),
-            Some(stored) if stored.configured.as_deref().is_none_or(|f| f == self.configured) => {
+            Some(stored)
+                if stored
+                    .configured
+                    .as_deref()
+                    .is_none_or(|f| f == self.configured) =>
+            {
                 self.set(stored.tokens);
                 Ok(Loaded::Adopted)
             }

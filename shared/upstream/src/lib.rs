@@ -3,8 +3,8 @@
 //! APIs), and the rate limiter every request passes.
 
 mod app;
-pub mod books_guard;
 mod body;
+pub mod books_guard;
 mod keeper;
 mod rate_limit;
 pub mod redact;

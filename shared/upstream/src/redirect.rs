@@ -75,11 +75,17 @@ mod tests {
         assert_eq!(redirect.status, 302);
         assert_eq!(redirect.host, "elsewhere.example");
         let text = redirect.to_string();
-        assert!(text.contains("302") && text.contains("elsewhere.example"), "{text}");
+        assert!(
+            text.contains("302") && text.contains("elsewhere.example"),
+            "{text}"
+        );
         assert!(!text.contains("s3cret"), "{text}");
 
         let relative = redirecting("/other").await;
         let response = client.get(relative).send().await.expect("response");
-        assert_eq!(redirect_of(&response).map(|r| r.host).as_deref(), Some("127.0.0.1"));
+        assert_eq!(
+            redirect_of(&response).map(|r| r.host).as_deref(),
+            Some("127.0.0.1")
+        );
     }
 }

@@ -123,9 +123,18 @@ mod tests {
     #[test]
     fn fingerprints_tell_pairs_apart_and_hold_no_secret() {
         let a = Tokens::new("access-1", "refresh-1");
-        assert_eq!(a.fingerprint(), Tokens::new("access-1", "refresh-1").fingerprint());
-        assert_ne!(a.fingerprint(), Tokens::new("access-1", "refresh-2").fingerprint());
-        assert_ne!(a.fingerprint(), Tokens::new("access-2", "refresh-1").fingerprint());
+        assert_eq!(
+            a.fingerprint(),
+            Tokens::new("access-1", "refresh-1").fingerprint()
+        );
+        assert_ne!(
+            a.fingerprint(),
+            Tokens::new("access-1", "refresh-2").fingerprint()
+        );
+        assert_ne!(
+            a.fingerprint(),
+            Tokens::new("access-2", "refresh-1").fingerprint()
+        );
         // The separator keeps ("ab", "c") and ("a", "bc") apart.
         assert_ne!(
             Tokens::new("ab", "c").fingerprint(),

@@ -127,7 +127,10 @@ async fn a_redirecting_tplus_never_gets_the_secrets_to_the_other_host() {
     }
     assert!(seen.is_empty(), "the redirect was followed: {seen:?}");
     let vouchers = stack.admin.tplus_vouchers().await.expect("vouchers");
-    assert!(vouchers.is_empty(), "nothing reached T+ through the redirect");
+    assert!(
+        vouchers.is_empty(),
+        "nothing reached T+ through the redirect"
+    );
 }
 
 /// The T+ pair stored in NATS (`access_token`, `configured` fingerprint).
@@ -159,7 +162,8 @@ async fn a_rotated_token_pair_replaces_the_stored_one_after_a_restart() {
     )
     .await;
     first.kill();
-    let old_configured = j2t_upstream::Tokens::new("demo-tplus-open-token", "demo-tplus-refresh-token");
+    let old_configured =
+        j2t_upstream::Tokens::new("demo-tplus-open-token", "demo-tplus-refresh-token");
     assert_eq!(
         refreshed["configured"].as_str(),
         Some(old_configured.fingerprint().as_str())
@@ -197,7 +201,11 @@ async fn a_rotated_token_pair_replaces_the_stored_one_after_a_restart() {
     assert_eq!(stored["access_token"], open, "the rotated pair is stored");
     assert_eq!(
         stored["configured"].as_str(),
-        Some(j2t_upstream::Tokens::new(open, refresh).fingerprint().as_str())
+        Some(
+            j2t_upstream::Tokens::new(open, refresh)
+                .fingerprint()
+                .as_str()
+        )
     );
     // The rotated pair is used from the first call on: no call was refused since.
     assert_eq!(refused_calls(&stack).await, refused_before);

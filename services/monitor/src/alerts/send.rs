@@ -110,7 +110,10 @@ impl Sender {
             }
         };
         // DingTalk and WeCom say `errcode`/`errmsg`, Feishu `code`/`msg`.
-        match answer["errcode"].as_i64().or_else(|| answer["code"].as_i64()) {
+        match answer["errcode"]
+            .as_i64()
+            .or_else(|| answer["code"].as_i64())
+        {
             Some(code) if code != 0 => Err(SendError::Refused {
                 code,
                 message: answer["errmsg"]
