@@ -251,6 +251,13 @@ fn array(v: Value) -> Vec<Value> {
     }
 }
 
+fn pair(access: &str, refresh: &str) -> crate::NewPair {
+    crate::NewPair {
+        access_token: access.to_string(),
+        refresh_token: refresh.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,12 +267,5 @@ mod tests {
         assert_eq!(encode_segment("SKU-TEA_001.a~"), "SKU-TEA_001.a~");
         assert_eq!(encode_segment("a/b c"), "a%2Fb%20c");
         assert_eq!(encode_segment("茶"), "%E8%8C%B6");
-    }
-}
-
-fn pair(access: &str, refresh: &str) -> crate::NewPair {
-    crate::NewPair {
-        access_token: access.to_string(),
-        refresh_token: refresh.to_string(),
     }
 }

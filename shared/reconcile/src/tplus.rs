@@ -76,16 +76,15 @@ pub async fn read(
         "reconcile: T+ vouchers listed"
     );
     progress.phase("T+ vouchers", Some(wanted.len() as u64));
-    let reads: Vec<(VoucherRow, Result<(Option<VoucherDto>, u64), ReadError>)> =
-        futures::stream::iter(wanted)
-            .map(|row| async move {
-                let read = read_voucher(client, &row.id).await;
-                progress.advance(1);
-                (row, read)
-            })
-            .buffer_unordered(CONCURRENCY)
-            .collect()
-            .await;
+    let reads: Vec<(VoucherRow, VoucherRead)> = futures::stream::iter(wanted)
+        .map(|row| async move {
+            let read = read_voucher(client, &row.id).await;
+            progress.advance(1);
+            (row, read)
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
     let mut dtos = Vec::new();
     for (row, read) in reads {
         let (dto, calls) =
@@ -137,10 +136,10 @@ pub fn add_voucher(side: &mut TplusSide, dto: &VoucherDto, from: NaiveDate, to: 
 }
 
 /// One voucher by id, transient failures retried; with the calls it took.
-async fn read_voucher(
-    client: &TplusClient,
-    id: &str,
-) -> Result<(Option<VoucherDto>, u64), ReadError> {
+/// One voucher read back: the voucher (if T+ has it) and the calls it took.
+type VoucherRead = Result<(Option<VoucherDto>, u64), ReadError>;
+
+async fn read_voucher(client: &TplusClient, id: &str) -> VoucherRead {
     let calls = std::sync::atomic::AtomicU64::new(0);
     let dto = (|| async {
         calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
