@@ -86,6 +86,7 @@ pub fn main(config: anyhow::Result<Config>, args: ReconcileArgs) -> i32 {
 
 async fn run(cfg: Config, args: &ReconcileArgs) -> anyhow::Result<Report> {
     let _tracing = j2t_runtime::init_logging("jst2tplus-reconcile", "warn");
+    j2t_stores::refuse_mixed_setup(&cfg).await?;
     let topology = j2t_topology::attach(&cfg)
         .await
         .with_context(|| format!("opening the pipeline's NATS topology at {}", cfg.nats.url))?;

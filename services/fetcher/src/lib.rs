@@ -39,6 +39,8 @@ use crate::lease::Lease;
 /// syncs every task until the lease is lost or shutdown.
 pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
     let cfg = ctx.config;
+    // Before anything else: a mixed or demo-against-real setup must not touch any books.
+    j2t_stores::refuse_mixed_setup(&cfg).await?;
     let topology = j2t_topology::open(&cfg).await?;
     j2t_topology::watch_readiness(
         &ctx.readiness,

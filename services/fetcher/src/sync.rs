@@ -90,6 +90,10 @@ pub struct TaskSync {
     seen: SeenIds,
     /// What a re-check request waits for (see `recheck`); `None`: no re-check reads.
     pub(crate) recheck_gate: Option<crate::recheck::Gate>,
+    /// Where the monitor learns that JST refused a token refresh (`j2t_signals`).
+    signals: async_nats::jetstream::kv::Store,
+    /// A refused refresh was signalled and not yet cleared.
+    refresh_refused: bool,
 }
 
 /// The state of one window while it is read.
@@ -132,6 +136,8 @@ impl TaskSync {
             js: topology.js.clone(),
             seen: SeenIds::new(topology.seen.clone()),
             recheck_gate: None,
+            signals: topology.signals.clone(),
+            refresh_refused: false,
         }
     }
 
@@ -195,6 +201,17 @@ impl TaskSync {
             Ok(None) => return Ok(None),
             Ok(Some(report)) => report,
             Err(error) => {
+                // A refused refresh is no fault of the window: it waits, its attempts kept,
+                // until an operator configures a new pair; the monitor alerts meanwhile.
+                let refused = error
+                    .chain()
+                    .find_map(|e| e.downcast_ref::<JstError>())
+                    .filter(|e| matches!(e, JstError::RefreshRefused { .. }))
+                    .map(ToString::to_string);
+                if let Some(reason) = refused {
+                    self.signal_refresh_refused(Some(reason)).await;
+                    return Err(error.context(format!("window {}", window.id())));
+                }
                 state.attempts += 1;
                 if state.attempts < self.settings.max_window_attempts {
                     self.cursor.save(&state).await?;
@@ -214,10 +231,36 @@ impl TaskSync {
         state.pending = None;
         state.attempts = 0;
         self.cursor.save(&state).await?;
+        if self.refresh_refused {
+            self.signal_refresh_refused(None).await;
+        }
         Ok(Some(WindowReport {
             reached_horizon,
             ..report
         }))
+    }
+
+    /// Records (or clears, with `None`) JST's refusal to refresh the token for the monitor;
+    /// bookkeeping, never fails the task.
+    async fn signal_refresh_refused(&mut self, reason: Option<String>) {
+        self.refresh_refused = reason.is_some();
+        let change = |s: &mut j2t_stores::Signals| match &reason {
+            Some(reason) => {
+                s.refresh_refused.insert(
+                    "jst".into(),
+                    j2t_stores::RefreshRefused {
+                        reason: reason.clone(),
+                        at: Utc::now(),
+                    },
+                );
+            }
+            None => {
+                s.refresh_refused.remove("jst");
+            }
+        };
+        if let Err(error) = j2t_stores::update_signals(&self.signals, change).await {
+            tracing::warn!(%error, "could not record a signal for the monitor");
+        }
     }
 
     /// The oldest window `dlq replay` asked this task to sync again, if any.

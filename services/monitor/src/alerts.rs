@@ -19,6 +19,7 @@ pub(crate) mod digest;
 mod format;
 mod rules;
 mod send;
+mod sign;
 mod state;
 mod texts;
 mod worker;
@@ -57,6 +58,7 @@ struct DigestWebhook {
     name: String,
     url: j2t_config::SecretString,
     format: format::Format,
+    secret: Option<j2t_config::SecretString>,
 }
 
 /// Sends the daily digest to every webhook, once a day whatever the number of monitors.
@@ -77,6 +79,7 @@ impl DigestSender {
                 name: name.clone(),
                 url: hook.url.clone(),
                 format: hook.format,
+                secret: hook.secret.clone(),
             })
             .collect();
         Ok(Self {
@@ -121,8 +124,15 @@ impl DigestSender {
         tracing::info!(%day, digest = %lines.join(" | "), "daily digest");
         for hook in self.webhooks.iter() {
             let body = format::render_digest(hook.format, &self.style, &digest);
+            let (url, body) = sign::signed(
+                hook.format,
+                hook.secret.as_ref(),
+                &hook.url,
+                body,
+                chrono::Utc::now(),
+            );
             let errcode = format::answers_with_errcode(hook.format);
-            match self.sender.send(&hook.url, &body, errcode).await {
+            match self.sender.send(&url, &body, errcode).await {
                 Ok(()) => {
                     metrics::counter!("j2t_digests_sent_total", "webhook" => hook.name.clone())
                         .increment(1);
@@ -155,6 +165,7 @@ pub async fn run(
                 name: name.clone(),
                 url: hook.url.clone(),
                 format: hook.format,
+                secret: hook.secret.clone(),
             },
             style,
             policy: policy.clone(),

@@ -22,6 +22,11 @@ pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
 /// [`run`] with another reconcile engine (tests feed it reports of their own).
 pub async fn run_with(ctx: ServiceContext, engine: Arc<dyn Engine>) -> anyhow::Result<()> {
     let cfg = Arc::new(ctx.config);
+    // The monitor calls the APIs only for the daily reconcile: then a mixed or
+    // demo-against-real setup must not start.
+    if cfg.monitor.reconcile_enabled {
+        j2t_stores::refuse_mixed_setup(&cfg).await?;
+    }
     let topology = Arc::new(j2t_topology::open(&cfg).await?);
     j2t_topology::watch_readiness(&ctx.readiness, &ctx.shutdown, &topology, None);
     // The first failure (e.g. the console's port taken) stops the whole monitor at once,

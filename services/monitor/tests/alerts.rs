@@ -59,7 +59,18 @@ struct Monitor {
 
 impl Monitor {
     async fn start(nats: &NatsServer, hook_url: &str, format: &str, language: &str) -> Self {
-        let env: HashMap<String, String> = [
+        Self::start_with(nats, hook_url, format, language, &[]).await
+    }
+
+    /// [`Monitor::start`] with more configuration (e.g. the webhook's signing secret).
+    async fn start_with(
+        nats: &NatsServer,
+        hook_url: &str,
+        format: &str,
+        language: &str,
+        extra: &[(&str, &str)],
+    ) -> Self {
+        let mut env: HashMap<String, String> = [
             ("J2T__NATS__URL", nats.url()),
             ("J2T__ADMIN__LISTEN", "127.0.0.1:0".into()),
             ("J2T__MONITOR__CONSOLE_LISTEN", "127.0.0.1:0".into()),
@@ -73,6 +84,7 @@ impl Monitor {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let config = Config::load_with_env(None, Some(env)).expect("valid config");
         let topology = j2t_topology::open(&config).await.expect("topology");
         let shutdown = CancellationToken::new();
@@ -277,5 +289,128 @@ async fn dingtalk_receives_chinese_markdown_for_firing_and_resolved() {
     let resolved = received[1]["markdown"]["text"].as_str().expect("text");
     assert!(resolved.contains("**死信已处理完毕**"), "{resolved}");
     assert!(resolved.contains("- 持续："), "{resolved}");
+    monitor.stop().await;
+}
+
+/// What a signing robot received: the query string and the body of each message.
+type Signed = Arc<Mutex<Vec<(String, Value)>>>;
+
+/// A robot with a signing secret: keeps every message with its query string and answers
+/// `answer`.
+async fn signing_receiver(answer: Value) -> (String, Signed) {
+    let seen = Signed::default();
+    let app = Router::new()
+        .route(
+            "/hook",
+            post(
+                |State((seen, answer)): State<(Signed, Value)>,
+                 axum::extract::RawQuery(query): axum::extract::RawQuery,
+                 axum::Json(body): axum::Json<Value>| async move {
+                    seen.lock()
+                        .expect("lock")
+                        .push((query.unwrap_or_default(), body));
+                    axum::Json(answer)
+                },
+            ),
+        )
+        .with_state((seen.clone(), answer));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the receiver");
+    let addr = listener.local_addr().expect("receiver address");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (
+        format!("http://{addr}/hook?access_token=robot-token-123"),
+        seen,
+    )
+}
+
+/// HMAC-SHA256, base64: what the robots recompute to check a signature.
+fn hmac_base64(key: &[u8], message: &[u8]) -> String {
+    use base64::Engine;
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("any key length");
+    mac.update(message);
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+async fn first_signed(seen: &Signed) -> (String, Value) {
+    for _ in 0..120 {
+        if let Some(first) = seen.lock().expect("lock").first().cloned() {
+            return first;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("no message reached the signing robot");
+}
+
+const ROBOT_SECRET: &str = "SECtest0123456789";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dingtalk_robot_with_a_signing_secret_gets_a_valid_signature() {
+    let nats = NatsServer::start().expect("nats-server");
+    let (url, seen) = signing_receiver(json!({ "errcode": 0, "errmsg": "ok" })).await;
+    let monitor = Monitor::start_with(
+        &nats,
+        &url,
+        "dingtalk",
+        "zh",
+        &[("J2T__MONITOR__WEBHOOKS__TEST__SECRET", ROBOT_SECRET)],
+    )
+    .await;
+    monitor
+        .dead_letter(Stage::Writer, DeadLetterReason::Rejected, "signed-1")
+        .await;
+    let (query, body) = first_signed(&seen).await;
+    let params: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    assert_eq!(params["access_token"], "robot-token-123");
+    let timestamp = &params["timestamp"];
+    let millis: i64 = timestamp.parse().expect("milliseconds");
+    assert!((chrono::Utc::now().timestamp_millis() - millis).abs() < 3_600_000);
+    let expected = hmac_base64(
+        ROBOT_SECRET.as_bytes(),
+        format!("{timestamp}\n{ROBOT_SECRET}").as_bytes(),
+    );
+    assert_eq!(
+        params["sign"], expected,
+        "the robot would refuse this signature"
+    );
+    assert!(!query.contains(ROBOT_SECRET) && !body.to_string().contains(ROBOT_SECRET));
+    assert_eq!(body["msgtype"], "markdown");
+    monitor.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_feishu_robot_gets_a_signed_text_message() {
+    let nats = NatsServer::start().expect("nats-server");
+    let (url, seen) = signing_receiver(json!({ "code": 0, "msg": "success" })).await;
+    let monitor = Monitor::start_with(
+        &nats,
+        &url,
+        "feishu",
+        "en",
+        &[("J2T__MONITOR__WEBHOOKS__TEST__SECRET", ROBOT_SECRET)],
+    )
+    .await;
+    monitor
+        .dead_letter(Stage::Writer, DeadLetterReason::Rejected, "signed-2")
+        .await;
+    let (query, body) = first_signed(&seen).await;
+    assert_eq!(
+        query, "access_token=robot-token-123",
+        "Feishu signs in the body"
+    );
+    assert_eq!(body["msg_type"], "text");
+    let text = body["content"]["text"].as_str().expect("text");
+    assert!(text.contains("Dead letters"), "{text}");
+    let timestamp = body["timestamp"].as_str().expect("timestamp");
+    let expected = hmac_base64(format!("{timestamp}\n{ROBOT_SECRET}").as_bytes(), b"");
+    assert_eq!(
+        body["sign"], expected,
+        "the robot would refuse this signature"
+    );
+    assert!(!body.to_string().contains(ROBOT_SECRET));
     monitor.stop().await;
 }

@@ -158,6 +158,10 @@ impl Monitor {
             ("J2T__MONITOR__RECONCILE_DAYS", "3".into()),
             ("J2T__MONITOR__WEBHOOKS__TEST__URL", hook_url.into()),
             ("J2T__MONITOR__WEBHOOKS__TEST__FORMAT", "generic".into()),
+            // The engine here calls no API. Whatever listens on the default ports of this
+            // machine must not decide the start-up check: nothing listens on port 9.
+            ("J2T__JST__BASE_URL", "http://127.0.0.1:9".into()),
+            ("J2T__TPLUS__BASE_URL", "http://127.0.0.1:9".into()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))

@@ -188,6 +188,17 @@ impl AdminClient {
         self.trigger(EXPIRE_TOKEN_PATH).await
     }
 
+    /// Replaces the JST app's token pair (as re-authorising the app does).
+    pub async fn set_jst_tokens(&self, access: &str, refresh: &str) -> reqwest::Result<()> {
+        self.put(crate::TOKENS_PATH, &pair(access, refresh)).await
+    }
+
+    /// Replaces the T+ app's token pair (as re-authorising the app does).
+    pub async fn set_tplus_tokens(&self, open: &str, refresh: &str) -> reqwest::Result<()> {
+        self.put(crate::TPLUS_TOKENS_PATH, &pair(open, refresh))
+            .await
+    }
+
     /// Replaces all T+ fault knobs (and reseeds the fault RNG).
     pub async fn set_tplus_faults(&self, faults: &TplusFaults) -> reqwest::Result<()> {
         self.put(TPLUS_FAULTS_PATH, faults).await
@@ -319,6 +330,13 @@ fn array(v: Value) -> Vec<Value> {
     match v {
         Value::Array(items) => items,
         _ => Vec::new(),
+    }
+}
+
+fn pair(access: &str, refresh: &str) -> crate::NewPair {
+    crate::NewPair {
+        access_token: access.to_string(),
+        refresh_token: refresh.to_string(),
     }
 }
 

@@ -29,14 +29,16 @@ pub use demo_data::{DemoSpec, demo_orders, jst_today};
 pub use jst::{
     DriftEvent, DriftKind, EXPIRE_TOKEN_PATH, EXPIRES_IN_SECS, FAULTS_PATH, INIT_TOKEN_PATH,
     JstFaults, LATE_ORDERS_PATH, LateOrders, ORDERS_PATH, OrderChange, REFRESH_TOKEN_PATH,
+    TOKENS_PATH,
 };
 pub use state::{Stats, Store};
+pub use tokens::NewPair;
 pub use tplus::{
     ClosedPeriod, DEFAULT_TIMEOUT_AFTER_COMMIT_MS, ListShape, MasterData,
     OPEN_TOKEN_EXPIRES_IN_SECS, REFRESH_EXPIRES_IN_SECS, Reply, TPLUS_CLOSED_PERIOD_PATH,
     TPLUS_DUPLICATE_REPLY_PATH, TPLUS_EXPIRE_TOKEN_PATH, TPLUS_FAULTS_PATH, TPLUS_INVENTORIES_PATH,
-    TPLUS_MASTER_DATA_PATH, TPLUS_REFRESH_TOKEN_PATH, TPLUS_VOUCHER_LIST_PATH, TPLUS_VOUCHERS_PATH,
-    TPLUS_WAREHOUSES_PATH, TplusFaults, VoucherListKnobs,
+    TPLUS_MASTER_DATA_PATH, TPLUS_REFRESH_TOKEN_PATH, TPLUS_TOKENS_PATH, TPLUS_VOUCHER_LIST_PATH,
+    TPLUS_VOUCHERS_PATH, TPLUS_WAREHOUSES_PATH, TplusFaults, VoucherListKnobs,
 };
 
 /// Addresses the simulator is listening on.
@@ -44,6 +46,28 @@ pub use tplus::{
 pub struct Running {
     pub jst: SocketAddr,
     pub tplus: SocketAddr,
+}
+
+/// Every answer says it comes from the simulator (header `x-j2t-simulator`), and the
+/// marker path answers too: the services refuse to mix it with a real API.
+fn marked(router: axum::Router) -> axum::Router {
+    use j2t_upstream::books_guard::{SIMULATOR_HEADER, SIMULATOR_MARK, SIMULATOR_MARKER_PATH};
+    router
+        .route(
+            SIMULATOR_MARKER_PATH,
+            axum::routing::get(|| async {
+                axum::Json(serde_json::json!({ "simulator": SIMULATOR_MARK }))
+            }),
+        )
+        .layer(axum::middleware::map_response(
+            |mut response: axum::response::Response| async move {
+                response.headers_mut().insert(
+                    SIMULATOR_HEADER,
+                    axum::http::HeaderValue::from_static(SIMULATOR_MARK),
+                );
+                response
+            },
+        ))
 }
 
 /// Binds both ports (port 0 picks free ones), seeds the demo data configured in
@@ -63,15 +87,17 @@ pub async fn start(cfg: &Config, shutdown: CancellationToken) -> std::io::Result
     }
     let jst = j2t_runtime::serve(
         cfg.simulator.jst_listen,
-        jst::routes()
-            .merge(admin::routes())
-            .with_state(store.clone()),
+        marked(
+            jst::routes()
+                .merge(admin::routes())
+                .with_state(store.clone()),
+        ),
         shutdown.clone(),
     )
     .await?;
     let tplus = j2t_runtime::serve(
         cfg.simulator.tplus_listen,
-        tplus::routes().merge(admin::routes()).with_state(store),
+        marked(tplus::routes().merge(admin::routes()).with_state(store)),
         shutdown,
     )
     .await?;

@@ -19,6 +19,14 @@ pub struct TokenPair {
     rng: StdRng,
 }
 
+/// A pair an operator obtained from the vendor's console (admin `PUT …/tokens`): it replaces
+/// the app's current pair at once, as re-authorising an app does. No `Debug`: secrets.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+pub struct NewPair {
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
 /// A freshly issued pair, for the endpoint to put into its answer.
 pub struct Issued {
     pub access: String,
@@ -35,6 +43,14 @@ impl TokenPair {
             revoked: false,
             rng: rand::make_rng(),
         }
+    }
+
+    /// The app was authorised again: `pair` replaces the current one (old tokens refused).
+    pub fn replace(&mut self, pair: NewPair, now: Instant) {
+        self.access = pair.access_token;
+        self.refresh = pair.refresh_token;
+        self.issued = now;
+        self.revoked = false;
     }
 
     /// `token` is the current access token, not revoked and not older than `ttl_secs`.

@@ -49,6 +49,8 @@ pub fn load_mapping(cfg: &j2t_config::Config) -> anyhow::Result<Mapping> {
 
 pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
     let cfg = ctx.config;
+    // Before anything else: a mixed or demo-against-real setup must not touch any books.
+    j2t_stores::refuse_mixed_setup(&cfg).await?;
     let mapping = Arc::new(load_mapping(&cfg)?);
     let topology = j2t_topology::open(&cfg).await?;
     // Fails at start, not in the consume loop, when the consumer is missing.
@@ -64,6 +66,9 @@ pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
     let master = if cfg.transformer.check_master_data {
         let client = j2t_stores::tplus_client(&cfg, &topology)
             .context("building the T+ client for master data")?;
+        if let Err(error) = client.load_stored_tokens().await {
+            tracing::warn!(%error, "could not read stored T+ tokens; using the configured ones");
+        }
         let master = master_data::MasterData::new(
             Box::new(tplus_source::TplusSource(client)),
             Duration::from_secs(cfg.transformer.master_data_miss_refresh_secs),

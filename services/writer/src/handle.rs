@@ -166,16 +166,27 @@ impl Writer {
                 || self.tplus.create_other_dispatch(&envelope.payload),
                 &self.rules,
                 quick_retries,
-                |outcome| self.observe(Health::of(outcome)),
+                |outcome| self.observe_outcome(outcome),
             )
             .await;
             drop(permit);
             if let Outcome::AuthExpired(_) = &outcome {
-                // The client already tried a refresh: tell the monitor.
+                // The client already tried a refresh: tell the monitor, and whether T+
+                // refused the refresh itself (then only an operator can help).
                 self.auth_failing.store(true, Ordering::Relaxed);
+                let refused = self.tplus.refresh_refused();
                 self.signal(|s| {
                     s.auth_failures += 1;
                     s.auth_failed_at = Some(Utc::now());
+                    if let Some(reason) = &refused {
+                        s.refresh_refused.insert(
+                            "tplus".into(),
+                            j2t_stores::RefreshRefused {
+                                reason: reason.clone(),
+                                at: Utc::now(),
+                            },
+                        );
+                    }
                 })
                 .await;
             }
@@ -335,12 +346,27 @@ impl Writer {
     /// Records what a T+ call said in the breaker; `false` (no more quick retries) while T+
     /// is down.
     pub(crate) fn observe(&self, health: Health) -> bool {
+        self.observe_because(health, "")
+    }
+
+    /// [`Self::observe`] for a write's outcome: when T+ is taken to be down, the log says
+    /// why (a timeout, a 503, a redirect the base URL answers, …).
+    fn observe_outcome(&self, outcome: &Outcome) -> bool {
+        let reason = match outcome {
+            Outcome::Transient { reason, .. } => reason.as_str(),
+            _ => "",
+        };
+        self.observe_because(Health::of(outcome), reason)
+    }
+
+    fn observe_because(&self, health: Health, reason: &str) -> bool {
         match self.breaker.record_health(health) {
             Some(Change::Opened) => {
                 metrics::counter!("j2t_writer_tplus_outages_total").increment(1);
                 metrics::gauge!("j2t_writer_tplus_down").set(1.0);
                 tracing::warn!(
                     probe_every_secs = self.cfg.outage_probe_secs,
+                    last_failure = reason,
                     "T+ is down; holding vouchers and probing with one call at a time"
                 );
             }

@@ -28,6 +28,8 @@ use crate::handle::Writer;
 
 pub async fn run(ctx: ServiceContext) -> anyhow::Result<()> {
     let cfg = ctx.config;
+    // Before anything else: a mixed or demo-against-real setup must not touch any books.
+    j2t_stores::refuse_mixed_setup(&cfg).await?;
     let topology = j2t_topology::open(&cfg).await?;
     // Fails at start, not in the consume loop, when the consumer is missing.
     topology.writer_consumer().await?;

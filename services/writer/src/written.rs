@@ -87,7 +87,11 @@ impl Writer {
     ) -> anyhow::Result<()> {
         let code = result.external_code.as_str();
         if self.auth_failing.swap(false, Ordering::Relaxed) {
-            self.signal(|s| s.auth_failures = 0).await;
+            self.signal(|s| {
+                s.auth_failures = 0;
+                s.refresh_refused.remove("tplus");
+            })
+            .await;
         }
         let outcome = result.outcome.as_str();
         j2t_topology::publish_json(

@@ -5,12 +5,14 @@
 
 mod nats;
 mod sections;
+mod transport;
 mod values;
 
 use std::path::Path;
 
 pub use secrecy::{ExposeSecret, SecretString};
 pub use sections::*;
+pub use transport::{HostList, check_base_url, is_loopback};
 pub use values::{
     CorrectionPolicy, DateType, JST_STATUSES, Language, SoIds, Statuses, VoucherListOrder,
     WebhookFormat, split_ids,
@@ -79,7 +81,27 @@ impl Config {
             .source(env);
         // Every value is parsed into its type here (see `values`): a wrong one fails with
         // its key and the value.
-        Ok(builder.add_source(environment).build()?.try_deserialize()?)
+        let cfg: Config = builder.add_source(environment).build()?.try_deserialize()?;
+        cfg.check_base_urls()?;
+        Ok(cfg)
+    }
+
+    /// The API base URLs may carry credentials only over https, loopback, or a listed host.
+    fn check_base_urls(&self) -> Result<(), ConfigError> {
+        let checks = [
+            (&self.jst.base_url, &self.jst.allow_http_hosts, "jst"),
+            (&self.tplus.base_url, &self.tplus.allow_http_hosts, "tplus"),
+        ];
+        for (url, allowed, api) in checks {
+            check_base_url(url, allowed, &format!("{api}.allow_http_hosts")).map_err(|reason| {
+                ConfigError::Invalid {
+                    key: format!("{api}.base_url"),
+                    origin: String::new(),
+                    reason,
+                }
+            })?;
+        }
+        Ok(())
     }
 }
 
@@ -151,6 +173,27 @@ mod tests {
         let err = Config::load_with_env(None, env(&[("J2T__FETCHER__START_TIME", "yesterday")]))
             .expect_err("bad time");
         assert!(err.to_string().contains("fetcher.start_time"), "{err}");
+    }
+
+    #[test]
+    fn plain_http_to_a_network_host_fails_unless_listed() {
+        let err = Config::load_with_env(
+            None,
+            env(&[("J2T__TPLUS__BASE_URL", "http://tplus.example.com")]),
+        )
+        .expect_err("plain http");
+        let text = err.to_string();
+        assert!(text.contains("`tplus.base_url`"), "{text}");
+        assert!(text.contains("tplus.allow_http_hosts"), "{text}");
+        Config::load_with_env(
+            None,
+            env(&[
+                ("J2T__JST__BASE_URL", "http://simulator:8081"),
+                ("J2T__JST__ALLOW_HTTP_HOSTS", "simulator"),
+                ("J2T__TPLUS__BASE_URL", "https://openapi.chanjet.com"),
+            ]),
+        )
+        .expect("listed host and https pass");
     }
 
     /// Each checked key, given a bad value: the error names the key and the value.

@@ -32,7 +32,11 @@ pub struct Config {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JstConfig {
+    /// `https`, or plain `http` to loopback or a host in `allow_http_hosts`.
     pub base_url: Url,
+    /// Hosts `base_url` may name over plain HTTP (commas/spaces between names), e.g. the
+    /// simulator's host in compose. Loopback is always allowed.
+    pub allow_http_hosts: crate::HostList,
     pub app_key: String,
     pub app_secret: SecretString,
     pub access_token: SecretString,
@@ -45,7 +49,11 @@ pub struct JstConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TplusConfig {
+    /// `https`, or plain `http` to loopback or a host in `allow_http_hosts`.
     pub base_url: Url,
+    /// Hosts `base_url` may name over plain HTTP (commas/spaces between names), e.g. the
+    /// simulator's host in compose. Loopback is always allowed.
+    pub allow_http_hosts: crate::HostList,
     pub app_key: String,
     pub app_secret: SecretString,
     pub open_token: SecretString,
@@ -374,6 +382,9 @@ pub struct MonitorConfig {
     pub cursor_lag_alert_secs: u64,
     /// Alert after this many consecutive T+ auth failures (0 = rule off).
     pub auth_failures_alert: u64,
+    /// Warn this many days before a stored refresh token expires, where the refresh answer
+    /// said when (T+ `refresh_expires_in`; 0 = rule off).
+    pub refresh_token_warn_days: u64,
     /// Alert when a stream or bucket holds this share of its byte limit, in percent
     /// (0 = rule off).
     #[serde(deserialize_with = "values::percent")]
@@ -411,8 +422,13 @@ pub struct MonitorConfig {
 pub struct WebhookConfig {
     /// Receiver URL (it may embed a robot's access token, so it is treated as a secret).
     pub url: SecretString,
-    /// `generic` (JSON), `dingtalk` (DingTalk robot) or `wecom` (WeCom robot).
+    /// `generic` (JSON), `dingtalk` (DingTalk robot), `wecom` (WeCom robot) or `feishu`
+    /// (Feishu/Lark robot).
     pub format: WebhookFormat,
+    /// The robot's signing secret (加签, `SEC…`), for `dingtalk` and `feishu` robots whose
+    /// security setting is a signature. Unset or empty: messages go unsigned.
+    #[serde(default)]
+    pub secret: Option<SecretString>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -113,6 +113,8 @@ word_enum! {
         DingTalk = "dingtalk",
         /// WeCom robot markdown.
         WeCom = "wecom",
+        /// Feishu (飞书, Lark) robot text.
+        Feishu = "feishu",
     }
 }
 

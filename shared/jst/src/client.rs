@@ -2,7 +2,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use j2t_config::{ExposeSecret, JstConfig, SecretString};
-use j2t_upstream::{AppAccess, RenewError};
+use j2t_upstream::{AppAccess, Loaded, RenewError};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use url::Url;
@@ -42,6 +42,9 @@ struct RefreshedTokens {
     access_token: String,
     #[serde(default)]
     refresh_token: Option<String>,
+    /// Not in JST's public material; kept when an answer carries it (as T+'s does).
+    #[serde(default)]
+    refresh_expires_in: Option<i64>,
 }
 
 impl JstClient {
@@ -57,10 +60,10 @@ impl JstClient {
         store: Option<Arc<dyn TokenStore>>,
         limiter: Option<Arc<dyn RateLimiter>>,
     ) -> Result<Self, reqwest::Error> {
-        let tokens = Tokens {
-            access_token: cfg.access_token.clone(),
-            refresh_token: cfg.refresh_token.clone(),
-        };
+        let tokens = Tokens::new(
+            cfg.access_token.expose_secret(),
+            cfg.refresh_token.expose_secret(),
+        );
         let access = AppAccess::new(
             Duration::from_secs(cfg.timeout_secs),
             tokens,
@@ -82,14 +85,20 @@ impl JstClient {
     }
 
     /// Adopts the tokens in the store, if it holds any (they are newer than the config's
-    /// once anyone refreshed). Returns whether it did.
-    pub async fn load_stored_tokens(&self) -> Result<bool, JstError> {
-        self.inner
+    /// once anyone refreshed), unless the configured pair changed since (see
+    /// [`TokenKeeper::load_stored`]).
+    pub async fn load_stored_tokens(&self) -> Result<Loaded, JstError> {
+        let loaded = self
+            .inner
             .access
             .tokens
             .load_stored()
             .await
-            .map_err(JstError::store)
+            .map_err(JstError::store)?;
+        if loaded == Loaded::Replaced {
+            tracing::info!("JST: the configured token pair is new; it replaces the stored pair");
+        }
+        Ok(loaded)
     }
 
     /// One page of `/open/orders/out/simple/query`. On code 100 the token is refreshed once
@@ -125,6 +134,13 @@ impl JstClient {
             .await
             .map_err(|e| match e {
                 RenewError::Store(e) => JstError::store(e),
+                // JST answered and said no: the refresh token is dead, only an operator
+                // can help (a new pair in the configuration).
+                RenewError::Refresh(JstError::Api { code, msg, .. })
+                    if ApiCode::from_code(code) != ApiCode::Throttled =>
+                {
+                    JstError::RefreshRefused { code, msg }
+                }
                 RenewError::Refresh(e) => e,
             })?;
         if refreshed {
@@ -155,7 +171,8 @@ impl JstClient {
         Ok(Tokens::new(
             &refreshed.access_token,
             refreshed.refresh_token.as_deref().unwrap_or(refresh_token),
-        ))
+        )
+        .refresh_expiring_in(refreshed.refresh_expires_in))
     }
 
     async fn call_api<T>(
@@ -209,6 +226,7 @@ impl JstClient {
             Ok(envelope) => envelope.code.to_string(),
             Err(JstError::HttpStatus { status, .. }) => format!("http_{status}"),
             Err(JstError::Transport { .. }) => "transport".to_string(),
+            Err(JstError::Redirect { .. }) => "redirect".to_string(),
             Err(_) => "unreadable".to_string(),
         };
         metrics::counter!("j2t_jst_requests_total", "endpoint" => endpoint, "code" => code.clone())
@@ -259,6 +277,9 @@ impl JstClient {
                 endpoint,
                 source: source.without_url(),
             })?;
+        if let Some(redirect) = j2t_upstream::redirect_of(&response) {
+            return Err(JstError::Redirect { endpoint, redirect });
+        }
         let status = response.status();
         if !status.is_success() {
             return Err(JstError::HttpStatus {

@@ -42,6 +42,19 @@ pub enum JstError {
     },
     #[error("JST {endpoint}: HTTP {status}")]
     HttpStatus { endpoint: &'static str, status: u16 },
+    /// The base URL answered with a redirect, which is never followed.
+    #[error("JST {endpoint}: {redirect} (jst.base_url)")]
+    Redirect {
+        endpoint: &'static str,
+        redirect: j2t_upstream::Redirect,
+    },
+    /// JST refused to refresh the token: the refresh token is expired or revoked. Only a
+    /// new token pair in the configuration helps (see README, "Rotating credentials").
+    #[error(
+        "JST refused the token refresh (code {code}: {msg}): configure a new token pair \
+         (jst.access_token, jst.refresh_token) and restart"
+    )]
+    RefreshRefused { code: i64, msg: String },
     #[error("JST {endpoint}: code {code}: {msg}")]
     Api {
         endpoint: &'static str,
@@ -64,7 +77,7 @@ impl JstError {
         match self {
             Self::Transport { .. } | Self::HttpStatus { .. } | Self::Coordination { .. } => true,
             Self::Api { code, .. } => ApiCode::from_code(*code) == ApiCode::Throttled,
-            Self::Decode { .. } => false,
+            Self::Decode { .. } | Self::Redirect { .. } | Self::RefreshRefused { .. } => false,
         }
     }
 

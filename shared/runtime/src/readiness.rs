@@ -66,10 +66,12 @@ pub async fn keep_ready<F, Fut>(
     }
 }
 
-/// Whether `url` answers HTTP at all (any status counts: the service is up).
+/// Whether `url` answers HTTP at all (any status counts: the service is up). A redirect
+/// counts as an answer and is not followed: the API clients never follow one either.
 pub async fn http_reachable(url: &url::Url) -> Result<(), String> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(3))
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| e.to_string())?;
     client

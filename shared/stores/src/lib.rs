@@ -3,6 +3,7 @@
 //! letters and their replay, the pipeline status the monitor reads, and `whereis`.
 
 mod attempts;
+mod books_guard;
 mod dead_letters;
 mod jst_client;
 mod kv_tokens;
@@ -14,6 +15,7 @@ mod whereis;
 mod written;
 
 pub use attempts::{AttemptLog, AttemptsError};
+pub use books_guard::refuse_mixed_setup;
 pub use dead_letters::{
     DeadLetters, DlqCount, DlqEntry, DlqError, DlqFilter, DlqPage, PageFrom, Replayed,
     publish_dead_letter,
@@ -23,8 +25,8 @@ pub use kv_tokens::KvTokenStore;
 pub use lineage::{Claim, Lineage, LineageError, VoucherState};
 pub use rate_limit::{KvRateLimiter, spacing};
 pub use status::{
-    CursorStatus, DeadLetterKind, PipelineStatus, Signals, StageStatus, StatusError,
-    pipeline_status, update_signals,
+    CursorStatus, DeadLetterKind, PipelineStatus, RefreshRefused, Signals, StageStatus,
+    StatusError, pipeline_status, update_signals,
 };
 pub use tplus_client::tplus_client;
 pub use whereis::{ChangeSeen, Whereabouts, WhereisError, whereabouts};

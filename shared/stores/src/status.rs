@@ -52,6 +52,18 @@ pub struct Signals {
     /// Consecutive T+ auth failures after a refresh attempt, and when the last one was.
     pub auth_failures: u64,
     pub auth_failed_at: Option<DateTime<Utc>>,
+    /// Token refreshes an API refused for good (the refresh token is expired or revoked),
+    /// by API (`jst`, `tplus`): only a new pair in the configuration helps. Cleared once
+    /// that API accepts a call again.
+    #[serde(default)]
+    pub refresh_refused: BTreeMap<String, RefreshRefused>,
+}
+
+/// One API's refused refresh: why, and when it was last seen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RefreshRefused {
+    pub reason: String,
+    pub at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -69,6 +81,10 @@ pub struct PipelineStatus {
     pub dead_letters: BTreeMap<DeadLetterKind, u64>,
     pub cursors: Vec<CursorStatus>,
     pub signals: Signals,
+    /// When the stored refresh token of each API (`jst`, `tplus`) expires, where a refresh
+    /// answer said so (the earliest, should several apps of one API be stored).
+    #[serde(default)]
+    pub refresh_expiry: BTreeMap<String, DateTime<Utc>>,
 }
 
 /// Where and why letters were dead-lettered: the two tokens of `j2t.dlq.<stage>.<reason>`,
@@ -147,6 +163,7 @@ pub async fn pipeline_status(
         vouchers: stage(js, names::VOUCHERS_STREAM, Some(names::WRITER_CONSUMER)).await?,
         written: stage(js, names::RESULTS_STREAM, None).await?,
         signals: signals(&topology.signals).await?,
+        refresh_expiry: refresh_expiry(&topology.tokens).await?,
         ..Default::default()
     };
     // Counted from the stream's per-subject state and the replay marks per kind: the same
@@ -235,6 +252,35 @@ async fn cursors(
 }
 
 const SIGNALS_KEY: &str = "signals";
+
+/// The stored pairs' refresh-token expiry, by API (the KV key's first token). Only that
+/// field is read from each record; the tokens are not kept.
+async fn refresh_expiry(kv: &kv::Store) -> Result<BTreeMap<String, DateTime<Utc>>, StatusError> {
+    use futures::TryStreamExt;
+    let keys: Vec<String> = kv
+        .keys()
+        .await
+        .map_err(error)?
+        .try_collect()
+        .await
+        .map_err(error)?;
+    let mut expiry = BTreeMap::new();
+    for key in keys {
+        let Some((api, _app)) = key.split_once('.') else {
+            continue;
+        };
+        let Some(bytes) = kv.get(&key).await.map_err(error)? else {
+            continue;
+        };
+        if let Some(at) = j2t_upstream::stored_refresh_expiry(&bytes)
+            .and_then(|secs| DateTime::<Utc>::from_timestamp(secs, 0))
+        {
+            let earliest = expiry.entry(api.to_string()).or_insert(at);
+            *earliest = (*earliest).min(at);
+        }
+    }
+    Ok(expiry)
+}
 
 async fn signals(kv: &kv::Store) -> Result<Signals, StatusError> {
     let stored = kv.get(SIGNALS_KEY).await.map_err(error)?;

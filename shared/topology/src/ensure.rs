@@ -455,7 +455,8 @@ pub(crate) const BUCKETS: [(&str, &str, i64, Keep); 12] = [
         1,
         Keep::DedupRetention,
     ),
-    (TOKENS_BUCKET, "newest API tokens", 5, Keep::Forever),
+    // One version: a replaced pair (refreshed or rotated) leaves no copy behind in NATS.
+    (TOKENS_BUCKET, "newest API tokens", 1, Keep::Forever),
     (
         LEASES_BUCKET,
         "active fetcher of each JST app",

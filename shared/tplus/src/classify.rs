@@ -13,6 +13,8 @@ pub enum Answer {
     Timeout,
     /// Connection refused, reset, DNS, …
     Transport(String),
+    /// The base URL redirected elsewhere; not followed, so T+ never got the call.
+    Redirected(j2t_upstream::Redirect),
 }
 
 /// What the writer does about an [`Answer`].
@@ -151,6 +153,15 @@ pub fn classify(answer: &Answer, rules: &Rules) -> Outcome {
                 reason: format!("transport: {e}"),
                 retry_after: None,
                 ambiguous: true,
+            };
+        }
+        // Not followed: nothing reached T+, and trying again cannot help until the base
+        // URL is fixed, so the writer holds the voucher and says why.
+        Answer::Redirected(redirect) => {
+            return Outcome::Transient {
+                reason: format!("{redirect} (tplus.base_url)"),
+                retry_after: None,
+                ambiguous: false,
             };
         }
         Answer::Http {

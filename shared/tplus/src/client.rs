@@ -2,7 +2,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use j2t_config::{ExposeSecret, TplusConfig};
-use j2t_upstream::{AppAccess, RateLimiter, RenewError, TokenStore, Tokens};
+use j2t_upstream::{AppAccess, Loaded, RateLimiter, RenewError, TokenStore, Tokens};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -26,6 +26,8 @@ pub struct TplusClient {
 struct Inner {
     access: AppAccess,
     cfg: TplusConfig,
+    /// Why T+ last refused to refresh the token, until a call is accepted again.
+    refresh_refused: std::sync::Mutex<Option<String>>,
 }
 
 /// `GET /auth/v2/refreshToken`: `code` "200" is success.
@@ -41,12 +43,22 @@ struct RefreshEnvelope {
 struct RefreshedTokens {
     access_token: String,
     refresh_token: Option<String>,
+    /// Seconds the refresh token lives (kept, for the monitor's warning before it ends).
+    #[serde(default)]
+    refresh_expires_in: Option<i64>,
 }
 
 #[derive(Debug, thiserror::Error)]
 enum RefreshError {
+    /// No answer, or one that is no refresh answer: worth trying again later.
     #[error("T+ token refresh: {0}")]
     Failed(String),
+    /// T+ answered the refresh with a refusal: the refresh token is expired or revoked.
+    #[error(
+        "T+ refused the token refresh ({0}): configure a new token pair (tplus.open_token, \
+         tplus.refresh_token) and restart"
+    )]
+    Refused(String),
     #[error("T+ token store: {0}")]
     Store(j2t_upstream::BoxError),
 }
@@ -72,7 +84,11 @@ impl TplusClient {
         let access = AppAccess::new(timeout, tokens, store, limiter)?;
         let cfg = cfg.clone();
         Ok(Self {
-            inner: Arc::new(Inner { access, cfg }),
+            inner: Arc::new(Inner {
+                access,
+                cfg,
+                refresh_refused: Default::default(),
+            }),
         })
     }
 
@@ -80,9 +96,32 @@ impl TplusClient {
         self.inner.access.tokens.current()
     }
 
-    /// Adopts the stored tokens, if any. Returns whether it did.
-    pub async fn load_stored_tokens(&self) -> Result<bool, j2t_upstream::BoxError> {
-        self.inner.access.tokens.load_stored().await
+    /// Adopts the stored tokens, if any, unless the configured pair changed since (see
+    /// [`j2t_upstream::TokenKeeper::load_stored`]).
+    pub async fn load_stored_tokens(&self) -> Result<Loaded, j2t_upstream::BoxError> {
+        let loaded = self.inner.access.tokens.load_stored().await?;
+        if loaded == Loaded::Replaced {
+            tracing::info!("T+: the configured token pair is new; it replaces the stored pair");
+        }
+        Ok(loaded)
+    }
+
+    /// Why T+ refused the last token refresh (the refresh token is dead: an operator must
+    /// configure a new pair); `None` once a call is accepted again.
+    pub fn refresh_refused(&self) -> Option<String> {
+        self.inner
+            .refresh_refused
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn set_refresh_refused(&self, reason: Option<String>) {
+        *self
+            .inner
+            .refresh_refused
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = reason;
     }
 
     /// `POST otherDispatch/Create` with a `{"dto": …}` body. When the token is refused, it
@@ -100,12 +139,20 @@ impl TplusClient {
         let used = self.tokens();
         let answer = self.post(endpoint, body, &used, subject).await;
         if !is_auth_failure(&answer) {
+            if matches!(answer, Answer::Http { .. }) {
+                self.set_refresh_refused(None);
+            }
             return answer;
         }
         match self.refresh_after(&used).await {
             Ok(()) => self.post(endpoint, body, &self.tokens(), subject).await,
             Err(error) => {
-                tracing::warn!(%error, "T+ token refresh failed");
+                if let RefreshError::Refused(reason) = &error {
+                    tracing::error!(%error, "T+ token refresh refused");
+                    self.set_refresh_refused(Some(reason.clone()));
+                } else {
+                    tracing::warn!(%error, "T+ token refresh failed");
+                }
                 answer
             }
         }
@@ -165,6 +212,9 @@ impl TplusClient {
             .send()
             .await
             .map_err(|e| failed(e.without_url().to_string()))?;
+        if let Some(redirect) = j2t_upstream::redirect_of(&response) {
+            return Err(failed(format!("{redirect} (tplus.base_url)")));
+        }
         let status = response.status().as_u16();
         record(
             REFRESH_TOKEN_PATH,
@@ -187,8 +237,14 @@ impl TplusClient {
             Some(tokens) if code == "200" => Ok(Tokens::new(
                 &tokens.access_token,
                 tokens.refresh_token.as_deref().unwrap_or(refresh_token),
-            )),
-            _ => Err(failed(format!(
+            )
+            .refresh_expiring_in(tokens.refresh_expires_in)),
+            // Throttling and gateway trouble pass; any other answer is T+ saying no.
+            _ if status == 409 || status == 429 || status >= 500 => Err(failed(format!(
+                "HTTP {status}, code {code}: {}",
+                envelope.message
+            ))),
+            _ => Err(RefreshError::Refused(format!(
                 "HTTP {status}, code {code}: {}",
                 envelope.message
             ))),
@@ -225,6 +281,10 @@ impl TplusClient {
         let answer = match sent {
             Err(e) if e.is_timeout() => Answer::Timeout,
             Err(e) => Answer::Transport(e.without_url().to_string()),
+            // Not followed: the secret headers would go with it.
+            Ok(response) if let Some(redirect) = j2t_upstream::redirect_of(&response) => {
+                Answer::Redirected(redirect)
+            }
             Ok(response) => {
                 let status = response.status().as_u16();
                 let retry_after = response
@@ -252,6 +312,7 @@ impl TplusClient {
             Answer::Http { status, .. } => status.to_string(),
             Answer::Timeout => "timeout".to_string(),
             Answer::Transport(_) => "transport".to_string(),
+            Answer::Redirected(_) => "redirect".to_string(),
         };
         record(endpoint, &status, started.elapsed(), subject);
         answer

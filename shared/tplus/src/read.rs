@@ -54,6 +54,11 @@ pub(crate) fn read_answer(answer: Answer, endpoint: &str) -> Result<Value, ReadE
     let (status, body) = match answer {
         Answer::Timeout => return Err(ReadError::Transient(format!("{endpoint}: timeout"))),
         Answer::Transport(e) => return Err(ReadError::Transient(format!("{endpoint}: {e}"))),
+        Answer::Redirected(r) => {
+            return Err(ReadError::Transient(format!(
+                "{endpoint}: {r} (tplus.base_url)"
+            )));
+        }
         Answer::Http { status, body, .. } => (status, body),
     };
     let json: Option<Value> = if body.trim().is_empty() {

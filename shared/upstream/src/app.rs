@@ -1,5 +1,5 @@
 //! What every call to one API app needs, whichever the API: an HTTP client with the
-//! configured timeout, the app's current tokens, and its rate limiter.
+//! configured timeout and no redirects followed, the app's current tokens, and its rate limiter.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,7 +22,7 @@ impl AppAccess {
         limiter: Option<Arc<dyn RateLimiter>>,
     ) -> Result<Self, reqwest::Error> {
         Ok(Self {
-            http: reqwest::Client::builder().timeout(timeout).build()?,
+            http: crate::api_http_client(timeout)?,
             tokens: TokenKeeper::new(tokens, store),
             limiter,
         })

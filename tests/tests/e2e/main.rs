@@ -25,4 +25,5 @@ mod reconcile;
 mod support;
 mod tracing;
 mod transformer;
+mod upstream_security;
 mod writer;

@@ -14,7 +14,7 @@ pub use j2t_config::WebhookFormat as Format;
 /// The robots answer HTTP 200 even when they refuse a message; the verdict is the `errcode`
 /// in the body.
 pub fn answers_with_errcode(format: Format) -> bool {
-    matches!(format, Format::DingTalk | Format::WeCom)
+    matches!(format, Format::DingTalk | Format::WeCom | Format::Feishu)
 }
 
 pub fn render(format: Format, style: &Style, note: &Notification) -> Value {
@@ -44,7 +44,36 @@ pub fn render(format: Format, style: &Style, note: &Notification) -> Value {
                 }
             })
         }
+        Format::Feishu => {
+            let tag = texts::status_tag(style, note.status);
+            feishu_text(plain(style, note, tag))
+        }
     }
+}
+
+/// Feishu's text message (`timestamp` and `sign` are added by `sign` when configured).
+fn feishu_text(text: String) -> Value {
+    json!({ "msg_type": "text", "content": { "text": text } })
+}
+
+/// The message as plain text (Feishu's text messages show no markdown).
+fn plain(style: &Style, note: &Notification, tag: &str) -> String {
+    let mut text = format!(
+        "jst2tplus {tag} {}\n{}\n",
+        texts::title(style, &note.condition),
+        texts::summary(style, note)
+    );
+    for line in texts::facts(style, note) {
+        text.push_str("- ");
+        text.push_str(&line);
+        text.push('\n');
+    }
+    if note.status == Status::Firing {
+        text.push_str(texts::hint(style, &note.condition));
+        text.push('\n');
+    }
+    text.push_str(&style.time(note.at));
+    text
 }
 
 fn generic(style: &Style, note: &Notification) -> Value {
@@ -123,6 +152,7 @@ pub fn render_digest(format: Format, style: &Style, digest: &Digest) -> Value {
                 }
             })
         }
+        Format::Feishu => feishu_text(format!("jst2tplus {title}\n{}{footer}", list(&lines))),
     }
 }
 
@@ -318,13 +348,23 @@ mod tests {
 
     #[test]
     fn every_format_name_in_the_config_is_known() {
-        for name in ["generic", "dingtalk", "wecom"] {
+        for name in ["generic", "dingtalk", "wecom", "feishu"] {
             assert!(name.parse::<Format>().is_ok(), "{name}");
         }
         let err = "slack".parse::<Format>().expect_err("unknown format");
         assert_eq!(
             err,
-            "`slack` is not a webhook format; use generic, dingtalk or wecom"
+            "`slack` is not a webhook format; use generic, dingtalk, wecom or feishu"
         );
+    }
+
+    #[test]
+    fn feishu_gets_a_text_message_with_the_facts() {
+        let body = render(Format::Feishu, &en(), &dead_letters(Status::Firing));
+        assert_eq!(body["msg_type"], "text");
+        let text = body["content"]["text"].as_str().expect("text");
+        assert!(text.starts_with("jst2tplus "), "{text}");
+        assert!(!text.contains("###"), "{text}");
+        assert!(answers_with_errcode(Format::Feishu));
     }
 }

@@ -40,11 +40,13 @@ pub enum AlertKind {
     BooksDiffer,
     ReconcileFailed,
     ChangedAfterWrite,
+    RefreshRefused,
+    RefreshExpiring,
 }
 
 impl AlertKind {
     /// Every rule, for metrics that must show 0 when a rule is quiet.
-    pub const ALL: [AlertKind; 9] = [
+    pub const ALL: [AlertKind; 11] = [
         AlertKind::DeadLetters,
         AlertKind::NoWrites,
         AlertKind::CursorLag,
@@ -54,6 +56,8 @@ impl AlertKind {
         AlertKind::BooksDiffer,
         AlertKind::ReconcileFailed,
         AlertKind::ChangedAfterWrite,
+        AlertKind::RefreshRefused,
+        AlertKind::RefreshExpiring,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -67,6 +71,8 @@ impl AlertKind {
             AlertKind::BooksDiffer => "books_differ",
             AlertKind::ReconcileFailed => "reconcile_failed",
             AlertKind::ChangedAfterWrite => "changed_after_write",
+            AlertKind::RefreshRefused => "refresh_refused",
+            AlertKind::RefreshExpiring => "refresh_expiring",
         }
     }
 }
@@ -128,6 +134,19 @@ pub enum Condition {
         summary: String,
         letter: u64,
     },
+    /// JST or T+ refused to refresh the token for good: the service cannot call it until
+    /// an operator configures a new pair.
+    RefreshRefused {
+        /// `jst` or `tplus`.
+        api: String,
+        reason: String,
+        at: DateTime<Utc>,
+    },
+    /// A stored refresh token expires soon; once it has, the next refresh is refused.
+    RefreshExpiring {
+        api: String,
+        expires_at: DateTime<Utc>,
+    },
     /// The latest daily reconcile could not run.
     ReconcileFailed {
         day: NaiveDate,
@@ -154,6 +173,8 @@ impl Condition {
             Condition::BooksDiffer { .. } => AlertKind::BooksDiffer,
             Condition::ReconcileFailed { .. } => AlertKind::ReconcileFailed,
             Condition::ChangedAfterWrite { .. } => AlertKind::ChangedAfterWrite,
+            Condition::RefreshRefused { .. } => AlertKind::RefreshRefused,
+            Condition::RefreshExpiring { .. } => AlertKind::RefreshExpiring,
         }
     }
 
@@ -167,6 +188,9 @@ impl Condition {
             Condition::StorageFull { store, .. } => format!("storage_full.{store}"),
             // One per order reported (bounded by the dead letters pending).
             Condition::ChangedAfterWrite { io_id, .. } => format!("changed_after_write.{io_id}"),
+            // `jst` or `tplus`.
+            Condition::RefreshRefused { api, .. } => format!("refresh_refused.{api}"),
+            Condition::RefreshExpiring { api, .. } => format!("refresh_expiring.{api}"),
             other => other.kind().as_str().to_string(),
         }
     }
@@ -176,12 +200,14 @@ impl Condition {
             Condition::DeadLetters { .. }
             | Condition::CursorLag { .. }
             | Condition::StorageFull { .. }
-            | Condition::ReconcileFailed { .. } => Severity::Warning,
+            | Condition::ReconcileFailed { .. }
+            | Condition::RefreshExpiring { .. } => Severity::Warning,
             Condition::NoWrites { .. }
             | Condition::QuotaExhausted { .. }
             | Condition::AuthFailures { .. }
             | Condition::BooksDiffer { .. }
-            | Condition::ChangedAfterWrite { .. } => Severity::Critical,
+            | Condition::ChangedAfterWrite { .. }
+            | Condition::RefreshRefused { .. } => Severity::Critical,
         }
     }
 
@@ -244,6 +270,12 @@ impl Condition {
             } => json!({
                 "io_id": io_id, "voucher": voucher, "change": summary, "dead_letter": letter,
             }),
+            Condition::RefreshRefused { api, reason, at } => {
+                json!({ "api": api, "reason": reason, "at": rfc3339(*at) })
+            }
+            Condition::RefreshExpiring { api, expires_at } => {
+                json!({ "api": api, "expires_at": rfc3339(*expires_at) })
+            }
         }
     }
 }
@@ -288,6 +320,8 @@ pub struct Thresholds {
     pub quota_window: Duration,
     /// Share of a byte limit (percent) at which a stream or bucket alerts.
     pub storage_percent: Option<u8>,
+    /// How long before a refresh token expires the warning starts.
+    pub refresh_warn: Option<Duration>,
 }
 
 impl Thresholds {
@@ -302,6 +336,9 @@ impl Thresholds {
             // minutes on a fast schedule) keep one hit from flickering in and out.
             quota_window: Duration::seconds(every.saturating_mul(2)).max(Duration::minutes(5)),
             storage_percent: (cfg.storage_alert_percent > 0).then_some(cfg.storage_alert_percent),
+            refresh_warn: (cfg.refresh_token_warn_days > 0).then(|| {
+                Duration::days(i64::try_from(cfg.refresh_token_warn_days).unwrap_or(36_500))
+            }),
         }
     }
 }
@@ -329,6 +366,8 @@ pub fn evaluate(
     firing.extend(cursor_lag(status, thresholds));
     firing.extend(quota_exhausted(status, now, thresholds));
     firing.extend(auth_failures(status, thresholds));
+    firing.extend(refresh_refused(status));
+    firing.extend(refresh_expiring(status, now, thresholds));
     firing.sort_by_key(Condition::key);
     memory.started = true;
     firing
@@ -477,6 +516,38 @@ fn auth_failures(status: &PipelineStatus, thresholds: &Thresholds) -> Option<Con
     })
 }
 
+fn refresh_refused(status: &PipelineStatus) -> Vec<Condition> {
+    status
+        .signals
+        .refresh_refused
+        .iter()
+        .map(|(api, refused)| Condition::RefreshRefused {
+            api: api.clone(),
+            reason: refused.reason.clone(),
+            at: refused.at,
+        })
+        .collect()
+}
+
+fn refresh_expiring(
+    status: &PipelineStatus,
+    now: DateTime<Utc>,
+    thresholds: &Thresholds,
+) -> Vec<Condition> {
+    let Some(warn) = thresholds.refresh_warn else {
+        return Vec::new();
+    };
+    status
+        .refresh_expiry
+        .iter()
+        .filter(|(_, at)| **at - now < warn)
+        .map(|(api, at)| Condition::RefreshExpiring {
+            api: api.clone(),
+            expires_at: *at,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -493,6 +564,7 @@ mod tests {
             auth_failures: Some(3),
             quota_window: Duration::minutes(5),
             storage_percent: Some(80),
+            refresh_warn: Some(Duration::days(7)),
         }
     }
 
@@ -822,6 +894,7 @@ mod tests {
             auth_failures: None,
             quota_window: Duration::minutes(5),
             storage_percent: None,
+            refresh_warn: None,
         };
         let mut status = waiting(5, None);
         status.signals.auth_failures = 100;
@@ -834,5 +907,47 @@ mod tests {
         let mut memory = Memory::default();
         assert!(evaluate(&status, t(0), &th, &mut memory).is_empty());
         assert!(evaluate(&status, t(1_000_000), &th, &mut memory).is_empty());
+    }
+
+    #[test]
+    fn a_refused_refresh_fires_and_an_expiring_refresh_token_warns_in_time() {
+        let mut status = waiting(0, None);
+        status.signals.refresh_refused.insert(
+            "tplus".into(),
+            j2t_stores::RefreshRefused {
+                reason: "HTTP 401, code 50000: invalid refresh token".into(),
+                at: t(0),
+            },
+        );
+        status.refresh_expiry.insert("jst".into(), t(8 * 86_400));
+        status.refresh_expiry.insert("tplus".into(), t(6 * 86_400));
+        let firing = evaluate(&status, t(0), &thresholds(), &mut Memory::default());
+        let keys = keys(&firing);
+        assert!(
+            keys.contains(&"refresh_refused.tplus".to_string()),
+            "{keys:?}"
+        );
+        assert!(
+            keys.contains(&"refresh_expiring.tplus".to_string()),
+            "{keys:?}"
+        );
+        assert!(
+            !keys.contains(&"refresh_expiring.jst".to_string()),
+            "{keys:?}"
+        );
+        let refused = firing
+            .iter()
+            .find(|c| c.kind() == AlertKind::RefreshRefused)
+            .expect("refused");
+        assert_eq!(refused.severity(), Severity::Critical);
+        // Off: no warning however close the expiry.
+        let mut off = thresholds();
+        off.refresh_warn = None;
+        let firing = evaluate(&status, t(0), &off, &mut Memory::default());
+        assert!(
+            firing
+                .iter()
+                .all(|c| c.kind() != AlertKind::RefreshExpiring)
+        );
     }
 }

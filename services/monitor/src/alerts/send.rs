@@ -71,8 +71,8 @@ impl Sender {
         })
     }
 
-    /// Sends `body`; `errcode`: the receiver reports refusals as a non-zero `errcode` in a
-    /// 200 answer (the DingTalk and WeCom robots).
+    /// Sends `body`; `errcode`: the receiver reports refusals as a non-zero `errcode` (or
+    /// Feishu's `code`) in a 200 answer (the robots).
     pub async fn send(
         &self,
         url: &SecretString,
@@ -109,11 +109,16 @@ impl Sender {
                 Value::Null
             }
         };
-        match answer["errcode"].as_i64() {
+        // DingTalk and WeCom say `errcode`/`errmsg`, Feishu `code`/`msg`.
+        match answer["errcode"]
+            .as_i64()
+            .or_else(|| answer["code"].as_i64())
+        {
             Some(code) if code != 0 => Err(SendError::Refused {
                 code,
                 message: answer["errmsg"]
                     .as_str()
+                    .or_else(|| answer["msg"].as_str())
                     .unwrap_or_default()
                     .chars()
                     .take(200)

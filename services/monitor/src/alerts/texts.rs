@@ -47,6 +47,8 @@ pub fn title(style: &Style, condition: &Condition) -> &'static str {
         Condition::BooksDiffer { .. } => ("账目不符", "Books differ"),
         Condition::ReconcileFailed { .. } => ("对账未能完成", "Reconcile could not run"),
         Condition::ChangedAfterWrite { .. } => ("订单写入后变更", "Order changed after the write"),
+        Condition::RefreshRefused { .. } => ("令牌刷新被拒绝", "Token refresh refused"),
+        Condition::RefreshExpiring { .. } => ("刷新令牌即将过期", "Refresh token expiring"),
     };
     if style.zh() { zh } else { en }
 }
@@ -159,6 +161,36 @@ pub fn summary(style: &Style, note: &Notification) -> String {
             (false, true) => format!("订单 {io_id} 的变更已处理"),
             (false, false) => format!("The change of order {io_id} was dealt with"),
         },
+        Condition::RefreshRefused { api, reason, .. } => {
+            let api = api_name(api);
+            match (firing, zh) {
+                (true, true) => format!("{api} 拒绝刷新令牌，调用已停止：{reason}"),
+                (true, false) => {
+                    format!("{api} refused the token refresh; calls have stopped: {reason}")
+                }
+                (false, true) => format!("{api} 已重新接受调用"),
+                (false, false) => format!("{api} accepts calls again"),
+            }
+        }
+        Condition::RefreshExpiring { api, expires_at } => {
+            let api = api_name(api);
+            let at = style.time(*expires_at);
+            match (firing, zh) {
+                (true, true) => format!("{api} 的刷新令牌将于 {at} 过期"),
+                (true, false) => format!("The {api} refresh token expires at {at}"),
+                (false, true) => format!("{api} 的刷新令牌已更新"),
+                (false, false) => format!("The {api} refresh token was renewed"),
+            }
+        }
+    }
+}
+
+/// `jst` / `tplus` as people name them.
+fn api_name(api: &str) -> &str {
+    match api {
+        "jst" => "聚水潭 (JST)",
+        "tplus" => "T+",
+        other => other,
     }
 }
 
@@ -295,6 +327,12 @@ pub fn facts(style: &Style, note: &Notification) -> Vec<String> {
             lines.push(label("变化", "Change", summary.clone()));
             lines.push(label("死信", "Dead letter", letter.to_string()));
         }
+        Condition::RefreshRefused { at, .. } => {
+            lines.push(label("最近一次", "Last seen", style.time(*at)));
+        }
+        Condition::RefreshExpiring { expires_at, .. } => {
+            lines.push(label("过期时间", "Expires at", style.time(*expires_at)));
+        }
     }
     let severity = note.condition.severity().as_str().to_string();
     lines.push(label("级别", "Severity", severity));
@@ -336,6 +374,10 @@ pub fn hint(style: &Style, condition: &Condition) -> &'static str {
         Condition::BooksDiffer { .. } => (
             "全部差异见控制台的“对账”面板，或运行 `jst2tplus reconcile --from 日期 --to 日期`；按说明处理（重放死信、补录）后，下一次对账一致时告警自动解除。",
             "See every difference in the console's Books panel or with `jst2tplus reconcile --from DATE --to DATE`; once the causes are fixed (replay dead letters, re-sync), the alert clears when a later reconcile finds the books equal.",
+        ),
+        Condition::RefreshRefused { .. } | Condition::RefreshExpiring { .. } => (
+            "请在聚水潭/畅捷通开放平台重新授权，取得新的令牌对，写入配置（jst.access_token、jst.refresh_token 或 tplus.open_token、tplus.refresh_token）后重启服务；见 README“轮换凭据”。",
+            "Re-authorise the app in the JST / Chanjet open platform, put the new pair in the configuration (jst.access_token, jst.refresh_token or tplus.open_token, tplus.refresh_token) and restart the services; see README, \"Rotating credentials\".",
         ),
         Condition::ReconcileFailed { .. } => (
             "请检查 monitor 的日志，以及聚水潭和 T+ 的查询接口是否可用；明天同一时间会再次对账，也可手动运行 `jst2tplus reconcile`。",

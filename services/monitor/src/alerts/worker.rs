@@ -27,6 +27,8 @@ pub struct Webhook {
     pub name: String,
     pub url: SecretString,
     pub format: Format,
+    /// The robot's signing secret (加签), if it has one.
+    pub secret: Option<SecretString>,
 }
 
 pub struct Worker {
@@ -66,9 +68,17 @@ impl Worker {
             }
             for note in plan.notifications {
                 let body = format::render(hook.format, &self.style, &note);
-                let send =
-                    self.sender
-                        .send(&hook.url, &body, format::answers_with_errcode(hook.format));
+                // Signed per message: the robots accept a timestamp within the hour only.
+                let (url, body) = super::sign::signed(
+                    hook.format,
+                    hook.secret.as_ref(),
+                    &hook.url,
+                    body,
+                    chrono::Utc::now(),
+                );
+                let send = self
+                    .sender
+                    .send(&url, &body, format::answers_with_errcode(hook.format));
                 let Some(sent) = shutdown.run_until_cancelled(send).await else {
                     return;
                 };

@@ -13,8 +13,11 @@ use serde_json::{Value, json};
 use super::changes::OrderChange;
 use super::faults::JstFaults;
 use crate::state::Store;
+use crate::tokens::NewPair;
 
 pub const FAULTS_PATH: &str = "/admin/jst/faults";
+/// PUT a [`NewPair`]: the app's tokens are replaced (the operator re-authorised the app).
+pub const TOKENS_PATH: &str = "/admin/jst/tokens";
 pub const EXPIRE_TOKEN_PATH: &str = "/admin/jst/token/expire";
 /// POST [`LateOrders`]: orders JST shows only from a later instant.
 pub const LATE_ORDERS_PATH: &str = "/admin/jst/orders/late";
@@ -27,6 +30,7 @@ pub fn routes() -> Router<Store> {
         .route(EXPIRE_TOKEN_PATH, post(expire_token))
         .route(LATE_ORDERS_PATH, post(add_late_orders))
         .route("/admin/jst/orders/{io_id}/change", post(change_order))
+        .route(TOKENS_PATH, axum::routing::put(replace_tokens))
 }
 
 /// Orders committed late: invisible to every query until `visible_at`, or `delay_ms` after
@@ -127,5 +131,10 @@ fn bad_request(error: String) -> Response {
 /// The current access token is refused (code 100) until a client refreshes it.
 async fn expire_token(State(store): State<Store>) -> StatusCode {
     store.with(|d| d.jst.tokens.revoke());
+    StatusCode::NO_CONTENT
+}
+
+async fn replace_tokens(State(store): State<Store>, Json(pair): Json<NewPair>) -> StatusCode {
+    store.with(|d| d.jst.tokens.replace(pair, std::time::Instant::now()));
     StatusCode::NO_CONTENT
 }

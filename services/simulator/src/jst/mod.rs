@@ -18,7 +18,9 @@ use axum::Router;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-pub use admin::{EXPIRE_TOKEN_PATH, FAULTS_PATH, LATE_ORDERS_PATH, LateOrders, ORDERS_PATH};
+pub use admin::{
+    EXPIRE_TOKEN_PATH, FAULTS_PATH, LATE_ORDERS_PATH, LateOrders, ORDERS_PATH, TOKENS_PATH,
+};
 pub use auth::{EXPIRES_IN_SECS, INIT_TOKEN_PATH, REFRESH_TOKEN_PATH};
 pub use changes::OrderChange;
 pub use drift::{DriftEvent, DriftKind};

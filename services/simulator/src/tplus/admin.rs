@@ -13,8 +13,11 @@ use super::faults::TplusFaults;
 use super::master_data::{Kind, MasterData, validate_codes};
 use super::replies::{ClosedPeriod, Reply, VoucherListKnobs};
 use crate::state::Store;
+use crate::tokens::NewPair;
 
 pub const TPLUS_FAULTS_PATH: &str = "/admin/tplus/faults";
+/// PUT a [`NewPair`]: the app's tokens are replaced (the operator re-authorised the app).
+pub const TPLUS_TOKENS_PATH: &str = "/admin/tplus/tokens";
 pub const TPLUS_EXPIRE_TOKEN_PATH: &str = "/admin/tplus/token/expire";
 pub const TPLUS_MASTER_DATA_PATH: &str = "/admin/tplus/master-data";
 /// POST a JSON array of codes to add; DELETE `…/{code}` to remove one.
@@ -33,6 +36,7 @@ pub fn routes() -> Router<Store> {
     Router::new()
         .route(TPLUS_FAULTS_PATH, get(faults).put(set_faults))
         .route(TPLUS_EXPIRE_TOKEN_PATH, post(expire_token))
+        .route(TPLUS_TOKENS_PATH, axum::routing::put(replace_tokens))
         .route(TPLUS_MASTER_DATA_PATH, get(master_data))
         .route(TPLUS_INVENTORIES_PATH, post(add_inventories))
         .route(TPLUS_WAREHOUSES_PATH, post(add_warehouses))
@@ -206,4 +210,9 @@ fn remove(store: &Store, kind: Kind, code: &str) -> StatusCode {
     } else {
         StatusCode::NOT_FOUND
     }
+}
+
+async fn replace_tokens(State(store): State<Store>, Json(pair): Json<NewPair>) -> StatusCode {
+    store.with(|d| d.tplus.tokens.replace(pair, std::time::Instant::now()));
+    StatusCode::NO_CONTENT
 }

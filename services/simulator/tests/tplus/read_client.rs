@@ -2,7 +2,7 @@
 //! over HTTP: every endpoint decoded, both list shapes, the token refresh, and the index's
 //! cost in calls (counted by the simulator) through growth, deletion and concurrency.
 
-use j2t_config::{TplusConfig, VoucherListOrder};
+use j2t_config::{ExposeSecret, TplusConfig, VoucherListOrder};
 use j2t_simulator::{ListShape, VoucherListKnobs};
 use j2t_tplus::{ReadError, TplusClient, VoucherIndex};
 
@@ -309,4 +309,37 @@ async fn a_filter_key_is_used_when_t_plus_honours_it_and_dropped_when_not() {
     let start = calls(&sim).await;
     assert!(index.lookup("E-5").await.expect("lookup").is_some());
     assert_eq!(calls(&sim).await - start, 0);
+}
+
+#[tokio::test]
+async fn a_refresh_t_plus_refuses_is_remembered_until_a_call_is_accepted() {
+    let sim = Sim::start().await;
+    // The app was re-authorised elsewhere: the configured pair and its refresh token are dead.
+    sim.admin
+        .set_tplus_tokens("new-open", "new-refresh")
+        .await
+        .expect("new pair");
+    let client = TplusClient::new(&config(&sim, |_| {})).expect("client");
+    let answer = client
+        .create_other_dispatch(&serde_json::json!({ "dto": demo_dto("E-1") }))
+        .await;
+    assert!(j2t_tplus::is_auth_failure(&answer), "{answer:?}");
+    let refused = client.refresh_refused().expect("the refusal is kept");
+    assert!(refused.contains("40001"), "{refused}");
+    assert!(!refused.contains(&sim.cfg.tplus.app_secret.expose_secret().to_string()));
+
+    // The operator configures the new pair: calls work, and the refusal is forgotten.
+    let client = TplusClient::new(&config(&sim, |c| {
+        c.open_token = "new-open".into();
+        c.refresh_token = "new-refresh".into();
+    }))
+    .expect("client");
+    let answer = client
+        .create_other_dispatch(&serde_json::json!({ "dto": demo_dto("E-1") }))
+        .await;
+    assert!(
+        matches!(answer, j2t_tplus::Answer::Http { status: 200, .. }),
+        "{answer:?}"
+    );
+    assert_eq!(client.refresh_refused(), None);
 }
