@@ -144,6 +144,11 @@ pub struct FetcherKeys {
     pub requests_per_second: u32,
     #[serde(deserialize_with = "values::at_least::<_, _, 1>")]
     pub requests_per_minute: u32,
+    /// How much slower than the limits the KV schedule spaces requests, in percent (network
+    /// jitter between the schedule and JST's clock). 0 still keeps the limits: the spacing
+    /// never goes below what keeps any sliding second and minute within them.
+    #[serde(deserialize_with = "values::percent")]
+    pub rate_margin_percent: u8,
     /// Only the fetcher holding the app's lease polls; a dead holder's lease expires after this.
     #[serde(deserialize_with = "values::at_least::<_, _, 3>")]
     pub lease_ttl_secs: u64,
