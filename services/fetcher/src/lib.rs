@@ -10,7 +10,7 @@
 //! limits: `j2t_stores::KvRateLimiter`. Replicas: `lease`. Orders that show up after their
 //! window was read: `recheck`.
 
-mod backfill;
+pub mod backfill;
 mod changes;
 mod cursor;
 mod lease;
