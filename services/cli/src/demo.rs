@@ -110,15 +110,35 @@ pub async fn run(mut cfg: Config, args: DemoArgs) -> anyhow::Result<()> {
     let tasks = start_services(&cfg, &shutdown);
 
     let target: f64 = expected.values().sum();
+    // The fetch's cost as the fetcher estimates a backfill (one day a window here), for the bar.
+    let task = &cfg.fetcher.sync_tasks()[0];
+    let spacing = j2t_stores::spacing_with_margin(
+        cfg.fetcher.requests_per_second,
+        cfg.fetcher.requests_per_minute,
+        cfg.fetcher.rate_margin_percent,
+    );
+    let days_secs = i64::from(args.days.max(1)) * 86_400;
+    let needed = j2t_fetcher::backfill::estimate(
+        days_secs,
+        86_400,
+        task.statuses.len(),
+        confirmed as f64 / days_secs as f64,
+        task.page_size,
+        spacing,
+    )
+    .requests
+    .max(1);
     let started = Instant::now();
     let mut outcome = None;
     while !shutdown.is_cancelled() {
         let dtos = admin.voucher_dtos().await?;
         // Starts at +0.0: an empty f64 sum is -0.0, which prints as "-0".
         let got = reconcile::actual(&dtos).values().fold(0.0, |a, b| a + b);
+        let requests = admin.stats().await.map(|s| s.jst_requests).unwrap_or(0);
         print!(
-            "\rsyncing      {:>3}s  vouchers in T+: {:>3}  quantity {:>6} / {:<6}",
+            "\rsyncing      {:>3}s  {}  vouchers in T+: {:>3}  quantity {:>6} / {:<6}",
             started.elapsed().as_secs(),
+            fetch_bar(requests, needed, spacing),
             dtos.len(),
             got,
             target
@@ -147,6 +167,22 @@ pub async fn run(mut cfg: Config, args: DemoArgs) -> anyhow::Result<()> {
         Some(false) => anyhow::bail!("the totals in T+ do not match JST"),
         _ => Ok(()),
     }
+}
+
+/// `[#####-----]  JST 120/~290 requests, ~1m47s left`: the fetch's progress against the
+/// backfill estimate (requests include the polls, so it may pass 100 % and stays there).
+fn fetch_bar(requests: u64, needed: u64, spacing: Duration) -> String {
+    const WIDTH: u64 = 20;
+    let done = requests.min(needed);
+    let filled = (done * WIDTH / needed.max(1)) as usize;
+    let left = spacing * u32::try_from(needed - done).unwrap_or(u32::MAX);
+    format!(
+        "[{}{}] JST {requests:>5}/~{needed} requests, ~{}m{:02}s left",
+        "#".repeat(filled),
+        "-".repeat(WIDTH as usize - filled),
+        left.as_secs() / 60,
+        left.as_secs() % 60
+    )
 }
 
 fn start_services(cfg: &Config, shutdown: &CancellationToken) -> Vec<tokio::task::JoinHandle<()>> {
@@ -212,4 +248,26 @@ fn summary(
         println!("totals DO NOT match (duplicate ExternalCodes: {duplicates:?})");
     }
     matches
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bar_fills_with_requests_and_stops_at_full() {
+        let gap = Duration::from_millis(630);
+        assert_eq!(
+            fetch_bar(0, 100, gap),
+            "[--------------------] JST     0/~100 requests, ~1m03s left"
+        );
+        assert_eq!(
+            fetch_bar(50, 100, gap),
+            "[##########----------] JST    50/~100 requests, ~0m31s left"
+        );
+        assert_eq!(
+            fetch_bar(130, 100, gap),
+            "[####################] JST   130/~100 requests, ~0m00s left"
+        );
+    }
 }

@@ -10,6 +10,7 @@
 //! limits: `j2t_stores::KvRateLimiter`. Replicas: `lease`. Orders that show up after their
 //! window was read: `recheck`.
 
+pub mod backfill;
 mod changes;
 mod cursor;
 mod lease;

@@ -57,11 +57,12 @@ impl Gate {
             cfg.fetcher.requests_per_minute,
             cfg.fetcher.recheck_share_percent,
         );
-        Arc::new(j2t_stores::KvRateLimiter::new(
+        Arc::new(j2t_stores::KvRateLimiter::with_margin(
             topology.rate.clone(),
             names::jst_recheck_rate_key(&cfg.jst.app_key),
             per_second,
             per_minute,
+            cfg.fetcher.rate_margin_percent,
         ))
     }
 

@@ -94,6 +94,10 @@ pub struct TaskSync {
     signals: async_nats::jetstream::kv::Store,
     /// A refused refresh was signalled and not yet cleared.
     refresh_refused: bool,
+    /// Orders seen and seconds of JST time read by the live sync since the start: the
+    /// density the backfill estimate extrapolates.
+    read_orders: u64,
+    read_secs: i64,
 }
 
 /// The state of one window while it is read.
@@ -138,6 +142,44 @@ impl TaskSync {
             recheck_gate: None,
             signals: topology.signals.clone(),
             refresh_refused: false,
+            read_orders: 0,
+            read_secs: 0,
+        }
+    }
+
+    /// After a live window: how many requests and how long until the task is caught up,
+    /// from the density read so far (log line while behind, gauges always).
+    fn track_backfill(&mut self, report: &WindowReport, next_start: NaiveDateTime) {
+        let window = report.window;
+        self.read_orders += report.orders + report.already_synced;
+        self.read_secs += (window.end - window.start).num_seconds() + 1;
+        let horizon = self.now_local() - chrono::Duration::seconds(self.settings.lag_secs as i64);
+        let behind = (horizon - next_start).num_seconds();
+        let estimate = crate::backfill::estimate(
+            behind,
+            self.settings.window_secs,
+            self.task.statuses.len(),
+            self.read_orders as f64 / self.read_secs.max(1) as f64,
+            self.task.page_size,
+            j2t_stores::spacing_with_margin(
+                self.settings.requests_per_second,
+                self.settings.requests_per_minute,
+                self.settings.rate_margin_percent,
+            ),
+        );
+        let task = self.task.name.clone();
+        metrics::gauge!("j2t_fetcher_backfill_remaining_requests", "task" => task.clone())
+            .set(estimate.requests as f64);
+        metrics::gauge!("j2t_fetcher_backfill_remaining_seconds", "task" => task.clone())
+            .set(estimate.seconds as f64);
+        if estimate.requests > 0 && !report.reached_horizon {
+            tracing::info!(
+                task,
+                behind_secs = behind,
+                requests = estimate.requests,
+                seconds = estimate.seconds,
+                "backfill: estimated requests and time to catch up"
+            );
         }
     }
 
@@ -234,10 +276,12 @@ impl TaskSync {
         if self.refresh_refused {
             self.signal_refresh_refused(None).await;
         }
-        Ok(Some(WindowReport {
+        let report = WindowReport {
             reached_horizon,
             ..report
-        }))
+        };
+        self.track_backfill(&report, state.next_start);
+        Ok(Some(report))
     }
 
     /// Records (or clears, with `None`) JST's refusal to refresh the token for the monitor;

@@ -129,7 +129,7 @@ mod tests {
         assert_eq!(tasks[0].name, "default");
         assert_eq!(tasks[0].statuses, ["Confirmed", "Archive"]);
         assert_eq!(cfg.fetcher.recheck_days, 2);
-        assert_eq!(tasks[0].paging, Paging::Snapshot);
+        assert_eq!(tasks[0].paging, Paging::Keyset);
         assert_eq!(tasks[0].date_type, DateType::IoDate);
         assert_eq!(tasks[0].start_time, None);
         assert_eq!(cfg.monitor.language, Language::Zh);

@@ -144,6 +144,11 @@ pub struct FetcherKeys {
     pub requests_per_second: u32,
     #[serde(deserialize_with = "values::at_least::<_, _, 1>")]
     pub requests_per_minute: u32,
+    /// How much slower than the limits the KV schedule spaces requests, in percent (network
+    /// jitter between the schedule and JST's clock). 0 still keeps the limits: the spacing
+    /// never goes below what keeps any sliding second and minute within them.
+    #[serde(deserialize_with = "values::percent")]
+    pub rate_margin_percent: u8,
     /// Only the fetcher holding the app's lease polls; a dead holder's lease expires after this.
     #[serde(deserialize_with = "values::at_least::<_, _, 3>")]
     pub lease_ttl_secs: u64,
@@ -208,16 +213,18 @@ impl TryFrom<FetcherKeys> for FetcherConfig {
         }
         let cfg = FetcherConfig(f);
         for task in cfg.sync_tasks() {
-            if task.paging == Paging::StartTs && task.page_size < 2 {
+            if task.paging != Paging::Snapshot && task.page_size < 2 {
                 let key = if cfg.tasks.is_empty() {
                     "page_size".to_string()
                 } else {
                     format!("tasks.{}.page_size", task.name)
                 };
                 return Err(format!(
-                    "task `{}` pages by start_ts, which needs a page_size of at least 2, \
+                    "task `{}` pages by {}, which needs a page_size of at least 2, \
                      but {key} is {}",
-                    task.name, task.page_size
+                    task.name,
+                    task.paging.as_str(),
+                    task.page_size
                 ));
             }
         }
@@ -228,6 +235,9 @@ impl TryFrom<FetcherKeys> for FetcherConfig {
 crate::values::word_enum! {
     /// How a window is read page by page (see the fetcher's `paging` module).
     Paging, "paging strategy" {
+        /// Keyset paging on `ts` from a counted first page, checked against that count;
+        /// a short count falls back to `snapshot` for the range (the default).
+        Keyset = "keyset",
         /// Split the window until every part fits in one response (one atomic snapshot each).
         Snapshot = "snapshot",
         /// Keyset paging on the rowversion `ts` (JST's `start_ts`, `is_get_total = false`).

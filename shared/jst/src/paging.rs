@@ -3,8 +3,17 @@
 //! Paging by `page_index` over a result that changes between requests skips rows: when an
 //! order on an earlier page is modified (it re-sorts to the end) or leaves the filter, every
 //! later row moves up one place and one of them slips past the page boundary. The JST doc
-//! warns about exactly this. Two strategies avoid it:
+//! warns about exactly this. Three strategies avoid it:
 //!
+//! - **keyset** (default): `start_ts` paging whose first request also asks for the total
+//!   (`is_get_total = true`), so JST counts the range at the start. Every page is full (49 new
+//!   rows of 50: `>=` repeats the last), no probe, no split. At the end the distinct io_ids
+//!   read must be at least the count ([`keyset_check`]): every order in the range at the start
+//!   is either read (unchanged: at its ts; changed and still in range: at its new, larger ts)
+//!   or has left the range — so fewer rows than counted means an order left, or JST's cursor
+//!   did not behave as documented; either way the range is read again with `snapshot`, which
+//!   relies on nothing but one response being one query. Its cost is a re-read when orders
+//!   leave a range mid-read (rare with `date_type = 2`).
 //! - **snapshot** (default): a single response is one consistent query. So a window is read
 //!   with one request if it fits in a page; if not, it is split into parts sized from the
 //!   reported `data_count` (aiming at three quarters of a page each) and each part is read the
@@ -122,6 +131,29 @@ pub fn ts_step(start_ts: i64, returned: usize, page_size: u32, max_ts: Option<i6
     }
 }
 
+/// The keyset strategy's verdict on a range once its cursor reached the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeysetCheck {
+    /// At least as many distinct orders were read as JST counted at the start.
+    Complete,
+    /// Fewer (an order left the range, or the cursor skipped one), or the count is not
+    /// usable: read the range again with `snapshot`.
+    Reread,
+}
+
+/// `counted`: JST's `data_count` for the range on the first page; `first_returned`: rows on
+/// that page; `distinct`: distinct io_ids read over the whole cursor; `stuck`: the cursor
+/// could not advance.
+pub fn keyset_check(counted: u64, first_returned: u64, distinct: u64, stuck: bool) -> KeysetCheck {
+    // A count below the first page's own rows means JST did not count (e.g. it ignores
+    // is_get_total with start_ts): nothing to check against.
+    if stuck || counted < first_returned || distinct < counted {
+        KeysetCheck::Reread
+    } else {
+        KeysetCheck::Complete
+    }
+}
+
 /// Why a range could not be read (the caller retries the range later).
 #[derive(Debug, thiserror::Error)]
 pub enum PagingError {
@@ -186,6 +218,7 @@ pub async fn read_range<R: PageReader>(
     };
     for status in statuses {
         match task.paging {
+            Paging::Keyset => read_keyset(task, status, range, reader).await?,
             Paging::Snapshot => read_snapshots(task, status, range, reader).await?,
             Paging::StartTs => read_by_ts(task, status, range, reader).await?,
         }
@@ -256,6 +289,68 @@ async fn read_until_stable<R: PageReader>(
     Err(PagingError::Unstable { at: range.start }.into())
 }
 
+/// The keyset strategy: a counted start_ts cursor, re-read by snapshot unless the count holds.
+async fn read_keyset<R: PageReader>(
+    task: &SyncTask,
+    status: Option<&str>,
+    range: Range,
+    reader: &mut R,
+) -> Result<(), R::Error> {
+    let mut start_ts = 0;
+    let mut first: Option<(u64, u64)> = None;
+    let mut read = std::collections::HashSet::new();
+    let stuck = loop {
+        let query = OutboundQuery {
+            start_ts: Some(start_ts),
+            is_get_total: Some(first.is_none()),
+            ..range_query(task, status, range, 1)
+        };
+        let page = reader.fetch(&query).await?;
+        let returned = page.datas.len() + page.unreadable.len();
+        first.get_or_insert((page.data_count, returned as u64));
+        read.extend(page.datas.iter().filter_map(j2t_domain::io_id_of));
+        read.extend(page.unreadable.iter().filter_map(|o| o.io_id));
+        let max_ts = page
+            .datas
+            .iter()
+            .filter_map(|o| o.get("ts").and_then(Value::as_i64))
+            .max();
+        // A first page that holds the whole counted range is one consistent answer for it
+        // (as in `snapshot`): even a full page then needs no second request.
+        let whole = start_ts == 0
+            && !page.has_next
+            && returned as u64 >= page.data_count
+            && first.is_some_and(|(counted, _)| counted == page.data_count)
+            && read.len() == returned;
+        let step = if whole {
+            TsStep::Done
+        } else {
+            ts_step(start_ts, returned, task.page_size, max_ts)
+        };
+        reader.accept(page).await?;
+        match step {
+            TsStep::Done => break false,
+            TsStep::From(ts) => start_ts = ts,
+            TsStep::Stuck => break true,
+        }
+    };
+    let (counted, first_returned) = first.unwrap_or_default();
+    match keyset_check(counted, first_returned, read.len() as u64, stuck) {
+        KeysetCheck::Complete => Ok(()),
+        KeysetCheck::Reread => {
+            tracing::info!(
+                counted,
+                read = read.len(),
+                stuck,
+                start = %range.start,
+                end = %range.end,
+                "keyset read fewer orders than JST counted; reading the range again as snapshots"
+            );
+            read_snapshots(task, status, range, reader).await
+        }
+    }
+}
+
 /// The start_ts strategy.
 async fn read_by_ts<R: PageReader>(
     task: &SyncTask,
@@ -286,6 +381,9 @@ async fn read_by_ts<R: PageReader>(
         }
     }
 }
+
+#[cfg(test)]
+mod sim;
 
 #[cfg(test)]
 mod tests {
@@ -331,6 +429,17 @@ mod tests {
             snapshot_step(second, page(false, 7, 7), 50),
             SnapshotStep::Take
         );
+    }
+
+    #[test]
+    fn keyset_checks() {
+        use KeysetCheck::*;
+        assert_eq!(keyset_check(120, 50, 120, false), Complete);
+        assert_eq!(keyset_check(120, 50, 121, false), Complete); // an order inserted meanwhile
+        assert_eq!(keyset_check(0, 0, 0, false), Complete); // an empty range
+        assert_eq!(keyset_check(120, 50, 119, false), Reread); // one left or was skipped
+        assert_eq!(keyset_check(0, 50, 200, false), Reread); // JST did not count
+        assert_eq!(keyset_check(120, 50, 120, true), Reread);
     }
 
     #[test]

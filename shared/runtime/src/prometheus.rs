@@ -153,6 +153,18 @@ pub const METRICS: &[MetricDef] = &[
         &["task"],
         "Shipped orders the re-check found not yet synced and published as an additional window, by sync task.",
     ),
+    gauge(
+        "j2t_fetcher_backfill_remaining_requests",
+        None,
+        &["task"],
+        "JST requests a sync task still needs to catch up (estimated from the density read so far).",
+    ),
+    gauge(
+        "j2t_fetcher_backfill_remaining_seconds",
+        Some(Unit::Seconds),
+        &["task"],
+        "Time a sync task still needs to catch up at the rate schedule's spacing (estimated).",
+    ),
     counter(
         "j2t_fetcher_recheck_passes_total",
         &["task"],

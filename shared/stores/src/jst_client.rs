@@ -15,11 +15,12 @@ pub fn jst_client(cfg: &Config, topology: &Topology) -> Result<JstClient, reqwes
         topology.tokens.clone(),
         names::jst_tokens_key(&cfg.jst.app_key),
     );
-    let limiter = KvRateLimiter::new(
+    let limiter = KvRateLimiter::with_margin(
         topology.rate.clone(),
         names::jst_rate_key(&cfg.jst.app_key),
         cfg.fetcher.requests_per_second,
         cfg.fetcher.requests_per_minute,
+        cfg.fetcher.rate_margin_percent,
     );
     JstClient::with_parts(&cfg.jst, Some(Arc::new(store)), Some(Arc::new(limiter)))
 }

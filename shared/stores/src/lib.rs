@@ -23,7 +23,7 @@ pub use dead_letters::{
 pub use jst_client::jst_client;
 pub use kv_tokens::KvTokenStore;
 pub use lineage::{Claim, Lineage, LineageError, VoucherState};
-pub use rate_limit::{KvRateLimiter, spacing};
+pub use rate_limit::{DEFAULT_MARGIN_PERCENT, KvRateLimiter, spacing, spacing_with_margin};
 pub use status::{
     CursorStatus, DeadLetterKind, PipelineStatus, RefreshRefused, Signals, StageStatus,
     StatusError, pipeline_status, update_signals,

@@ -14,8 +14,9 @@ use async_nats::jetstream::kv;
 use futures::future::BoxFuture;
 use j2t_upstream::{BoxError, RateLimiter};
 
-/// Requests leave this much later than the limits strictly allow (network jitter).
-const MARGIN: f64 = 1.05;
+/// Requests leave this much later than the limits strictly allow (network jitter), in
+/// percent, unless configured (`fetcher.rate_margin_percent`).
+pub const DEFAULT_MARGIN_PERCENT: u8 = 5;
 
 /// A stored slot further ahead than this many request intervals (and at least
 /// [`MIN_MAX_AHEAD`]) cannot come from honest queueing: a clock that jumped, or a corrupted
@@ -30,16 +31,37 @@ pub struct KvRateLimiter {
     max_ahead_ms: i64,
 }
 
-/// Even spacing that keeps both limits: the stricter of 1 s / per_second and 60 s / per_minute.
+/// Even spacing that keeps both limits: the stricter of 1 s / per_second and 60 s / per_minute
+/// plus the default margin.
 pub fn spacing(per_second: u32, per_minute: u32) -> Duration {
-    let per_second = 1000.0 / f64::from(per_second.max(1));
-    let per_minute = 60_000.0 / f64::from(per_minute.max(1));
-    Duration::from_millis((per_second.max(per_minute) * MARGIN).ceil() as u64)
+    spacing_with_margin(per_second, per_minute, DEFAULT_MARGIN_PERCENT)
+}
+
+/// The same with `margin_percent`. Never below the safe floor: evenly spaced requests put
+/// floor(w / gap) + 1 of them in a closed window of length w, which stays within a limit L
+/// only if gap > w / L, i.e. gap ≥ w / L + 1 ms in whole milliseconds.
+pub fn spacing_with_margin(per_second: u32, per_minute: u32, margin_percent: u8) -> Duration {
+    let (per_second, per_minute) = (u64::from(per_second.max(1)), u64::from(per_minute.max(1)));
+    let strict = (1000.0 / per_second as f64).max(60_000.0 / per_minute as f64);
+    let with_margin = (strict * (1.0 + f64::from(margin_percent) / 100.0)).ceil() as u64;
+    let floor = (1000 / per_second + 1).max(60_000 / per_minute + 1);
+    Duration::from_millis(with_margin.max(floor))
 }
 
 impl KvRateLimiter {
     pub fn new(kv: kv::Store, key: String, per_second: u32, per_minute: u32) -> Self {
-        let interval = spacing(per_second, per_minute);
+        Self::with_margin(kv, key, per_second, per_minute, DEFAULT_MARGIN_PERCENT)
+    }
+
+    /// [`KvRateLimiter::new`] with the schedule's margin in percent.
+    pub fn with_margin(
+        kv: kv::Store,
+        key: String,
+        per_second: u32,
+        per_minute: u32,
+        margin_percent: u8,
+    ) -> Self {
+        let interval = spacing_with_margin(per_second, per_minute, margin_percent);
         Self {
             kv,
             key,
@@ -173,10 +195,25 @@ mod tests {
         assert_eq!(spacing(5, 100), Duration::from_millis(630));
         // 5/s is stricter than 1000/min: 200 ms, plus 5 %.
         assert_eq!(spacing(5, 1000), Duration::from_millis(210));
-        for (per_second, per_minute) in [(5, 100), (5, 1000), (2, 600), (10, 30)] {
-            let gap = spacing(per_second, per_minute).as_secs_f64();
+        // Without a margin: the safe floor, 601 ms for 100/min (99.8 a minute, not 100).
+        assert_eq!(spacing_with_margin(5, 100, 0), Duration::from_millis(601));
+        assert_eq!(spacing_with_margin(5, 100, 10), Duration::from_millis(660));
+        assert_eq!(spacing_with_margin(1, 60, 0), Duration::from_millis(1001));
+        for (per_second, per_minute, margin) in [
+            (5, 100, 5),
+            (5, 1000, 5),
+            (2, 600, 5),
+            (10, 30, 5),
+            (5, 100, 0),
+            (5, 1000, 0),
+            (2, 600, 0),
+            (10, 30, 0),
+            (1, 7, 0),
+            (3, 59, 1),
+        ] {
+            let gap = spacing_with_margin(per_second, per_minute, margin).as_secs_f64();
             // Evenly spaced requests in any window of length w: at most floor(w / gap) + 1.
-            assert!((1.0 / gap).floor() + 1.0 <= f64::from(per_second) || gap >= 1.0);
+            assert!((1.0 / gap).floor() + 1.0 <= f64::from(per_second));
             assert!((60.0 / gap).floor() + 1.0 <= f64::from(per_minute));
         }
     }

@@ -235,6 +235,23 @@ async fn orders_changing_during_snapshot_paging_are_neither_missed_nor_doubled()
     scenario.date_type = 0;
     scenario.faults.drift_probability = 0.4;
     scenario.faults.seed = 3;
+    scenario
+        .env
+        .push(("J2T__FETCHER__PAGING", "snapshot".into()));
+    let (_stack, _fetcher, stats) = fetch_all(&scenario).await;
+    assert!(stats.drift_events.len() >= 3, "drift happened: {stats:?}");
+}
+
+/// The same with the default keyset paging (a counted start_ts cursor) and windows on
+/// `modified`, where a modified order leaves its window: the count check then re-reads the
+/// range as snapshots.
+#[tokio::test(flavor = "multi_thread")]
+async fn orders_changing_during_keyset_paging_are_neither_missed_nor_doubled() {
+    let mut scenario = Scenario::new(300, 3);
+    scenario.date_type = 0;
+    scenario.faults.drift_probability = 0.4;
+    scenario.faults.seed = 4;
+    scenario.env.push(("J2T__FETCHER__PAGING", "keyset".into()));
     let (_stack, _fetcher, stats) = fetch_all(&scenario).await;
     assert!(stats.drift_events.len() >= 3, "drift happened: {stats:?}");
 }
