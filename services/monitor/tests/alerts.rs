@@ -22,33 +22,13 @@ use tokio_util::sync::CancellationToken;
 /// Evaluation rounds are 1 s apart in these tests.
 const ROUND: Duration = Duration::from_secs(1);
 
-type Bodies = Arc<Mutex<Vec<Value>>>;
+type Bodies = j2t_testkit::WebhookBodies;
 
 /// An HTTP receiver on 127.0.0.1 that keeps every body POSTed to `/hook` and answers
 /// `answer`. Returns its URL (with a robot-style token, as real receivers have) and the bodies.
 async fn receiver(answer: Value) -> (String, Bodies) {
-    let bodies = Bodies::default();
-    let app = Router::new()
-        .route(
-            "/hook",
-            post(
-                |State((bodies, answer)): State<(Bodies, Value)>,
-                 axum::Json(body): axum::Json<Value>| async move {
-                    bodies.lock().expect("lock").push(body);
-                    axum::Json(answer)
-                },
-            ),
-        )
-        .with_state((bodies.clone(), answer));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind the receiver");
-    let addr = listener.local_addr().expect("receiver address");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (
-        format!("http://{addr}/hook?access_token=robot-token-123"),
-        bodies,
-    )
+    let (url, bodies) = j2t_testkit::webhook_receiver(answer).await;
+    (format!("{url}?access_token=robot-token-123"), bodies)
 }
 
 struct Monitor {

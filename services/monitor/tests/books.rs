@@ -8,9 +8,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::State;
-use axum::routing::post;
 use chrono::{NaiveDate, Utc};
 use futures::future::BoxFuture;
 use j2t_config::Config;
@@ -26,27 +23,11 @@ use tokio_util::sync::CancellationToken;
 /// Evaluation rounds are 1 s apart in these tests.
 const ROUND: Duration = Duration::from_secs(1);
 
-type Bodies = Arc<Mutex<Vec<Value>>>;
+type Bodies = j2t_testkit::WebhookBodies;
 
+/// A webhook receiver on 127.0.0.1 keeping every body.
 async fn receiver() -> (String, Bodies) {
-    let bodies = Bodies::default();
-    let app = Router::new()
-        .route(
-            "/hook",
-            post(
-                |State(bodies): State<Bodies>, axum::Json(body): axum::Json<Value>| async move {
-                    bodies.lock().expect("lock").push(body);
-                    axum::Json(json!({"ok": true}))
-                },
-            ),
-        )
-        .with_state(bodies.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind the receiver");
-    let addr = listener.local_addr().expect("receiver address");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (format!("http://{addr}/hook"), bodies)
+    j2t_testkit::webhook_receiver(json!({"ok": true})).await
 }
 
 /// Answers every run with `answer` (a report, or why it could not run) and counts the runs

@@ -6,7 +6,9 @@
 mod nats;
 mod process;
 mod seed;
+mod webhook;
 
 pub use nats::{NatsOptions, NatsServer, nats_server_bin};
 pub use process::{Service, workspace_bin};
 pub use seed::{TEST_SEED_ENV, seeded_rng, test_seed};
+pub use webhook::{WebhookBodies, webhook_receiver};

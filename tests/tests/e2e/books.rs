@@ -3,12 +3,8 @@
 //! "books differ" naming that voucher, and the console's Books panel shows its date red with
 //! the difference on click (headless Chromium).
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::State;
-use axum::routing::post;
 use j2t_e2e::harness::{Stack, eventually};
 use jst2tplus::reconcile;
 use serde_json::{Value, json};
@@ -19,28 +15,11 @@ use j2t_e2e::harness::{admin_port, metric};
 
 const LIMIT: Duration = Duration::from_secs(180);
 
-type Bodies = Arc<Mutex<Vec<Value>>>;
+type Bodies = j2t_testkit::WebhookBodies;
 
 /// A webhook receiver on 127.0.0.1 keeping every body.
 async fn receiver() -> (String, Bodies) {
-    let bodies = Bodies::default();
-    let app = Router::new()
-        .route(
-            "/hook",
-            post(
-                |State(bodies): State<Bodies>, axum::Json(body): axum::Json<Value>| async move {
-                    bodies.lock().expect("lock").push(body);
-                    axum::Json(json!({"ok": true}))
-                },
-            ),
-        )
-        .with_state(bodies.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind the receiver");
-    let addr = listener.local_addr().expect("receiver address");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (format!("http://{addr}/hook"), bodies)
+    j2t_testkit::webhook_receiver(json!({"ok": true})).await
 }
 
 fn query(selector: &str) -> String {

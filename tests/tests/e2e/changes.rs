@@ -4,12 +4,8 @@
 //! the order, a dead letter `whereis` shows) or `reverse` (one correction voucher per change,
 //! never two, also when the fetcher dies between detecting a change and publishing it).
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::State;
-use axum::routing::post;
 use j2t_e2e::harness::{Stack, eventually};
 use j2t_simulator::{DemoSpec, demo_orders};
 use jst2tplus::reconcile;
@@ -19,28 +15,11 @@ use super::support::cli;
 
 const LIMIT: Duration = Duration::from_secs(120);
 
-type Bodies = Arc<Mutex<Vec<Value>>>;
+type Bodies = j2t_testkit::WebhookBodies;
 
 /// A webhook receiver on 127.0.0.1 keeping every body.
 async fn receiver() -> (String, Bodies) {
-    let bodies = Bodies::default();
-    let app = Router::new()
-        .route(
-            "/hook",
-            post(
-                |State(bodies): State<Bodies>, axum::Json(body): axum::Json<Value>| async move {
-                    bodies.lock().expect("lock").push(body);
-                    axum::Json(json!({"ok": true}))
-                },
-            ),
-        )
-        .with_state(bodies.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind the receiver");
-    let addr = listener.local_addr().expect("receiver address");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (format!("http://{addr}/hook"), bodies)
+    j2t_testkit::webhook_receiver(json!({"ok": true})).await
 }
 
 /// Seeds one day of shipped orders two days back; returns the day and the order that will
