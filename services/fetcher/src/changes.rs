@@ -19,7 +19,7 @@ use backon::{ExponentialBuilder, Retryable};
 use chrono::{NaiveDateTime, Utc};
 use j2t_config::{Config, DateType, SyncTask};
 use j2t_domain::{JST_TIME_FORMAT, OrderChanged, io_id_of};
-use j2t_jst::paging::{PageReader, Range, read_range};
+use j2t_jst::paging::{PageReader, Range, StatusRead, read_range};
 use j2t_jst::{JstClient, OutboundPage, OutboundQuery};
 use j2t_stores::WrittenOrders;
 use j2t_topology::{Topology, names};
@@ -122,7 +122,7 @@ impl Scanner {
             task: &task.name,
             changes: Vec::new(),
         };
-        read_range(&modified, range, &mut reader).await?;
+        read_range(&modified, range, &mut reader, &mut StatusRead::Apart).await?;
         let changes = reader.changes;
         if !changes.is_empty() {
             abort_if_asked();

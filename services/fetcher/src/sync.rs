@@ -11,7 +11,7 @@ use backon::{ExponentialBuilder, Retryable};
 use chrono::{NaiveDateTime, Utc};
 use j2t_config::{FetcherConfig, SyncTask};
 use j2t_domain::{DeadLetter, DeadLetterReason, Stage, Window, WindowClosed, io_id_of};
-use j2t_jst::paging::{PageReader, Range, read_range};
+use j2t_jst::paging::{PageReader, Range, StatusRead, read_range};
 use j2t_jst::{ApiCode, JstClient, JstError, OutboundPage, OutboundQuery};
 use j2t_topology::{Topology, names};
 use serde_json::Value;
@@ -98,6 +98,8 @@ pub struct TaskSync {
     /// density the backfill estimate extrapolates.
     read_orders: u64,
     read_secs: i64,
+    /// How the next window reads several statuses: learnt from the last window's density.
+    status_read: std::sync::Mutex<StatusRead>,
 }
 
 /// The state of one window while it is read.
@@ -144,6 +146,7 @@ impl TaskSync {
             refresh_refused: false,
             read_orders: 0,
             read_secs: 0,
+            status_read: Default::default(),
         }
     }
 
@@ -515,8 +518,13 @@ impl TaskSync {
     }
 
     async fn read_window(&self, range: Range, run: &mut WindowRun) -> anyhow::Result<()> {
+        let mut how = self.status_read.lock().map(|g| *g).unwrap_or_default();
         let mut reader = WindowReader { sync: self, run };
-        read_range(&self.task, range, &mut reader).await
+        let read = read_range(&self.task, range, &mut reader, &mut how).await;
+        if let Ok(mut last) = self.status_read.lock() {
+            *last = how;
+        }
+        read
     }
 
     /// Publishes the orders of one response that are new to this window and not already

@@ -26,13 +26,17 @@
 //!   everything already read, so it comes later instead of shifting rows past a boundary.
 //!   `>=` repeats the last row; duplicates are dropped by io_id.
 //!
+//! Several statuses (`Confirmed, Archive`) are read together while ranges are quiet: one
+//! unfiltered request that holds the whole range is one consistent answer (as `snapshot`),
+//! filtered here; a busier range is read status by status ([`StatusRead`]).
+//!
 //! Orders modified during the sync that leave the window (date_type 0 moves them to `now`)
 //! are picked up by a later window; the synced-io_id store keeps them from counting twice.
 //!
 //! The steps are pure; [`read_range`] drives them over a [`PageReader`] (the fetcher
 //! publishes what it reads, `jst2tplus reconcile` sums it), so both read JST alike.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::future::Future;
 
 use chrono::{Duration, NaiveDateTime};
@@ -202,28 +206,205 @@ pub fn range_query(
     }
 }
 
-/// Reads every order of `range` (at most 7 days) with `task`'s filters and paging strategy,
-/// once per status of `task.statuses` (JST's `status` filter takes one value; an order that
-/// moves from one status to another between the two reads may come twice, never not at all
-/// unless it left every status read). Without statuses, one read without a status filter.
+/// How a range is read when `task.statuses` names several (JST's `status` filter takes one
+/// value, so each status read on its own costs at least one request per range).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum StatusRead {
+    /// One request for the range without a status filter and with the total; when it holds
+    /// the whole range (one consistent answer, as in `snapshot`) its rows of the wanted
+    /// statuses are taken, whatever the number of statuses. A range that does not fit is
+    /// read [`StatusRead::Apart`] (the page is discarded) — so a quiet range costs one
+    /// request, a busy one a request more than `Apart` would.
+    #[default]
+    Together,
+    /// Each status on its own, with the task's paging strategy.
+    Apart,
+}
+
+/// What a range read showed about its density, to choose how the next range is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusOutcome {
+    /// Read together: every order of the range, of any status, fitted one page.
+    Fitted,
+    /// Read together over several pages: few orders of other statuses came along.
+    Continued,
+    /// Read together: more orders than a page, many of other statuses (the range was then
+    /// read apart).
+    Overflowed,
+    /// Read apart: this many distinct orders in the wanted statuses.
+    ReadApart { orders: u64 },
+}
+
+/// Ranges of a task tend to look alike (days of one shop), so the next range is read the
+/// way that would have been cheapest for this one. Back to `Together` only below half a
+/// page, leaving room for the orders of other statuses, which `Together` also reads.
+pub fn next_status_read(outcome: StatusOutcome, page_size: u32) -> StatusRead {
+    match outcome {
+        StatusOutcome::Fitted | StatusOutcome::Continued => StatusRead::Together,
+        StatusOutcome::Overflowed => StatusRead::Apart,
+        StatusOutcome::ReadApart { orders } if orders <= u64::from(page_size / 2) => {
+            StatusRead::Together
+        }
+        StatusOutcome::ReadApart { .. } => StatusRead::Apart,
+    }
+}
+
+/// After a together request that did not hold the whole range (`counted` orders, `returned`
+/// rows on the page, `wanted` of them in the task's statuses): go on reading together when
+/// the orders of other statuses it would also read, estimated from the page, take fewer
+/// requests than reading each further status apart (at least one request each).
+pub fn continue_together(
+    counted: u64,
+    returned: u64,
+    wanted: u64,
+    page_size: u32,
+    statuses: usize,
+) -> bool {
+    if returned == 0 {
+        return false;
+    }
+    let unwanted = counted.saturating_mul(returned.saturating_sub(wanted)) / returned;
+    unwanted < u64::from(page_size).saturating_mul(statuses.saturating_sub(1) as u64)
+}
+
+/// Reads every order of `range` (at most 7 days) with `task`'s filters and paging strategy.
+/// Without statuses: one read without a status filter; with one: a read filtered on it;
+/// with several: as `how` says ([`StatusRead`]), updated for the next range of the task. An
+/// order that moves between two wanted statuses while they are read apart may come twice,
+/// never not at all unless it left every status read.
 pub async fn read_range<R: PageReader>(
     task: &SyncTask,
     range: Range,
     reader: &mut R,
+    how: &mut StatusRead,
 ) -> Result<(), R::Error> {
-    let statuses: Vec<Option<&str>> = if task.statuses.is_empty() {
-        vec![None]
-    } else {
-        task.statuses.iter().map(|s| Some(s.as_str())).collect()
-    };
-    for status in statuses {
-        match task.paging {
-            Paging::Keyset => read_keyset(task, status, range, reader).await?,
-            Paging::Snapshot => read_snapshots(task, status, range, reader).await?,
-            Paging::StartTs => read_by_ts(task, status, range, reader).await?,
-        }
+    match task.statuses.as_slice() {
+        [] => return read_status(task, None, range, reader).await,
+        [status] => return read_status(task, Some(status.as_str()), range, reader).await,
+        _ => {}
     }
+    if *how == StatusRead::Together {
+        // Exactly `keyset`'s first query, so a keyset read can go on from it.
+        let query = OutboundQuery {
+            start_ts: (task.paging == Paging::Keyset).then_some(0),
+            is_get_total: Some(true),
+            ..range_query(task, None, range, 1)
+        };
+        let page = reader.fetch(&query).await?;
+        let returned = (page.datas.len() + page.unreadable.len()) as u64;
+        let mut filtered = OfStatuses {
+            reader: &mut *reader,
+            statuses: &task.statuses,
+        };
+        if !page.has_next && returned >= page.data_count {
+            *how = next_status_read(StatusOutcome::Fitted, task.page_size);
+            return filtered.accept(page).await;
+        }
+        let wanted = page
+            .datas
+            .iter()
+            .filter(|o| is_of(o, &task.statuses))
+            .count() as u64;
+        let go_on = continue_together(
+            page.data_count,
+            returned,
+            wanted,
+            task.page_size,
+            task.statuses.len(),
+        );
+        if go_on {
+            *how = next_status_read(StatusOutcome::Continued, task.page_size);
+            return match task.paging {
+                Paging::Keyset => read_keyset(task, None, range, &mut filtered, Some(page)).await,
+                _ => read_status(task, None, range, &mut filtered).await,
+            };
+        }
+        *how = next_status_read(StatusOutcome::Overflowed, task.page_size);
+    }
+    let mut counted = Distinct {
+        reader,
+        io_ids: HashSet::new(),
+    };
+    for status in &task.statuses {
+        read_status(task, Some(status.as_str()), range, &mut counted).await?;
+    }
+    let orders = counted.io_ids.len() as u64;
+    *how = next_status_read(StatusOutcome::ReadApart { orders }, task.page_size);
     Ok(())
+}
+
+/// The rows of `page` in one of `statuses`. Rows that could not be decoded are kept: their
+/// status is unknown, and the reader dead-letters them rather than lose a shipped order.
+fn of_statuses(mut page: OutboundPage, statuses: &[String]) -> OutboundPage {
+    page.datas.retain(|o| is_of(o, statuses));
+    page
+}
+
+fn is_of(order: &Value, statuses: &[String]) -> bool {
+    order
+        .get("status")
+        .and_then(Value::as_str)
+        .is_some_and(|s| statuses.iter().any(|wanted| wanted == s))
+}
+
+/// A reader that takes only the rows of the wanted statuses.
+struct OfStatuses<'a, R> {
+    reader: &'a mut R,
+    statuses: &'a [String],
+}
+
+impl<R: PageReader> PageReader for OfStatuses<'_, R> {
+    type Error = R::Error;
+    fn fetch(
+        &mut self,
+        query: &OutboundQuery,
+    ) -> impl Future<Output = Result<OutboundPage, Self::Error>> + Send {
+        self.reader.fetch(query)
+    }
+    fn accept(
+        &mut self,
+        page: OutboundPage,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        self.reader.accept(of_statuses(page, self.statuses))
+    }
+}
+
+/// A reader that also counts the distinct orders it accepted.
+struct Distinct<'a, R> {
+    reader: &'a mut R,
+    io_ids: HashSet<i64>,
+}
+
+impl<R: PageReader> PageReader for Distinct<'_, R> {
+    type Error = R::Error;
+    fn fetch(
+        &mut self,
+        query: &OutboundQuery,
+    ) -> impl Future<Output = Result<OutboundPage, Self::Error>> + Send {
+        self.reader.fetch(query)
+    }
+    fn accept(
+        &mut self,
+        page: OutboundPage,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        self.io_ids
+            .extend(page.datas.iter().filter_map(j2t_domain::io_id_of));
+        self.reader.accept(page)
+    }
+}
+
+/// One status (or none) of a range, with the task's paging strategy.
+async fn read_status<R: PageReader>(
+    task: &SyncTask,
+    status: Option<&str>,
+    range: Range,
+    reader: &mut R,
+) -> Result<(), R::Error> {
+    match task.paging {
+        Paging::Keyset => read_keyset(task, status, range, reader, None).await,
+        Paging::Snapshot => read_snapshots(task, status, range, reader).await,
+        Paging::StartTs => read_by_ts(task, status, range, reader).await,
+    }
 }
 
 /// The snapshot strategy.
@@ -295,17 +476,22 @@ async fn read_keyset<R: PageReader>(
     status: Option<&str>,
     range: Range,
     reader: &mut R,
+    mut fetched: Option<OutboundPage>,
 ) -> Result<(), R::Error> {
     let mut start_ts = 0;
     let mut first: Option<(u64, u64)> = None;
-    let mut read = std::collections::HashSet::new();
+    let mut read = HashSet::new();
     let stuck = loop {
         let query = OutboundQuery {
             start_ts: Some(start_ts),
             is_get_total: Some(first.is_none()),
             ..range_query(task, status, range, 1)
         };
-        let page = reader.fetch(&query).await?;
+        // The first page, when the caller already asked exactly this query.
+        let page = match fetched.take() {
+            Some(page) => page,
+            None => reader.fetch(&query).await?,
+        };
         let returned = page.datas.len() + page.unreadable.len();
         first.get_or_insert((page.data_count, returned as u64));
         read.extend(page.datas.iter().filter_map(j2t_domain::io_id_of));
@@ -429,6 +615,18 @@ mod tests {
             snapshot_step(second, page(false, 7, 7), 50),
             SnapshotStep::Take
         );
+    }
+
+    #[test]
+    fn reading_together_goes_on_while_other_statuses_are_rare() {
+        // 1,000 counted, 50 on the page: 40 wanted → ~200 others, more than one more status
+        // costs (50): apart. 49 wanted → ~20 others: together.
+        assert!(!continue_together(1_000, 50, 40, 50, 2));
+        assert!(continue_together(1_000, 50, 49, 50, 2));
+        // Three statuses apart cost two more requests at least: up to 99 others is fine.
+        assert!(continue_together(1_000, 50, 46, 50, 3));
+        assert!(!continue_together(1_000, 50, 45, 50, 3));
+        assert!(!continue_together(1_000, 0, 0, 50, 2));
     }
 
     #[test]

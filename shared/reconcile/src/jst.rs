@@ -9,7 +9,7 @@ use std::time::Duration;
 use backon::{ExponentialBuilder, Retryable};
 use chrono::{NaiveDate, NaiveDateTime};
 use j2t_config::{Config, DateType, SyncTask};
-use j2t_jst::paging::{PageReader, PagingError, Range, read_range};
+use j2t_jst::paging::{PageReader, PagingError, Range, StatusRead, read_range};
 use j2t_jst::{JstClient, OutboundPage, OutboundQuery};
 use j2t_mapping::Mapping;
 
@@ -88,6 +88,7 @@ pub async fn read(
             date_type: DateType::IoDate,
             ..task.clone()
         };
+        let mut how = StatusRead::default();
         for range in &ranges {
             let before = requests.load(Ordering::Relaxed);
             let mut reader = Reader {
@@ -96,7 +97,7 @@ pub async fn read(
                 orders: &mut orders,
                 requests: &requests,
             };
-            read_range(&task, *range, &mut reader).await?;
+            read_range(&task, *range, &mut reader, &mut how).await?;
             tracing::info!(
                 task = %task.name,
                 from = %range.start,

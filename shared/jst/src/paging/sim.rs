@@ -13,7 +13,10 @@ use chrono::{Duration, NaiveDate, NaiveDateTime};
 use j2t_config::{DateType, Paging, SyncTask};
 use serde_json::json;
 
-use super::{PageReader, PagingError, Range, range_query, read_range};
+use super::{
+    PageReader, PagingError, Range, StatusOutcome, StatusRead, next_status_read, range_query,
+    read_range,
+};
 use crate::{OutboundPage, OutboundQuery};
 
 #[derive(Debug, Clone)]
@@ -22,6 +25,7 @@ struct Order {
     io_date: NaiveDateTime,
     modified: NaiveDateTime,
     ts: i64,
+    status: &'static str,
 }
 
 /// xorshift64*: deterministic, no dependency.
@@ -53,6 +57,8 @@ struct Jst {
     now: NaiveDateTime,
     requests: u64,
     accepted: HashSet<i64>,
+    /// Drift also archives the order it modifies (a status change mid-read).
+    archive_on_modify: bool,
 }
 
 fn day() -> Range {
@@ -83,6 +89,7 @@ impl Jst {
                     io_date: at,
                     modified: at,
                     ts: 0,
+                    status: "Confirmed",
                 }
             })
             .collect::<Vec<_>>();
@@ -103,7 +110,28 @@ impl Jst {
             now: day().end + Duration::seconds(600),
             requests: 0,
             accepted: HashSet::new(),
+            archive_on_modify: false,
         }
+    }
+
+    /// Makes every `every`-th order not shipped (`WaitConfirm`), as a shop's day holds some,
+    /// and lets drift archive the orders it modifies.
+    fn with_statuses(mut self, every: usize, archive_on_modify: bool) -> Self {
+        for o in self.book.iter_mut().skip(every / 2).step_by(every.max(1)) {
+            o.status = "WaitConfirm";
+        }
+        self.archive_on_modify = archive_on_modify;
+        self
+    }
+
+    /// The io_ids in `range` whose status is one of `statuses`.
+    fn in_range_of(&self, range: Range, statuses: &[&str]) -> HashSet<i64> {
+        self.book
+            .iter()
+            .filter(|o| (range.start..=range.end).contains(&self.at(o)))
+            .filter(|o| statuses.contains(&o.status))
+            .map(|o| o.io_id)
+            .collect()
     }
 
     fn at(&self, o: &Order) -> NaiveDateTime {
@@ -137,6 +165,9 @@ impl Jst {
             let i = selected[self.rng.below(selected.len() as u64) as usize];
             self.book[i].modified = self.now;
             self.book[i].ts = ts;
+            if self.archive_on_modify && self.book[i].status == "Confirmed" {
+                self.book[i].status = "Archive";
+            }
         } else {
             let at = range.start + Duration::seconds(self.rng.below(range.seconds() as u64) as i64);
             self.book.push(Order {
@@ -148,6 +179,7 @@ impl Jst {
                     self.now
                 },
                 ts,
+                status: "Confirmed",
             });
             self.next_io_id += 1;
         }
@@ -169,6 +201,7 @@ impl Jst {
             .iter()
             .filter(|o| (range.start..=range.end).contains(&self.at(o)))
             .filter(|o| query.start_ts.is_none_or(|ts| o.ts >= ts))
+            .filter(|o| query.status.as_deref().is_none_or(|s| o.status == s))
             .collect();
         if query.start_ts.is_some() {
             rows.sort_by_key(|o| o.ts);
@@ -180,7 +213,7 @@ impl Jst {
             .iter()
             .skip((query.page_index as usize - 1) * size)
             .take(size)
-            .map(|o| json!({"io_id": o.io_id, "ts": o.ts}))
+            .map(|o| json!({"io_id": o.io_id, "ts": o.ts, "status": o.status}))
             .collect();
         let counted = query.is_get_total != Some(false);
         let count = rows.len() as u64;
@@ -268,7 +301,14 @@ fn read_day(
     let before = jst.in_range(day());
     match paging {
         Some(paging) => {
-            now(read_range(&task(paging, date_type, 50), day(), &mut jst)).expect("read")
+            let mut how = StatusRead::default();
+            now(read_range(
+                &task(paging, date_type, 50),
+                day(),
+                &mut jst,
+                &mut how,
+            ))
+            .expect("read")
         }
         None => naive(&task(Paging::Snapshot, date_type, 50), &mut jst),
     }
@@ -299,18 +339,55 @@ fn naive(task: &SyncTask, jst: &mut Jst) {
     }
 }
 
-/// The acceptance floor: the default strategy keeps ≥ 0.85 of the ceiling (50 orders per
-/// request at page_size 50) on a dense day, data changing or not.
-#[test]
-fn the_default_paging_fills_pages_on_a_dense_day() {
-    let default = j2t_config::Config::load_with_env(None, Some(Default::default()))
+/// Reads one day with `task` (its statuses, paging and date type) starting as `how` says;
+/// `missed`: orders of the task's statuses in the range before and after the read that were
+/// never accepted; `orders`: those in the range after it; `unwanted`: orders of other
+/// statuses that were accepted.
+fn read_day_as(task: &SyncTask, mut jst: Jst, how: &mut StatusRead) -> (Outcome, usize) {
+    let wanted: Vec<&str> = task.statuses.iter().map(String::as_str).collect();
+    let before = jst.in_range_of(day(), &wanted);
+    now(read_range(task, day(), &mut jst, how)).expect("read");
+    let after = jst.in_range_of(day(), &wanted);
+    let missed = before
+        .intersection(&after)
+        .filter(|id| !jst.accepted.contains(id))
+        .count();
+    let everything = jst.in_range(day());
+    let unwanted = jst
+        .accepted
+        .iter()
+        .filter(|id| everything.contains(id) && !after.contains(id) && !before.contains(id))
+        .count();
+    let out = Outcome {
+        orders: after.len(),
+        requests: jst.requests,
+        missed,
+    };
+    (out, unwanted)
+}
+
+fn default_task() -> SyncTask {
+    j2t_config::Config::load_with_env(None, Some(Default::default()))
         .expect("defaults")
         .fetcher
         .sync_tasks()[0]
-        .paging;
+        .clone()
+}
+
+/// The acceptance floor: the default task (its paging strategy and its statuses, read
+/// together or apart as it chooses) keeps ≥ 0.85 of the ceiling (50 orders per request at
+/// page_size 50) on a dense day, data changing or not, some orders of the day not shipped.
+#[test]
+fn the_default_paging_fills_pages_on_a_dense_day() {
+    let task = default_task();
+    assert!(
+        task.statuses.len() > 1,
+        "the default reads more than one status"
+    );
     for drift in [0.0, 0.05] {
-        let out = read_day(Some(default), 20_000, DateType::IoDate, drift, 7);
-        assert_eq!(out.missed, 0);
+        let jst = Jst::new(20_000, task.date_type, drift, 7).with_statuses(20, false);
+        let (out, unwanted) = read_day_as(&task, jst, &mut StatusRead::default());
+        assert_eq!((out.missed, unwanted), (0, 0));
         assert!(
             out.per_request() >= 0.85 * 50.0,
             "{} orders in {} requests = {:.1} per request (drift {drift}) is below 0.85 of 50",
@@ -318,6 +395,96 @@ fn the_default_paging_fills_pages_on_a_dense_day() {
             out.requests,
             out.per_request()
         );
+    }
+}
+
+/// A quiet day costs one request whatever the number of statuses: read together, the
+/// orders of other statuses filtered out. Read apart (as before), it costs one per status.
+#[test]
+fn several_statuses_cost_one_request_on_a_quiet_day() {
+    let task = default_task();
+    let quiet = || Jst::new(40, task.date_type, 0.0, 3).with_statuses(5, false);
+    let (together, unwanted) = read_day_as(&task, quiet(), &mut StatusRead::Together);
+    assert_eq!((together.missed, unwanted), (0, 0));
+    assert_eq!(together.orders, 32, "8 of the 40 are not shipped");
+    assert_eq!(together.requests, 1);
+    let (apart, _) = read_day_as(&task, quiet(), &mut StatusRead::Apart);
+    assert_eq!(apart.requests, task.statuses.len() as u64);
+}
+
+/// Reading together or apart, with orders modified, inserted and archived between
+/// requests, no order of a wanted status is missed and none of another status is taken.
+#[test]
+fn several_statuses_miss_nothing_while_orders_change_status() {
+    let base = default_task();
+    for paging in Paging::ALL {
+        let task = SyncTask {
+            paging: *paging,
+            ..base.clone()
+        };
+        for orders in [30, 800, 5_000] {
+            for seed in 1..4 {
+                for start in [StatusRead::Together, StatusRead::Apart] {
+                    let jst = Jst::new(orders, task.date_type, 0.3, seed).with_statuses(7, true);
+                    let (out, unwanted) = read_day_as(&task, jst, &mut start.clone());
+                    assert_eq!(
+                        (out.missed, unwanted),
+                        (0, 0),
+                        "{paging:?} {start:?} {orders}/day seed {seed}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// A busy day read together overflows its first page: that page is discarded, the day is
+/// read apart, and the next day starts apart (no second wasted probe).
+#[test]
+fn a_busy_day_switches_to_reading_apart() {
+    let task = default_task();
+    let busy = || Jst::new(5_000, task.date_type, 0.0, 5).with_statuses(10, false);
+    let mut how = StatusRead::Together;
+    let (together, _) = read_day_as(&task, busy(), &mut how);
+    assert_eq!(how, StatusRead::Apart);
+    let (apart, _) = read_day_as(&task, busy(), &mut how);
+    assert_eq!(how, StatusRead::Apart);
+    assert_eq!(together.requests, apart.requests + 1);
+}
+
+/// A busy day with few orders of other statuses is read together, at the cost of one
+/// status read apart: the extra status needs no request of its own.
+#[test]
+fn a_busy_day_with_few_other_statuses_is_read_together() {
+    let task = default_task();
+    let busy = || Jst::new(4_000, task.date_type, 0.0, 5).with_statuses(250, false);
+    let mut how = StatusRead::Together;
+    let (together, unwanted) = read_day_as(&task, busy(), &mut how);
+    assert_eq!((together.missed, unwanted), (0, 0));
+    assert_eq!(how, StatusRead::Together);
+    let (apart, _) = read_day_as(&task, busy(), &mut StatusRead::Apart);
+    assert!(
+        together.requests < apart.requests,
+        "together {} vs apart {}",
+        together.requests,
+        apart.requests
+    );
+}
+
+#[test]
+fn the_next_range_is_read_the_way_this_one_would_have_been_cheapest() {
+    use StatusOutcome::*;
+    use StatusRead::*;
+    for (outcome, next) in [
+        (Fitted, Together),
+        (Continued, Together),
+        (Overflowed, Apart),
+        (ReadApart { orders: 0 }, Together),
+        (ReadApart { orders: 25 }, Together),
+        (ReadApart { orders: 26 }, Apart),
+        (ReadApart { orders: 5_000 }, Apart),
+    ] {
+        assert_eq!(next_status_read(outcome, 50), next, "{outcome:?}");
     }
 }
 
@@ -367,6 +534,38 @@ fn paging_table() {
                     out.requests,
                     out.per_request(),
                     out.per_request() / 50.0
+                );
+            }
+        }
+    }
+    // Three days in a row, as a task reads them: how statuses are read carries over.
+    println!("default task (statuses Confirmed, Archive), 3 days; not shipped: 1 in N orders");
+    println!("paging     orders/day  drift  1 in N  requests  orders/request  of ceiling");
+    let task = default_task();
+    for every in [5, 100] {
+        for shipped in [50, 800, 5_000, 20_000] {
+            for drift in [0.0, 0.05] {
+                let mut how = StatusRead::default();
+                let (mut orders, mut requests) = (0, 0);
+                for seed in 11..14 {
+                    let all = shipped * every / (every - 1);
+                    let jst = Jst::new(all, task.date_type, drift, seed)
+                        .with_statuses(every as usize, false);
+                    let (out, unwanted) = read_day_as(&task, jst, &mut how);
+                    assert_eq!((out.missed, unwanted), (0, 0));
+                    orders += out.orders;
+                    requests += out.requests;
+                }
+                let per_request = orders as f64 / requests as f64;
+                println!(
+                    "{:<10} {:>10}  {:>5}  {:>6}  {:>8}  {:>14.1}  {:>10.2}",
+                    task.paging.as_str(),
+                    orders / 3,
+                    drift,
+                    every,
+                    requests,
+                    per_request,
+                    per_request / 50.0
                 );
             }
         }
