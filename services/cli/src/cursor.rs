@@ -75,6 +75,8 @@ pub async fn run(cfg: Config, command: CursorCommand) -> anyhow::Result<()> {
                 next_start,
                 pending: None,
                 attempts: 0,
+                // A moved cursor starts a catch-up of its own.
+                backfill: None,
             };
             store.save(&new).await?;
             let was = old.as_ref().map_or("none (never synced)".to_string(), |s| {
