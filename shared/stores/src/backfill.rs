@@ -113,7 +113,11 @@ mod tests {
             (0, Some(0), Some(100.0), true),
         ] {
             let p = progress(requests, remaining);
-            assert_eq!(p.percent_done(), percent, "{requests} done, {remaining:?} left");
+            assert_eq!(
+                p.percent_done(),
+                percent,
+                "{requests} done, {remaining:?} left"
+            );
             assert_eq!(p.is_live(), live, "{requests} done, {remaining:?} left");
         }
     }
