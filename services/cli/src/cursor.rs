@@ -75,6 +75,8 @@ pub async fn run(cfg: Config, command: CursorCommand) -> anyhow::Result<()> {
                 next_start,
                 pending: None,
                 attempts: 0,
+                // A moved cursor starts a catch-up of its own.
+                backfill: None,
             };
             store.save(&new).await?;
             let was = old.as_ref().map_or("none (never synced)".to_string(), |s| {
@@ -103,7 +105,11 @@ async fn show(cursors: &kv::Store, task: &str) -> anyhow::Result<String> {
                     .pending
                     .map(|w| format!(" (reading {} .. {})", w.start, w.end))
                     .unwrap_or_default();
-                format!("next_start {}{pending}", c.next_start)
+                format!(
+                    "next_start {}{pending}\n  catch-up  {}",
+                    c.next_start,
+                    catch_up(c.backfill.as_ref())
+                )
             })
             .unwrap_or_else(|e| format!("unreadable: {e}")),
         None => "none (never synced)".into(),
@@ -130,9 +136,64 @@ async fn show(cursors: &kv::Store, task: &str) -> anyhow::Result<String> {
     Ok(text)
 }
 
+/// The fetcher's catch-up record in words, as the console says it.
+fn catch_up(backfill: Option<&j2t_stores::Backfill>) -> String {
+    let Some(b) = backfill else {
+        return "not recorded yet".into();
+    };
+    let done = format!(
+        "since {}: {} windows, {} orders, {} requests; estimated {}",
+        b.from,
+        b.windows,
+        b.orders,
+        b.requests,
+        b.updated_at.format("%Y-%m-%d %H:%M:%S UTC")
+    );
+    match (b.remaining_requests, b.remaining_secs, b.percent_done()) {
+        _ if b.is_live() => format!("live ({done})"),
+        (Some(requests), Some(secs), Some(percent)) => format!(
+            "{requests} requests, about {} min left, {percent:.0} % done ({done})",
+            secs.div_ceil(60)
+        ),
+        _ => format!("estimate after the first window ({done})"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_catch_up_in_words() {
+        let at = |s| j2t_domain::jst_time::parse(s).expect("time");
+        let now = chrono::DateTime::from_timestamp(1_764_547_200, 0).expect("time");
+        let begun =
+            j2t_stores::Backfill::begin(at("2026-11-01 00:00:00"), at("2026-11-30 23:58:00"), now);
+        let since = "since 2026-11-01 00:00:00";
+        assert_eq!(catch_up(None), "not recorded yet");
+        assert!(catch_up(Some(&begun)).starts_with("estimate after the first window (since"));
+        let behind = j2t_stores::Backfill {
+            requests: 100,
+            windows: 2,
+            orders: 4_000,
+            remaining_requests: Some(300),
+            remaining_secs: Some(189),
+            ..begun.clone()
+        };
+        assert_eq!(
+            catch_up(Some(&behind)),
+            format!(
+                "300 requests, about 4 min left, 25 % done ({since}: 2 windows, 4000 orders, \
+                 100 requests; estimated 2025-12-01 00:00:00 UTC)"
+            )
+        );
+        let live = j2t_stores::Backfill {
+            remaining_requests: Some(0),
+            remaining_secs: Some(0),
+            ..behind
+        };
+        assert!(catch_up(Some(&live)).starts_with("live (since"));
+    }
 
     #[test]
     fn times_take_a_day_or_a_second() {

@@ -14,6 +14,10 @@ pub struct CursorState {
     /// Failed attempts at `pending` so far (dead-lettered at `max_window_attempts`).
     #[serde(default)]
     pub attempts: u32,
+    /// How far a catch-up has come and how long it still needs, for the console (see
+    /// `crate::progress`); saved with the cursor, so it costs no write of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backfill: Option<j2t_stores::Backfill>,
 }
 
 #[derive(Debug, thiserror::Error)]

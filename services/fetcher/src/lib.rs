@@ -14,6 +14,7 @@ pub mod backfill;
 mod changes;
 mod cursor;
 mod lease;
+mod progress;
 mod recheck;
 mod seen;
 mod sync;

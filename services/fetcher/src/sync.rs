@@ -150,32 +150,57 @@ impl TaskSync {
         }
     }
 
+    /// The horizon: now minus the lag (JST local). Windows end there at the latest.
+    fn horizon(&self) -> NaiveDateTime {
+        self.now_local() - chrono::Duration::seconds(self.settings.lag_secs as i64)
+    }
+
     /// After a live window: how many requests and how long until the task is caught up,
-    /// from the density read so far (log line while behind, gauges always).
-    fn track_backfill(&mut self, report: &WindowReport, next_start: NaiveDateTime) {
+    /// from the density read so far (log line while behind, gauges always, and the progress
+    /// in `state` that the console shows once the cursor is saved). A window that reached
+    /// the horizon leaves nothing to catch up.
+    fn track_backfill(&mut self, report: &WindowReport, state: &mut CursorState) {
         let window = report.window;
         self.read_orders += report.orders + report.already_synced;
         self.read_secs += (window.end - window.start).num_seconds() + 1;
-        let horizon = self.now_local() - chrono::Duration::seconds(self.settings.lag_secs as i64);
-        let behind = (horizon - next_start).num_seconds();
-        let estimate = crate::backfill::estimate(
-            behind,
-            self.settings.window_secs,
-            self.task.statuses.len(),
-            self.read_orders as f64 / self.read_secs.max(1) as f64,
-            self.task.page_size,
-            j2t_stores::spacing_with_margin(
-                self.settings.requests_per_second,
-                self.settings.requests_per_minute,
-                self.settings.rate_margin_percent,
-            ),
-        );
+        let horizon = self.horizon();
+        let behind = (horizon - state.next_start).num_seconds();
+        let estimate = if report.reached_horizon {
+            crate::backfill::Estimate {
+                requests: 0,
+                seconds: 0,
+            }
+        } else {
+            crate::backfill::estimate(
+                behind,
+                self.settings.window_secs,
+                self.task.statuses.len(),
+                self.read_orders as f64 / self.read_secs.max(1) as f64,
+                self.task.page_size,
+                j2t_stores::spacing_with_margin(
+                    self.settings.requests_per_second,
+                    self.settings.requests_per_minute,
+                    self.settings.rate_margin_percent,
+                ),
+            )
+        };
+        state.backfill = Some(crate::progress::window_closed(
+            state.backfill.take(),
+            crate::progress::WindowRead {
+                window,
+                pages: report.pages.into(),
+                orders: report.orders + report.already_synced,
+            },
+            estimate,
+            horizon,
+            Utc::now(),
+        ));
         let task = self.task.name.clone();
         metrics::gauge!("j2t_fetcher_backfill_remaining_requests", "task" => task.clone())
             .set(estimate.requests as f64);
         metrics::gauge!("j2t_fetcher_backfill_remaining_seconds", "task" => task.clone())
             .set(estimate.seconds as f64);
-        if estimate.requests > 0 && !report.reached_horizon {
+        if estimate.requests > 0 {
             tracing::info!(
                 task,
                 behind_secs = behind,
@@ -222,14 +247,14 @@ impl TaskSync {
                 next_start: self.initial_start(),
                 pending: None,
                 attempts: 0,
+                backfill: None,
             },
         };
         let mut reached_horizon = false;
         let window = match state.pending {
             Some(window) => window,
             None => {
-                let horizon =
-                    self.now_local() - chrono::Duration::seconds(self.settings.lag_secs as i64);
+                let horizon = self.horizon();
                 let max_len = chrono::Duration::seconds(self.settings.window_secs as i64);
                 let Some(window) = next_window(state.next_start, horizon, max_len) else {
                     return Ok(None);
@@ -237,6 +262,13 @@ impl TaskSync {
                 reached_horizon = window.end == horizon;
                 state.pending = Some(window);
                 state.attempts = 0;
+                state.backfill = crate::progress::window_started(
+                    state.backfill.take(),
+                    window,
+                    reached_horizon,
+                    horizon,
+                    Utc::now(),
+                );
                 // Recorded before fetching, so a crash resumes this very window.
                 self.cursor.save(&state).await?;
                 window
@@ -275,15 +307,15 @@ impl TaskSync {
         state.next_start = window.end + chrono::Duration::seconds(1);
         state.pending = None;
         state.attempts = 0;
-        self.cursor.save(&state).await?;
-        if self.refresh_refused {
-            self.signal_refresh_refused(None).await;
-        }
         let report = WindowReport {
             reached_horizon,
             ..report
         };
-        self.track_backfill(&report, state.next_start);
+        self.track_backfill(&report, &mut state);
+        self.cursor.save(&state).await?;
+        if self.refresh_refused {
+            self.signal_refresh_refused(None).await;
+        }
         Ok(Some(report))
     }
 

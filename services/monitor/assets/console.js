@@ -19,7 +19,10 @@
       inspect: '查看', replay: '重放', replaying: '重放中…', replayedTo: '已重放至',
       replayDone: '死信 #{id} 已重放至 {subject}', replayFailed: '死信 #{id} 重放失败：{error}', inspectFailed: '无法查看死信 #{id}：{error}',
       cursors: '同步任务', task: '任务', syncedUntil: '已同步至', pendingWindow: '进行中的窗口',
-      lag: '延迟', noCursors: '暂无同步任务', vouchers: '最近写入的凭证', externalCode: '外部编码',
+      lag: '延迟', catchUp: '追赶进度', live: '实时', estimating: '追赶中：第一个窗口读完后给出估算',
+      catchingUp: '追赶中：还需 {n} 次请求，约 {left}，已完成 {pct}%',
+      catchUpDetail: '自 {from} 起已读 {windows} 个窗口、{orders} 个订单、{requests} 次请求；估算于 {at}',
+      noCursors: '暂无同步任务', vouchers: '最近写入的凭证', externalCode: '外部编码',
       outcome: '结果', orders: '包含的订单 (io_id)', writtenAt: '写入时间', noVouchers: '暂无凭证',
       whereis: '查找订单', find: '查找', history: '尝试记录', close: '关闭',
       created: '已创建', already_exists: '已存在', more: '另 {n} 个',
@@ -51,7 +54,10 @@
       inspect: 'Inspect', replay: 'Replay', replaying: 'Replaying…', replayedTo: 'Replayed to',
       replayDone: 'Dead letter #{id} replayed to {subject}', replayFailed: 'Dead letter #{id} not replayed: {error}', inspectFailed: 'Cannot inspect dead letter #{id}: {error}',
       cursors: 'Sync tasks', task: 'Task', syncedUntil: 'Synced until', pendingWindow: 'Window in progress',
-      lag: 'Lag', noCursors: 'No sync tasks yet', vouchers: 'Recent vouchers', externalCode: 'ExternalCode',
+      lag: 'Lag', catchUp: 'Catch-up', live: 'live', estimating: 'catching up: estimate after the first window',
+      catchingUp: 'catching up: {n} requests, about {left} left, {pct} % done',
+      catchUpDetail: 'since {from}: {windows} windows, {orders} orders, {requests} requests; estimated {at}',
+      noCursors: 'No sync tasks yet', vouchers: 'Recent vouchers', externalCode: 'ExternalCode',
       outcome: 'Outcome', orders: 'Orders (io_id)', writtenAt: 'Written at', noVouchers: 'No vouchers yet',
       whereis: 'Find an order', find: 'Find', history: 'Attempt history', close: 'Close',
       created: 'created', already_exists: 'already existed', more: '{n} more',
@@ -349,7 +355,22 @@
     $('cursors-empty').hidden = cursors.length > 0;
     $('cursors').querySelector('tbody').replaceChildren(...cursors.map((c) => el('tr', { 'data-task': c.task },
       el('td', {}, c.task), el('td', {}, c.next_start), el('td', { class: 'code' }, c.pending || '—'),
-      el('td', { 'data-lag-secs': c.lag_secs }, duration(c.lag_secs)))));
+      el('td', { 'data-lag-secs': c.lag_secs }, duration(c.lag_secs)),
+      catchUp(c.backfill))));
+  }
+
+  // The fetcher's catch-up estimate from the cursor record: live, estimating, or how much is left.
+  function catchUp(b) {
+    if (!b) return el('td', { 'data-backfill': 'none' }, '—');
+    const detail = t('catchUpDetail', { from: b.from, windows: b.windows, orders: b.orders, requests: b.requests, at: time(b.updated_at) });
+    if (b.live) return el('td', { 'data-backfill': 'live', title: detail }, t('live'));
+    if (b.remaining_requests === null || b.remaining_requests === undefined) {
+      return el('td', { 'data-backfill': 'estimating', title: detail }, t('estimating'));
+    }
+    const pct = Math.floor(b.percent_done ?? 0);
+    return el('td', { 'data-backfill': 'catching-up', 'data-remaining-requests': b.remaining_requests, 'data-percent': pct, title: detail },
+      t('catchingUp', { n: b.remaining_requests, left: duration(b.remaining_secs), pct }),
+      el('progress', { max: 100, value: pct }));
   }
 
   function renderVouchers(vouchers) {

@@ -1,8 +1,8 @@
 //! The pipeline's state as Prometheus gauges on the monitor's `/metrics`: consumer backlog
-//! per stage, dead letters waiting, time of the last write, cursor lag per sync task. Labels
-//! are fixed stage names and the closed sets of dead-letter stages and reasons (every pair is
-//! exported, zero when none wait, so a replayed or purged letter does not leave a stale
-//! count behind).
+//! per stage, dead letters waiting, time of the last write, cursor lag and catch-up estimate
+//! (as the fetcher records it in the cursor) per sync task. Labels are fixed stage names and
+//! the closed sets of dead-letter stages and reasons (every pair is exported, zero when none
+//! wait, so a replayed or purged letter does not leave a stale count behind).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -102,5 +102,23 @@ fn export(status: &PipelineStatus) {
     for cursor in &status.cursors {
         metrics::gauge!("j2t_sync_cursor_lag_seconds", "task" => cursor.task.clone())
             .set(cursor.lag_secs as f64);
+        // The catch-up as the fetcher last recorded it; nothing until its first estimate.
+        let Some(backfill) = &cursor.backfill else {
+            continue;
+        };
+        let progress = &backfill.progress;
+        let (Some(requests), Some(secs), Some(percent)) = (
+            progress.remaining_requests,
+            progress.remaining_secs,
+            backfill.percent_done,
+        ) else {
+            continue;
+        };
+        let task = cursor.task.clone();
+        metrics::gauge!("j2t_sync_backfill_remaining_requests", "task" => task.clone())
+            .set(requests as f64);
+        metrics::gauge!("j2t_sync_backfill_remaining_seconds", "task" => task.clone())
+            .set(secs as f64);
+        metrics::gauge!("j2t_sync_backfill_done_ratio", "task" => task).set(percent / 100.0);
     }
 }

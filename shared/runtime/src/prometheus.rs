@@ -337,6 +337,24 @@ pub const METRICS: &[MetricDef] = &[
         "How far a sync task's cursor is behind now (JST local time).",
     ),
     gauge(
+        "j2t_sync_backfill_remaining_requests",
+        None,
+        &["task"],
+        "JST requests a sync task still needs to catch up, as its fetcher last recorded it in the cursor (0: live).",
+    ),
+    gauge(
+        "j2t_sync_backfill_remaining_seconds",
+        Some(Unit::Seconds),
+        &["task"],
+        "Time a sync task still needs to catch up, as its fetcher last recorded it in the cursor (0: live).",
+    ),
+    gauge(
+        "j2t_sync_backfill_done_ratio",
+        None,
+        &["task"],
+        "Share of a sync task's catch-up requests made so far, 0 to 1 (1: live).",
+    ),
+    gauge(
         "j2t_storage_bytes",
         Some(Unit::Bytes),
         &["store"],

@@ -3,6 +3,7 @@
 //! letters and their replay, the pipeline status the monitor reads, and `whereis`.
 
 mod attempts;
+mod backfill;
 mod books_guard;
 mod dead_letters;
 mod jst_client;
@@ -15,6 +16,7 @@ mod whereis;
 mod written;
 
 pub use attempts::{AttemptLog, AttemptsError};
+pub use backfill::{Backfill, BackfillStatus};
 pub use books_guard::refuse_mixed_setup;
 pub use dead_letters::{
     DeadLetters, DlqCount, DlqEntry, DlqError, DlqFilter, DlqPage, PageFrom, Replayed,

@@ -42,6 +42,10 @@ pub struct CursorStatus {
     pub pending: Option<String>,
     /// Seconds between `next_start` and now (JST local).
     pub lag_secs: i64,
+    /// The task's catch-up as its fetcher last recorded it (none from a fetcher older than
+    /// this field, or before its first window).
+    #[serde(default)]
+    pub backfill: Option<crate::BackfillStatus>,
 }
 
 /// Things only the services see, recorded in KV (`j2t_signals`) so monitors can see them.
@@ -241,11 +245,16 @@ async fn cursors(
                 serde_json::from_value(serde_json::Value::Object(w.clone())).ok()?;
             Some(window.id())
         });
+        // An unreadable progress record hides the progress, not the cursor.
+        let backfill = serde_json::from_value::<crate::Backfill>(value["backfill"].clone())
+            .ok()
+            .map(crate::BackfillStatus::from);
         cursors.push(CursorStatus {
             task,
             next_start,
             pending,
             lag_secs,
+            backfill,
         });
     }
     Ok(cursors)

@@ -9,6 +9,7 @@ mod cdp;
 mod changes;
 mod confirm;
 mod console;
+mod console_backfill;
 mod dead_letters;
 mod fetcher;
 mod fetcher_replicas;

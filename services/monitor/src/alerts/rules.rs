@@ -814,6 +814,7 @@ mod tests {
             next_start: "2027-01-01 00:00:00".into(),
             pending: None,
             lag_secs,
+            backfill: None,
         };
         let status = PipelineStatus {
             cursors: vec![
@@ -903,6 +904,7 @@ mod tests {
             next_start: String::new(),
             pending: None,
             lag_secs: 1_000_000,
+            backfill: None,
         });
         let mut memory = Memory::default();
         assert!(evaluate(&status, t(0), &th, &mut memory).is_empty());
