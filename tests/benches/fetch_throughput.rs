@@ -15,7 +15,8 @@
 //! A row ends when the fetcher is caught up (its cursor past today's first window): every day
 //! read for each shipped status, then today's window once (empty but for drift inserts, which
 //! are not counted as orders); `poll_interval_secs` stays at its default (30 s) so the live
-//! window is not polled again while the row is read. Counted at that moment:
+//! window is not polled again while the row is read. Time is taken at that moment; requests
+//! a few seconds later, once no re-check or change-scan page is in flight (see `settled`):
 //! live requests = every JST request the simulator answered (token, `Archive` queries, probes,
 //! retries and that one read of today included) − the fetcher's re-check requests
 //! (`j2t_fetcher_recheck_requests_total`) − its change-scan requests
@@ -175,9 +176,7 @@ async fn run(case: Case) -> Row {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let elapsed = started.elapsed();
-    let stats = stack.admin.stats().await.expect("stats");
-    let recheck = metric(port, RECHECK).await.unwrap_or(0.0) as u64;
-    let change_scan = metric(port, CHANGE_SCAN).await.unwrap_or(0.0) as u64;
+    let (stats, (recheck, change_scan)) = settled(&stack, port).await;
     let published = published_io_ids(&stack.nats_url()).await;
     let missed = shipped
         .iter()
@@ -197,6 +196,35 @@ async fn run(case: Case) -> Row {
         violations: stats.jst_rate_violations.values().sum(),
         case,
     }
+}
+
+/// The simulator's stats and the requests reported apart (re-check, change scan), read when
+/// no request of those is on its way: the fetcher counts a re-check or scan page before it
+/// waits for a slot of the app's limits (≤ ~1.3 s with both running), and their shared budget
+/// (`recheck_share_percent`, 20 % of 100/min) spaces them ≥ 3 s apart. So when neither counter
+/// moved for 2 s around the stats read, each counted page has reached the simulator and none is
+/// in flight. The live sync sleeps `poll_interval_secs` (30 s) once caught up, so it sends
+/// nothing meanwhile.
+async fn settled(stack: &Stack, port: u16) -> (j2t_simulator::Stats, (u64, u64)) {
+    for _ in 0..10 {
+        let before = apart(port).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let stats = stack.admin.stats().await.expect("stats");
+        let after = apart(port).await;
+        if before == after {
+            return (stats, after);
+        }
+    }
+    panic!("re-check and change-scan counters never stood still for 2 s");
+}
+
+/// The fetcher's re-check and change-scan requests so far (absent = none yet).
+async fn apart(port: u16) -> (u64, u64) {
+    let count = |v: Option<f64>| v.unwrap_or(0.0) as u64;
+    (
+        count(metric(port, RECHECK).await),
+        count(metric(port, CHANGE_SCAN).await),
+    )
 }
 
 /// The default task's cursor: everything before it is fetched and published.
