@@ -292,10 +292,7 @@ pub async fn read_range<R: PageReader>(
         };
         let page = reader.fetch(&query).await?;
         let returned = (page.datas.len() + page.unreadable.len()) as u64;
-        let mut filtered = OfStatuses {
-            reader: &mut *reader,
-            statuses: &task.statuses,
-        };
+        let mut filtered = Taking::new(&mut *reader, Some(&task.statuses));
         if !page.has_next && returned >= page.data_count {
             *how = next_status_read(StatusOutcome::Fitted, task.page_size);
             return filtered.accept(page).await;
@@ -321,10 +318,7 @@ pub async fn read_range<R: PageReader>(
         }
         *how = next_status_read(StatusOutcome::Overflowed, task.page_size);
     }
-    let mut counted = Distinct {
-        reader,
-        io_ids: HashSet::new(),
-    };
+    let mut counted = Taking::new(reader, None);
     for status in &task.statuses {
         read_status(task, Some(status.as_str()), range, &mut counted).await?;
     }
@@ -347,35 +341,25 @@ fn is_of(order: &Value, statuses: &[String]) -> bool {
         .is_some_and(|s| statuses.iter().any(|wanted| wanted == s))
 }
 
-/// A reader that takes only the rows of the wanted statuses.
-struct OfStatuses<'a, R> {
+/// A reader that takes only the rows of `statuses` (all rows: `None`) and counts the
+/// distinct orders it took.
+struct Taking<'a, R> {
     reader: &'a mut R,
-    statuses: &'a [String],
-}
-
-impl<R: PageReader> PageReader for OfStatuses<'_, R> {
-    type Error = R::Error;
-    fn fetch(
-        &mut self,
-        query: &OutboundQuery,
-    ) -> impl Future<Output = Result<OutboundPage, Self::Error>> + Send {
-        self.reader.fetch(query)
-    }
-    fn accept(
-        &mut self,
-        page: OutboundPage,
-    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
-        self.reader.accept(of_statuses(page, self.statuses))
-    }
-}
-
-/// A reader that also counts the distinct orders it accepted.
-struct Distinct<'a, R> {
-    reader: &'a mut R,
+    statuses: Option<&'a [String]>,
     io_ids: HashSet<i64>,
 }
 
-impl<R: PageReader> PageReader for Distinct<'_, R> {
+impl<'a, R> Taking<'a, R> {
+    fn new(reader: &'a mut R, statuses: Option<&'a [String]>) -> Self {
+        Self {
+            reader,
+            statuses,
+            io_ids: HashSet::new(),
+        }
+    }
+}
+
+impl<R: PageReader> PageReader for Taking<'_, R> {
     type Error = R::Error;
     fn fetch(
         &mut self,
@@ -385,8 +369,11 @@ impl<R: PageReader> PageReader for Distinct<'_, R> {
     }
     fn accept(
         &mut self,
-        page: OutboundPage,
+        mut page: OutboundPage,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        if let Some(statuses) = self.statuses {
+            page = of_statuses(page, statuses);
+        }
         self.io_ids
             .extend(page.datas.iter().filter_map(j2t_domain::io_id_of));
         self.reader.accept(page)
