@@ -11,15 +11,22 @@ pub struct Estimate {
     pub seconds: u64,
 }
 
-/// `behind_secs`: from the cursor to the horizon. Each window costs at least one request per
-/// status; its orders fill pages of `page_size - 1` new rows (keyset paging repeats the last
-/// row of a page). `orders_per_sec`: orders read so far ÷ seconds of JST time read.
+/// The live windows read so far: their requests and seconds of JST time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Read {
+    pub requests: u64,
+    pub secs: u64,
+}
+
+/// `behind_secs`: from the cursor to the horizon. `read`: what the windows read so far cost
+/// per second of JST time, extrapolated as it is (it holds the paging strategy, how the
+/// statuses were read, quiet or busy days). Before any window was read, each window is
+/// counted at one request per status plus nothing for orders (none are known yet).
 pub fn estimate(
     behind_secs: i64,
     window_secs: u64,
     statuses: usize,
-    orders_per_sec: f64,
-    page_size: u32,
+    read: Option<Read>,
     spacing: Duration,
 ) -> Estimate {
     if behind_secs <= 0 {
@@ -29,9 +36,12 @@ pub fn estimate(
         };
     }
     let behind = behind_secs as u64;
-    let windows = behind.div_ceil(window_secs.max(1));
-    let orders = (orders_per_sec.max(0.0) * behind as f64).ceil() as u64;
-    let requests = windows * statuses.max(1) as u64 + orders / u64::from(page_size.max(2) - 1);
+    let requests = match read {
+        Some(read) if read.secs > 0 => {
+            (read.requests as f64 / read.secs as f64 * behind as f64).ceil() as u64
+        }
+        _ => behind.div_ceil(window_secs.max(1)) * statuses.max(1) as u64,
+    };
     Estimate {
         requests,
         seconds: (spacing * u32::try_from(requests).unwrap_or(u32::MAX)).as_secs(),
@@ -43,22 +53,42 @@ mod tests {
     use super::*;
 
     const GAP: Duration = Duration::from_millis(630);
+    const DAY: u64 = 86_400;
 
     #[test]
     fn thirty_days_of_ten_thousand_orders() {
-        // 10,000 a day in daily windows, Confirmed and Archive: 60 + 300,000 / 49 requests.
-        let e = estimate(30 * 86_400, 86_400, 2, 10_000.0 / 86_400.0, 50, GAP);
-        assert_eq!(e.requests, 60 + 6_122);
-        assert_eq!(e.seconds, 3_894); // 65 minutes at 630 ms a request
+        // Three days read at 205 requests a day (10,000 orders: 204 keyset pages and the
+        // Archive request): 27 days left cost 27 × 205.
+        let read = Read {
+            requests: 3 * 205,
+            secs: 3 * DAY,
+        };
+        let e = estimate(27 * 86_400, DAY, 2, Some(read), GAP);
+        assert_eq!(e.requests, 27 * 205);
+        assert_eq!(e.seconds, 3_487); // 58 minutes at 630 ms a request
     }
 
     #[test]
-    fn caught_up_or_empty() {
-        assert_eq!(estimate(0, 86_400, 2, 1.0, 50, GAP).requests, 0);
-        assert_eq!(estimate(-5, 86_400, 2, 1.0, 50, GAP).seconds, 0);
-        // No orders seen yet: one request per window and status.
-        assert_eq!(estimate(3 * 86_400, 86_400, 2, 0.0, 50, GAP).requests, 6);
+    fn quiet_days_cost_what_they_cost() {
+        // One request a day (statuses read together): not one per status.
+        let read = Read {
+            requests: 2,
+            secs: 2 * DAY,
+        };
+        assert_eq!(estimate(10 * 86_400, DAY, 2, Some(read), GAP).requests, 10);
+    }
+
+    #[test]
+    fn caught_up_or_nothing_read_yet() {
+        let read = Some(Read {
+            requests: 1,
+            secs: DAY,
+        });
+        assert_eq!(estimate(0, DAY, 2, read, GAP).requests, 0);
+        assert_eq!(estimate(-5, DAY, 2, read, GAP).seconds, 0);
+        // Nothing read yet: one request per window and status.
+        assert_eq!(estimate(3 * 86_400, DAY, 2, None, GAP).requests, 6);
         // A part of a window is a window.
-        assert_eq!(estimate(90_000, 86_400, 1, 0.0, 50, GAP).requests, 2);
+        assert_eq!(estimate(90_000, DAY, 1, None, GAP).requests, 2);
     }
 }

@@ -94,10 +94,10 @@ pub struct TaskSync {
     signals: async_nats::jetstream::kv::Store,
     /// A refused refresh was signalled and not yet cleared.
     refresh_refused: bool,
-    /// Orders seen and seconds of JST time read by the live sync since the start: the
-    /// density the backfill estimate extrapolates.
-    read_orders: u64,
-    read_secs: i64,
+    /// Requests made and seconds of JST time read by the live sync since the start: the
+    /// cost per second the backfill estimate extrapolates.
+    read_requests: u64,
+    read_secs: u64,
     /// How the next window reads several statuses: learnt from the last window's density.
     status_read: std::sync::Mutex<StatusRead>,
 }
@@ -144,7 +144,7 @@ impl TaskSync {
             recheck_gate: None,
             signals: topology.signals.clone(),
             refresh_refused: false,
-            read_orders: 0,
+            read_requests: 0,
             read_secs: 0,
             status_read: Default::default(),
         }
@@ -161,8 +161,8 @@ impl TaskSync {
     /// the horizon leaves nothing to catch up.
     fn track_backfill(&mut self, report: &WindowReport, state: &mut CursorState) {
         let window = report.window;
-        self.read_orders += report.orders + report.already_synced;
-        self.read_secs += (window.end - window.start).num_seconds() + 1;
+        self.read_requests += u64::from(report.pages);
+        self.read_secs += ((window.end - window.start).num_seconds() + 1).max(0) as u64;
         let horizon = self.horizon();
         let behind = (horizon - state.next_start).num_seconds();
         let estimate = if report.reached_horizon {
@@ -175,8 +175,10 @@ impl TaskSync {
                 behind,
                 self.settings.window_secs,
                 self.task.statuses.len(),
-                self.read_orders as f64 / self.read_secs.max(1) as f64,
-                self.task.page_size,
+                Some(crate::backfill::Read {
+                    requests: self.read_requests,
+                    secs: self.read_secs,
+                }),
                 j2t_stores::spacing_with_margin(
                     self.settings.requests_per_second,
                     self.settings.requests_per_minute,
