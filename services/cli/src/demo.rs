@@ -10,8 +10,10 @@ use chrono::{Duration as Days, NaiveDate};
 use clap::Args;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use j2t_config::Config;
+use j2t_fetcher::CursorStore;
 use j2t_runtime::{Readiness, ServiceContext};
 use j2t_simulator::{AdminClient, DemoSpec};
+use j2t_stores::Backfill;
 use tokio_util::sync::CancellationToken;
 
 use crate::reconcile;
@@ -110,35 +112,30 @@ pub async fn run(mut cfg: Config, args: DemoArgs) -> anyhow::Result<()> {
     let tasks = start_services(&cfg, &shutdown);
 
     let target: f64 = expected.values().sum();
-    // The fetch's cost as the fetcher estimates a backfill (one day a window here), for the bar.
-    let task = &cfg.fetcher.sync_tasks()[0];
-    let spacing = j2t_stores::spacing_with_margin(
-        cfg.fetcher.requests_per_second,
-        cfg.fetcher.requests_per_minute,
-        cfg.fetcher.rate_margin_percent,
-    );
-    let days_secs = i64::from(args.days.max(1)) * 86_400;
-    let needed = j2t_fetcher::backfill::estimate(
-        days_secs,
-        86_400,
-        task.statuses.len(),
-        confirmed as f64 / days_secs as f64,
-        task.page_size,
-        spacing,
-    )
-    .requests
-    .max(1);
+    // The bar shows the fetcher's own catch-up estimate, as the console does (cursor record).
+    let task = cfg.fetcher.sync_tasks()[0].name.clone();
+    let mut cursors: Option<CursorStore> = None;
     let started = Instant::now();
     let mut outcome = None;
     while !shutdown.is_cancelled() {
         let dtos = admin.voucher_dtos().await?;
         // Starts at +0.0: an empty f64 sum is -0.0, which prints as "-0".
         let got = reconcile::actual(&dtos).values().fold(0.0, |a, b| a + b);
-        let requests = admin.stats().await.map(|s| s.jst_requests).unwrap_or(0);
+        if cursors.is_none() {
+            // The fetcher creates the topology; until it has, there is nothing to show.
+            cursors = j2t_topology::attach(&cfg)
+                .await
+                .ok()
+                .map(|t| CursorStore::new(t.cursors, &task));
+        }
+        let progress = match cursors.as_mut() {
+            Some(store) => store.load().await.ok().flatten().and_then(|c| c.backfill),
+            None => None,
+        };
         print!(
             "\rsyncing      {:>3}s  {}  vouchers in T+: {:>3}  quantity {:>6} / {:<6}",
             started.elapsed().as_secs(),
-            fetch_bar(requests, needed, spacing),
+            fetch_bar(progress.as_ref()),
             dtos.len(),
             got,
             target
@@ -169,19 +166,27 @@ pub async fn run(mut cfg: Config, args: DemoArgs) -> anyhow::Result<()> {
     }
 }
 
-/// `[#####-----]  JST 120/~290 requests, ~1m47s left`: the fetch's progress against the
-/// backfill estimate (requests include the polls, so it may pass 100 % and stays there).
-fn fetch_bar(requests: u64, needed: u64, spacing: Duration) -> String {
-    const WIDTH: u64 = 20;
-    let done = requests.min(needed);
-    let filled = (done * WIDTH / needed.max(1)) as usize;
-    let left = spacing * u32::try_from(needed - done).unwrap_or(u32::MAX);
+/// `[#####-----]  JST 120/~290 requests, ~1m47s left`: the fetcher's catch-up progress
+/// and estimate (`j2t_stores::Backfill`, the same the console shows).
+fn fetch_bar(progress: Option<&Backfill>) -> String {
+    const WIDTH: usize = 20;
+    let Some(b) = progress else {
+        return format!("[{}] JST starting", "-".repeat(WIDTH));
+    };
+    let (Some(left), Some(secs)) = (b.remaining_requests, b.remaining_secs) else {
+        return format!("[{}] JST estimating", "-".repeat(WIDTH));
+    };
+    let total = b.requests + left;
+    let filled = (b.requests as usize * WIDTH)
+        .checked_div(total as usize)
+        .unwrap_or(WIDTH);
     format!(
-        "[{}{}] JST {requests:>5}/~{needed} requests, ~{}m{:02}s left",
+        "[{}{}] JST {:>5}/~{total} requests, ~{}m{:02}s left",
         "#".repeat(filled),
-        "-".repeat(WIDTH as usize - filled),
-        left.as_secs() / 60,
-        left.as_secs() % 60
+        "-".repeat(WIDTH - filled),
+        b.requests,
+        secs / 60,
+        secs % 60
     )
 }
 
@@ -255,19 +260,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_bar_fills_with_requests_and_stops_at_full() {
-        let gap = Duration::from_millis(630);
+    fn the_bar_shows_the_fetchers_catch_up() {
+        let t = chrono::DateTime::UNIX_EPOCH;
+        let mut b = Backfill::begin(t.naive_utc(), t.naive_utc(), t);
+        assert_eq!(fetch_bar(None), "[--------------------] JST starting");
+        assert_eq!(fetch_bar(Some(&b)), "[--------------------] JST estimating");
+        (b.requests, b.remaining_requests, b.remaining_secs) = (50, Some(50), Some(31));
         assert_eq!(
-            fetch_bar(0, 100, gap),
-            "[--------------------] JST     0/~100 requests, ~1m03s left"
-        );
-        assert_eq!(
-            fetch_bar(50, 100, gap),
+            fetch_bar(Some(&b)),
             "[##########----------] JST    50/~100 requests, ~0m31s left"
         );
+        (b.requests, b.remaining_requests, b.remaining_secs) = (130, Some(0), Some(0));
         assert_eq!(
-            fetch_bar(130, 100, gap),
-            "[####################] JST   130/~100 requests, ~0m00s left"
+            fetch_bar(Some(&b)),
+            "[####################] JST   130/~130 requests, ~0m00s left"
         );
     }
 }
