@@ -279,14 +279,14 @@ pub async fn read_range<R: PageReader>(
     how: &mut StatusRead,
 ) -> Result<(), R::Error> {
     match task.statuses.as_slice() {
-        [] => return read_status(task, None, range, reader).await,
-        [status] => return read_status(task, Some(status.as_str()), range, reader).await,
+        [] => return read_status(task, None, range, reader, None).await,
+        [status] => return read_status(task, Some(status.as_str()), range, reader, None).await,
         _ => {}
     }
     if *how == StatusRead::Together {
-        // Exactly `keyset`'s first query, so a keyset read can go on from it.
+        // The strategy's own first query (with the total), so the read can go on from it.
         let query = OutboundQuery {
-            start_ts: (task.paging == Paging::Keyset).then_some(0),
+            start_ts: (task.paging != Paging::Snapshot).then_some(0),
             is_get_total: Some(true),
             ..range_query(task, None, range, 1)
         };
@@ -311,16 +311,13 @@ pub async fn read_range<R: PageReader>(
         );
         if go_on {
             *how = next_status_read(StatusOutcome::Continued, task.page_size);
-            return match task.paging {
-                Paging::Keyset => read_keyset(task, None, range, &mut filtered, Some(page)).await,
-                _ => read_status(task, None, range, &mut filtered).await,
-            };
+            return read_status(task, None, range, &mut filtered, Some(page)).await;
         }
         *how = next_status_read(StatusOutcome::Overflowed, task.page_size);
     }
     let mut counted = Taking::new(reader, None);
     for status in &task.statuses {
-        read_status(task, Some(status.as_str()), range, &mut counted).await?;
+        read_status(task, Some(status.as_str()), range, &mut counted, None).await?;
     }
     let orders = counted.io_ids.len() as u64;
     *how = next_status_read(StatusOutcome::ReadApart { orders }, task.page_size);
@@ -380,17 +377,19 @@ impl<R: PageReader> PageReader for Taking<'_, R> {
     }
 }
 
-/// One status (or none) of a range, with the task's paging strategy.
+/// One status (or none) of a range, with the task's paging strategy; `fetched`: the answer
+/// to the strategy's first query, when the caller already has it.
 async fn read_status<R: PageReader>(
     task: &SyncTask,
     status: Option<&str>,
     range: Range,
     reader: &mut R,
+    fetched: Option<OutboundPage>,
 ) -> Result<(), R::Error> {
     match task.paging {
-        Paging::Keyset => read_keyset(task, status, range, reader, None).await,
-        Paging::Snapshot => read_snapshots(task, status, range, reader).await,
-        Paging::StartTs => read_by_ts(task, status, range, reader).await,
+        Paging::Keyset => read_keyset(task, status, range, reader, fetched).await,
+        Paging::Snapshot => read_snapshots(task, status, range, reader, fetched).await,
+        Paging::StartTs => read_by_ts(task, status, range, reader, fetched).await,
     }
 }
 
@@ -400,10 +399,14 @@ async fn read_snapshots<R: PageReader>(
     status: Option<&str>,
     range: Range,
     reader: &mut R,
+    mut fetched: Option<OutboundPage>,
 ) -> Result<(), R::Error> {
     let mut todo = vec![range];
     while let Some(range) = todo.pop() {
-        let page = reader.fetch(&range_query(task, status, range, 1)).await?;
+        let page = match fetched.take() {
+            Some(page) => page,
+            None => reader.fetch(&range_query(task, status, range, 1)).await?,
+        };
         let first = FirstPage {
             has_next: page.has_next,
             returned: (page.datas.len() + page.unreadable.len()) as u64,
@@ -519,7 +522,7 @@ async fn read_keyset<R: PageReader>(
                 end = %range.end,
                 "keyset read fewer orders than JST counted; reading the range again as snapshots"
             );
-            read_snapshots(task, status, range, reader).await
+            read_snapshots(task, status, range, reader, None).await
         }
     }
 }
@@ -530,6 +533,7 @@ async fn read_by_ts<R: PageReader>(
     status: Option<&str>,
     range: Range,
     reader: &mut R,
+    mut fetched: Option<OutboundPage>,
 ) -> Result<(), R::Error> {
     let mut start_ts = 0;
     loop {
@@ -538,7 +542,10 @@ async fn read_by_ts<R: PageReader>(
             is_get_total: Some(false),
             ..range_query(task, status, range, 1)
         };
-        let page = reader.fetch(&query).await?;
+        let page = match fetched.take() {
+            Some(page) => page,
+            None => reader.fetch(&query).await?,
+        };
         let max_ts = page
             .datas
             .iter()
