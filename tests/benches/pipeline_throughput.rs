@@ -50,6 +50,32 @@ fn peak_rss_mib(pid: u32) -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+/// CPU time (user + system) a live process has used, in seconds.
+fn cpu_secs(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) start at state (field 3).
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // USER_HZ is 100 on Linux.
+    Some(ticks / 100.0)
+}
+
+/// The sum of every sample of metric `name` (all label sets) on a service's `/metrics`.
+async fn metric_sum(port: u16, name: &str) -> f64 {
+    let Ok(response) = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await else {
+        return 0.0;
+    };
+    let text = response.text().await.unwrap_or_default();
+    text.lines()
+        .filter(|line| {
+            line.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
+        .filter_map(|line| line.rsplit_once(' ')?.1.parse::<f64>().ok())
+        .sum()
+}
+
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
@@ -215,8 +241,11 @@ async fn main() {
     let mut writer = stack.spawn("jst2tplus-writer", &env);
     let transformer_port = admin_port(&mut transformer).await;
     admin_port(&mut writer).await;
+    let cpu_before = [stack.simulator_pid(), transformer.id(), writer.id()]
+        .map(|pid| cpu_secs(pid).unwrap_or_default());
+    let nats_cpu_before = stack.nats().pid().and_then(cpu_secs).unwrap_or_default();
     let started = Instant::now();
-    let fetcher: Service = stack.spawn("jst2tplus-fetcher", &env);
+    let mut fetcher: Service = stack.spawn("jst2tplus-fetcher", &env);
 
     let nats = stack.nats_url();
     let (mut fetched, mut transformed, mut written) = (None, None, None);
@@ -239,14 +268,33 @@ async fn main() {
             "pipeline stalled: {stored} stored, {merged} merged after {LIMIT:?}"
         );
     }
-    let peak = [
+    let processes = [
         ("fetcher", Some(fetcher.id())),
         ("transformer", Some(transformer.id())),
         ("writer", Some(writer.id())),
         ("simulator", Some(stack.simulator_pid())),
         ("nats-server", stack.nats().pid()),
     ]
-    .map(|(what, pid)| (what, pid.and_then(peak_rss_mib)));
+    .map(|(what, pid)| {
+        let before = match what {
+            "simulator" => cpu_before[0],
+            "transformer" => cpu_before[1],
+            "writer" => cpu_before[2],
+            "nats-server" => nats_cpu_before,
+            _ => 0.0,
+        };
+        (
+            what,
+            pid.and_then(peak_rss_mib),
+            pid.and_then(cpu_secs).map(|c| c - before),
+        )
+    });
+    // Where the fetcher's time went: JST answers (HTTP round trip, the simulator's work
+    // included) and waits for the rate schedule; the rest is its own work and NATS.
+    let fetcher_port = admin_port(&mut fetcher).await;
+    let jst_secs = metric_sum(fetcher_port, "j2t_jst_request_duration_seconds_sum").await;
+    let jst_requests = metric_sum(fetcher_port, "j2t_jst_request_duration_seconds_count").await;
+    let rate_wait = metric_sum(fetcher_port, "j2t_jst_rate_limit_wait_seconds_sum").await;
     let dtos = stack.admin.voucher_dtos().await.expect("vouchers");
     let rows = reconcile::by_day(&expected, &dtos);
     let exact = rows.iter().all(|r| r.matches);
@@ -272,12 +320,17 @@ async fn main() {
     );
     println!("\nraw JetStream msgs/s  pipeline orders/s  ratio");
     println!("{raw_rate:>20.0}  {rate:>17.0}  {:>5.3}", rate / raw_rate);
-    println!("\npeak RSS (VmHWM)");
-    for (what, mib) in peak {
-        match mib {
-            Some(mib) => println!("  {what:<12} {mib:>7.1} MiB"),
-            None => println!("  {what:<12} unknown"),
-        }
+    println!(
+        "\nfetcher: {jst_requests:.0} JST requests, {jst_secs:.2} s waiting for their answers \
+         ({:.1} ms each), {rate_wait:.2} s for the rate schedule; fetch stage {:.2} s",
+        1000.0 * jst_secs / jst_requests.max(1.0),
+        at(fetched)
+    );
+    println!("\nprocess       peak RSS (VmHWM)  CPU s (pipeline)");
+    for (what, mib, cpu) in processes {
+        let mib = mib.map_or("unknown".into(), |m| format!("{m:.1} MiB"));
+        let cpu = cpu.map_or("unknown".into(), |c| format!("{c:.2}"));
+        println!("  {what:<12} {mib:>16}  {cpu:>17}");
     }
     println!(
         "\nΣ qty per (date, SKU) exact on all {} days: {exact}; ExternalCodes twice: {}; \
