@@ -2,7 +2,9 @@
 //! until T+ holds every voucher, with JST's rate limits lifted (in the simulator and in the
 //! fetcher's config), as a fraction of raw JetStream publish-then-consume of as many
 //! order-sized messages on the same nats-server, measured in the same run. Also each stage's
-//! finish and each process's peak RSS (VmHWM).
+//! finish, where the fetcher's time went (JST answers, rate schedule: its metrics), and each
+//! process's peak RSS (VmHWM) and CPU seconds during the pipeline. At the end T+ must hold
+//! exactly the Confirmed quantities per (date, SKU), no ExternalCode twice.
 //!
 //! `cargo bench -p j2t-e2e --bench pipeline_throughput` (outside CI; builds the binaries for
 //! the bench profile, i.e. release, on first use).
