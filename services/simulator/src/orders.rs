@@ -32,7 +32,9 @@ pub(crate) const DATE_FIELDS: [&str; 2] = ["modified", "io_date"];
 
 #[derive(Debug, Default)]
 struct DateIndex {
-    sorted: BTreeSet<(String, i64)>,
+    /// (time text, io_id) → the order's `ts`, so rows before a `start_ts` are passed over
+    /// without reading the order.
+    sorted: BTreeMap<(String, i64), Option<i64>>,
     other: BTreeSet<i64>,
 }
 
@@ -47,16 +49,25 @@ impl DateIndex {
 
     fn add(&mut self, io_id: i64, order: &Value, field: &str) {
         match Self::key(order, field) {
-            Some(text) => self.sorted.insert((text, io_id)),
-            None => self.other.insert(io_id),
-        };
+            Some(text) => {
+                let ts = order.get("ts").and_then(Value::as_i64);
+                self.sorted.insert((text, io_id), ts);
+            }
+            None => {
+                self.other.insert(io_id);
+            }
+        }
     }
 
     fn remove(&mut self, io_id: i64, order: &Value, field: &str) {
         match Self::key(order, field) {
-            Some(text) => self.sorted.remove(&(text, io_id)),
-            None => self.other.remove(&io_id),
-        };
+            Some(text) => {
+                self.sorted.remove(&(text, io_id));
+            }
+            None => {
+                self.other.remove(&io_id);
+            }
+        }
     }
 }
 
@@ -164,14 +175,15 @@ impl OrderBook {
         self.orders.values()
     }
 
-    /// The orders whose `field` may lie within `begin..=end` (JST time texts): every one
-    /// that does, and those whose `field` is not in JST's form (the caller checks each). In
-    /// no particular order. An unindexed `field`: every order.
+    /// The orders whose `field` may lie within `begin..=end` (JST time texts) with a `ts` of
+    /// at least `min_ts`: every one that does, and those whose `field` is not in JST's form
+    /// (the caller checks each). In no particular order. An unindexed `field`: every order.
     pub fn in_window<'a>(
         &'a self,
         field: &str,
         begin: &str,
         end: &str,
+        min_ts: Option<i64>,
     ) -> Box<dyn Iterator<Item = &'a Value> + 'a> {
         let Some(index) = self.by_date.get(field) else {
             if DATE_FIELDS.contains(&field) {
@@ -183,7 +195,8 @@ impl OrderBook {
         let ids = index
             .sorted
             .range(range)
-            .map(|(_, io_id)| io_id)
+            .filter(move |(_, ts)| min_ts.is_none_or(|min| **ts >= Some(min)))
+            .map(|((_, io_id), _)| io_id)
             .chain(index.other.iter());
         Box::new(ids.filter_map(|io_id| self.orders.get(io_id)))
     }
@@ -224,7 +237,7 @@ mod tests {
         let mut book = OrderBook::default();
         let ids = |book: &OrderBook, begin: &str, end: &str| {
             let mut ids: Vec<i64> = book
-                .in_window("modified", begin, end)
+                .in_window("modified", begin, end, None)
                 .filter_map(|o| o["io_id"].as_i64())
                 .collect();
             ids.sort();
@@ -251,6 +264,17 @@ mod tests {
             ids(&book, "2026-11-26 00:00:00", "2026-11-26 23:59:59"),
             vec![1, 3]
         );
+        // ts: order 3 is 3, order 1 (modified) 4, order 2 (replaced) 5.
+        let from_ts = |min| {
+            let mut ids: Vec<i64> = book
+                .in_window("modified", day.0, day.1, Some(min))
+                .filter_map(|o| o["io_id"].as_i64())
+                .collect();
+            ids.sort();
+            ids
+        };
+        assert_eq!(from_ts(5), vec![2, 3], "texts not in JST's form: always");
+        assert_eq!(from_ts(6), vec![3]);
     }
 
     #[test]

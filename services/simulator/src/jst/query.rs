@@ -125,7 +125,7 @@ async fn answer(store: &Store, fields: &Fields, received: Instant) -> Outcome {
         let rows: Vec<&Value> = match query.filter.window_text() {
             Some((field, begin, end)) => d
                 .book
-                .in_window(field, begin, end)
+                .in_window(field, begin, end, query.start_ts)
                 .filter(|o| query.matches(o))
                 .collect(),
             None => d.book.iter().filter(|o| query.matches(o)).collect(),
