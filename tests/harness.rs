@@ -7,7 +7,7 @@ use j2t_testkit::{NatsServer, Service};
 pub struct Stack {
     nats: NatsServer,
     // Held so it lives (and is killed) with the stack.
-    _simulator: Service,
+    simulator: Service,
     pub admin: AdminClient,
     /// Base URL of the simulated Jushuitan (which also serves the admin API).
     pub jst_url: String,
@@ -96,7 +96,7 @@ impl Stack {
         }
         Stack {
             nats,
-            _simulator: simulator,
+            simulator,
             admin,
             jst_url: jst,
             env,
@@ -110,6 +110,11 @@ impl Stack {
 
     pub fn nats_url(&self) -> String {
         self.nats.url()
+    }
+
+    /// The simulator's process id (to read its peak memory in `/proc`).
+    pub fn simulator_pid(&self) -> u32 {
+        self.simulator.id()
     }
 
     /// The NATS server, to stop and start it again (an outage).

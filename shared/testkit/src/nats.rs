@@ -170,6 +170,11 @@ impl NatsServer {
         }
     }
 
+    /// The running server's process id (`None` while stopped).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn url(&self) -> String {
         let scheme = if self.options.tls { "tls" } else { "nats" };
         format!("{scheme}://127.0.0.1:{}", self.port)

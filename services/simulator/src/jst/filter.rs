@@ -21,7 +21,7 @@ pub struct OutboundQuery {
 /// Which orders a query selects, apart from the `start_ts` cursor.
 #[derive(Debug, Clone)]
 pub struct OrderFilter {
-    window: Option<(NaiveDateTime, NaiveDateTime)>,
+    window: Option<TimeWindow>,
     /// `modified` (date_type 0) or `io_date` (date_type 2).
     date_field: &'static str,
     status: Option<String>,
@@ -55,10 +55,10 @@ impl OutboundQuery {
     }
 
     pub fn matches(&self, order: &Value) -> bool {
-        self.filter.matches(order)
-            && self
-                .start_ts
-                .is_none_or(|start| order.get("ts").and_then(Value::as_i64) >= Some(start))
+        // The integer test first: it is the cheapest and, with start_ts, drops most rows.
+        self.start_ts
+            .is_none_or(|start| order.get("ts").and_then(Value::as_i64) >= Some(start))
+            && self.filter.matches(order)
     }
 }
 
@@ -77,7 +77,7 @@ impl OrderFilter {
                         "modified_begin..modified_end spans {span} s, more than 7 days"
                     ));
                 }
-                Some((b, e))
+                Some(TimeWindow::new(b, e))
             }
             (None, None) => None,
             _ => return Err("modified_begin and modified_end must be given together".into()),
@@ -117,6 +117,13 @@ impl OrderFilter {
         })
     }
 
+    /// The date field its window applies to and the window's bounds as JST time texts.
+    pub fn window_text(&self) -> Option<(&'static str, &str, &str)> {
+        self.window
+            .as_ref()
+            .map(|w| (self.date_field, w.begin_text.as_str(), w.end_text.as_str()))
+    }
+
     pub fn matches(&self, o: &Value) -> bool {
         let text = |k: &str| o.get(k).and_then(Value::as_str).unwrap_or_default();
         let num = |k: &str| o.get(k).and_then(Value::as_i64);
@@ -126,10 +133,8 @@ impl OrderFilter {
                     || ids.iter().any(|id| id == text(k))
             })
         };
-        self.window.is_none_or(|(b, e)| {
-            NaiveDateTime::parse_from_str(text(self.date_field), JST_TIME_FORMAT)
-                .is_ok_and(|t| b <= t && t <= e)
-        }) && self.status.as_deref().is_none_or(|s| text("status") == s)
+        // Cheap tests first, the window last: every query runs this over the whole book.
+        self.status.as_deref().is_none_or(|s| text("status") == s)
             && self.shop_id.is_none_or(|s| num("shop_id") == Some(s))
             && self.wms_co_id.is_none_or(|w| num("wms_co_id") == Some(w))
             && self.offline.is_none_or(|f| {
@@ -141,10 +146,48 @@ impl OrderFilter {
             && in_list(&self.io_ids, "io_id")
             && in_list(&self.so_ids, "so_id")
             && in_list(&self.o_ids, "o_id")
+            && self
+                .window
+                .as_ref()
+                .is_none_or(|w| w.contains(text(self.date_field)))
     }
 }
 
 /// Integers arrive as JSON numbers or strings (both occur in the wild).
+/// `modified_begin..=modified_end`, also as JST's text, so that most rows outside it are
+/// told apart without parsing their time (the book is scanned on every query).
+#[derive(Debug, Clone)]
+struct TimeWindow {
+    begin: NaiveDateTime,
+    end: NaiveDateTime,
+    begin_text: String,
+    end_text: String,
+}
+
+impl TimeWindow {
+    fn new(begin: NaiveDateTime, end: NaiveDateTime) -> Self {
+        Self {
+            begin,
+            end,
+            begin_text: begin.format(JST_TIME_FORMAT).to_string(),
+            end_text: end.format(JST_TIME_FORMAT).to_string(),
+        }
+    }
+
+    /// Whether `text` is a JST time within the window. A text in JST's zero-padded form
+    /// (`yyyy-MM-dd HH:mm:ss`) sorts as its time, so one sorting outside is outside (or no
+    /// time at all); anything else is parsed.
+    fn contains(&self, text: &str) -> bool {
+        if crate::orders::is_jst_time_text(text)
+            && (text < self.begin_text.as_str() || text > self.end_text.as_str())
+        {
+            return false;
+        }
+        NaiveDateTime::parse_from_str(text, JST_TIME_FORMAT)
+            .is_ok_and(|t| self.begin <= t && t <= self.end)
+    }
+}
+
 fn int(biz: &Value, key: &str) -> Result<Option<i64>, String> {
     match biz.get(key) {
         None | Some(Value::Null) => Ok(None),
@@ -231,5 +274,24 @@ mod tests {
         };
         assert!(!q(0).matches(&order));
         assert!(q(2).matches(&order));
+    }
+
+    #[test]
+    fn the_window_holds_its_bounds_and_nothing_outside_in_any_time_form() {
+        let q = parse(json!({"modified_begin": DAY.0, "modified_end": DAY.1})).expect("valid");
+        let at = |modified: &str| q.matches(&json!({"modified": modified}));
+        for inside in [DAY.0, "2026-11-25 12:00:00", DAY.1, "2026-11-25 9:05:00"] {
+            assert!(at(inside), "{inside} is inside");
+        }
+        for outside in [
+            "2026-11-24 23:59:59",
+            "2026-11-26 00:00:00",
+            "2026-11-26 0:00:00",
+            "2026-11-25 24:00:00",
+            "2026-11-25T12:00:00",
+            "",
+        ] {
+            assert!(!at(outside), "{outside} is outside");
+        }
     }
 }
