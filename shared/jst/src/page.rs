@@ -23,6 +23,8 @@ use crate::{OutboundPage, OutboundQuery};
 pub struct UnreadableOrder {
     /// Its `io_id`, when that much could be read.
     pub io_id: Option<i64>,
+    /// Its `status`, when that much could be read (a plain string without escapes).
+    pub status: Option<String>,
     /// Its text as received (invalid UTF-8 replaced by U+FFFD).
     pub raw: String,
     /// Why it could not be decoded.
@@ -122,6 +124,7 @@ fn split_decode(body: &[u8]) -> Result<(Head, Vec<UnreadableOrder>), String> {
             Ok(order) => good.push(order),
             Err(error) => bad.push(UnreadableOrder {
                 io_id: io_id_in(text),
+                status: status_in(text),
                 raw: String::from_utf8_lossy(text).into_owned(),
                 reason: error.to_string(),
             }),
@@ -145,6 +148,15 @@ fn io_id_in(order: &[u8]) -> Option<i64> {
     let fields = members(order, skip_ws(order, 0))?;
     let span = member(&fields, b"io_id")?;
     std::str::from_utf8(&order[span]).ok()?.parse().ok()
+}
+
+/// The status of an order's raw text, if its `status` member is a string without escapes.
+fn status_in(order: &[u8]) -> Option<String> {
+    let fields = members(order, skip_ws(order, 0))?;
+    let span = member(&fields, b"status")?;
+    let text = std::str::from_utf8(&order[span]).ok()?;
+    let inner = text.strip_prefix('"')?.strip_suffix('"')?;
+    (!inner.contains('\\')).then(|| inner.to_string())
 }
 
 fn member(members: &[(&[u8], Range<usize>)], key: &[u8]) -> Option<Range<usize>> {
@@ -326,6 +338,20 @@ mod tests {
         assert_eq!(page.datas, vec![json!({"io_id":2})]);
         assert_eq!(page.unreadable[0].io_id, Some(1));
         assert!(page.unreadable[0].raw.contains(r"\ud800"));
+    }
+
+    #[test]
+    fn an_unreadable_order_keeps_its_status_when_it_can_be_read() {
+        let raw = body(
+            r#"{"io_id":1,"status":"WaitConfirm","remark":"a\ud800b"},{"io_id":2,"status":"Con\u0066irmed","remark":"\ud800"},{"io_id":3}"#,
+        );
+        let page = decode_page(&raw, &query())
+            .expect("reads")
+            .data
+            .expect("data");
+        let statuses: Vec<_> = page.unreadable.iter().map(|o| o.status.clone()).collect();
+        // An escaped status is not guessed at.
+        assert_eq!(statuses, vec![Some("WaitConfirm".to_string()), None]);
     }
 
     #[test]

@@ -324,10 +324,16 @@ pub async fn read_range<R: PageReader>(
     Ok(())
 }
 
-/// The rows of `page` in one of `statuses`. Rows that could not be decoded are kept: their
-/// status is unknown, and the reader dead-letters them rather than lose a shipped order.
+/// The rows of `page` in one of `statuses`. A row that could not be decoded is kept unless
+/// its status could be read and is another: the reader dead-letters it rather than lose a
+/// shipped order.
 fn of_statuses(mut page: OutboundPage, statuses: &[String]) -> OutboundPage {
     page.datas.retain(|o| is_of(o, statuses));
+    page.unreadable.retain(|o| {
+        o.status
+            .as_ref()
+            .is_none_or(|s| statuses.iter().any(|wanted| wanted == s))
+    });
     page
 }
 
@@ -621,6 +627,39 @@ mod tests {
         assert!(continue_together(1_000, 50, 46, 50, 3));
         assert!(!continue_together(1_000, 50, 45, 50, 3));
         assert!(!continue_together(1_000, 0, 0, 50, 2));
+    }
+
+    #[test]
+    fn read_together_keeps_the_wanted_statuses_and_unreadable_rows_of_unknown_status() {
+        let bad = |io_id, status: Option<&str>| crate::UnreadableOrder {
+            io_id: Some(io_id),
+            status: status.map(str::to_string),
+            raw: String::new(),
+            reason: String::new(),
+        };
+        let page = OutboundPage {
+            page_index: 1,
+            page_size: 50,
+            data_count: 6,
+            page_count: 1,
+            has_next: false,
+            datas: vec![
+                serde_json::json!({"io_id": 1, "status": "Confirmed"}),
+                serde_json::json!({"io_id": 2, "status": "WaitConfirm"}),
+                serde_json::json!({"io_id": 3, "status": "Archive"}),
+            ],
+            unreadable: vec![
+                bad(4, Some("Delete")),
+                bad(5, Some("Archive")),
+                bad(6, None),
+            ],
+        };
+        let wanted = ["Confirmed".to_string(), "Archive".to_string()];
+        let kept = of_statuses(page, &wanted);
+        let ids: Vec<_> = kept.datas.iter().filter_map(j2t_domain::io_id_of).collect();
+        assert_eq!(ids, vec![1, 3]);
+        let bad_ids: Vec<_> = kept.unreadable.iter().filter_map(|o| o.io_id).collect();
+        assert_eq!(bad_ids, vec![5, 6]);
     }
 
     #[test]
