@@ -226,8 +226,8 @@ pub enum StatusRead {
 pub enum StatusOutcome {
     /// Read together: every order of the range, of any status, fitted one page.
     Fitted,
-    /// Read together over several pages: few orders of other statuses came along.
-    Continued,
+    /// Read together over several pages; this many orders of other statuses came along.
+    Continued { others: u64 },
     /// Read together: more orders than a page, many of other statuses (the range was then
     /// read apart).
     Overflowed,
@@ -235,12 +235,17 @@ pub enum StatusOutcome {
     ReadApart { orders: u64 },
 }
 
-/// Ranges of a task tend to look alike (days of one shop), so the next range is read the
-/// way that would have been cheapest for this one. Back to `Together` only below half a
-/// page, leaving room for the orders of other statuses, which `Together` also reads.
-pub fn next_status_read(outcome: StatusOutcome, page_size: u32) -> StatusRead {
+/// Ranges of a task tend to look alike (days of one shop), so the next range of a task with
+/// `statuses` statuses is read the way that would have been cheapest for this one. Back to
+/// `Together` only below half a page, leaving room for the orders of other statuses, which
+/// `Together` also reads.
+pub fn next_status_read(outcome: StatusOutcome, page_size: u32, statuses: usize) -> StatusRead {
     match outcome {
-        StatusOutcome::Fitted | StatusOutcome::Continued => StatusRead::Together,
+        StatusOutcome::Fitted => StatusRead::Together,
+        StatusOutcome::Continued { others } if cheaper_together(others, page_size, statuses) => {
+            StatusRead::Together
+        }
+        StatusOutcome::Continued { .. } => StatusRead::Apart,
         StatusOutcome::Overflowed => StatusRead::Apart,
         StatusOutcome::ReadApart { orders } if orders <= u64::from(page_size / 2) => {
             StatusRead::Together
@@ -263,8 +268,14 @@ pub fn continue_together(
     if returned == 0 {
         return false;
     }
-    let unwanted = counted.saturating_mul(returned.saturating_sub(wanted)) / returned;
-    unwanted < u64::from(page_size).saturating_mul(statuses.saturating_sub(1) as u64)
+    let others = counted.saturating_mul(returned.saturating_sub(wanted)) / returned;
+    cheaper_together(others, page_size, statuses)
+}
+
+/// `others` orders of other statuses read along cost fewer requests than reading each
+/// status after the first apart (at least one request each).
+fn cheaper_together(others: u64, page_size: u32, statuses: usize) -> bool {
+    others < u64::from(page_size).saturating_mul(statuses.saturating_sub(1) as u64)
 }
 
 /// Reads every order of `range` (at most 7 days) with `task`'s filters and paging strategy.
@@ -283,6 +294,7 @@ pub async fn read_range<R: PageReader>(
         [status] => return read_status(task, Some(status.as_str()), range, reader, None).await,
         _ => {}
     }
+    let k = task.statuses.len();
     if *how == StatusRead::Together {
         // The strategy's own first query (with the total), so the read can go on from it.
         let query = OutboundQuery {
@@ -294,7 +306,7 @@ pub async fn read_range<R: PageReader>(
         let returned = (page.datas.len() + page.unreadable.len()) as u64;
         let mut filtered = Taking::new(&mut *reader, Some(&task.statuses));
         if !page.has_next && returned >= page.data_count {
-            *how = next_status_read(StatusOutcome::Fitted, task.page_size);
+            *how = next_status_read(StatusOutcome::Fitted, task.page_size, k);
             return filtered.accept(page).await;
         }
         let wanted = page
@@ -310,17 +322,19 @@ pub async fn read_range<R: PageReader>(
             task.statuses.len(),
         );
         if go_on {
-            *how = next_status_read(StatusOutcome::Continued, task.page_size);
-            return read_status(task, None, range, &mut filtered, Some(page)).await;
+            read_status(task, None, range, &mut filtered, Some(page)).await?;
+            let others = filtered.others.len() as u64;
+            *how = next_status_read(StatusOutcome::Continued { others }, task.page_size, k);
+            return Ok(());
         }
-        *how = next_status_read(StatusOutcome::Overflowed, task.page_size);
+        *how = next_status_read(StatusOutcome::Overflowed, task.page_size, k);
     }
     let mut counted = Taking::new(reader, None);
     for status in &task.statuses {
         read_status(task, Some(status.as_str()), range, &mut counted, None).await?;
     }
     let orders = counted.io_ids.len() as u64;
-    *how = next_status_read(StatusOutcome::ReadApart { orders }, task.page_size);
+    *how = next_status_read(StatusOutcome::ReadApart { orders }, task.page_size, k);
     Ok(())
 }
 
@@ -345,11 +359,12 @@ fn is_of(order: &Value, statuses: &[String]) -> bool {
 }
 
 /// A reader that takes only the rows of `statuses` (all rows: `None`) and counts the
-/// distinct orders it took.
+/// distinct orders it took and those it left.
 struct Taking<'a, R> {
     reader: &'a mut R,
     statuses: Option<&'a [String]>,
     io_ids: HashSet<i64>,
+    others: HashSet<i64>,
 }
 
 impl<'a, R> Taking<'a, R> {
@@ -358,6 +373,7 @@ impl<'a, R> Taking<'a, R> {
             reader,
             statuses,
             io_ids: HashSet::new(),
+            others: HashSet::new(),
         }
     }
 }
@@ -375,7 +391,11 @@ impl<R: PageReader> PageReader for Taking<'_, R> {
         mut page: OutboundPage,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send {
         if let Some(statuses) = self.statuses {
+            let all: Vec<i64> = page.datas.iter().filter_map(j2t_domain::io_id_of).collect();
             page = of_statuses(page, statuses);
+            let kept: HashSet<i64> = page.datas.iter().filter_map(j2t_domain::io_id_of).collect();
+            self.others
+                .extend(all.into_iter().filter(|id| !kept.contains(id)));
         }
         self.io_ids
             .extend(page.datas.iter().filter_map(j2t_domain::io_id_of));

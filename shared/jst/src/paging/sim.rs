@@ -477,14 +477,15 @@ fn the_next_range_is_read_the_way_this_one_would_have_been_cheapest() {
     use StatusRead::*;
     for (outcome, next) in [
         (Fitted, Together),
-        (Continued, Together),
+        (Continued { others: 49 }, Together),
+        (Continued { others: 50 }, Apart),
         (Overflowed, Apart),
         (ReadApart { orders: 0 }, Together),
         (ReadApart { orders: 25 }, Together),
         (ReadApart { orders: 26 }, Apart),
         (ReadApart { orders: 5_000 }, Apart),
     ] {
-        assert_eq!(next_status_read(outcome, 50), next, "{outcome:?}");
+        assert_eq!(next_status_read(outcome, 50, 2), next, "{outcome:?}");
     }
 }
 
