@@ -12,15 +12,9 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use j2t_config::Config;
 use j2t_domain::{DeadLetter, DeadLetterReason, Stage};
+use j2t_e2e::harness::env_or;
 use j2t_testkit::{NatsServer, Service};
 use serde_json::json;
-
-fn env_or(key: &str, default: usize) -> usize {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// The console's token in this run.
 const TOKEN: &str = "bench-token";

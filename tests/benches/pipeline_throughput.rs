@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, consumer, stream};
 use futures::StreamExt;
-use j2t_e2e::harness::{Stack, admin_port, metric, stream_messages};
+use j2t_e2e::harness::{Stack, admin_port, env_or, metric, peak_rss_mib, stream_messages};
 use j2t_simulator::{DemoSpec, JstFaults};
 use j2t_testkit::Service;
 use j2t_topology::names;
@@ -38,21 +38,6 @@ const LIFTED_PER_MINUTE: u32 = 6_000_000;
 const RAW_ROUNDS: usize = 3;
 const POLL: Duration = Duration::from_millis(50);
 const LIMIT: Duration = Duration::from_secs(1800);
-
-fn env_or(key: &str, default: u64) -> u64 {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// Peak resident set (VmHWM) of a live process, in MiB.
-fn peak_rss_mib(pid: u32) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
 
 /// CPU time (user + system) a live process has used, in seconds.
 fn cpu_secs(pid: u32) -> Option<f64> {

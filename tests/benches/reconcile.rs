@@ -14,19 +14,12 @@ use std::process::Command;
 use std::time::Instant;
 
 use chrono::Duration as Days;
-use j2t_e2e::harness::Stack;
+use j2t_e2e::harness::{Stack, env_or};
 use j2t_simulator::{DemoSpec, JstFaults, demo_orders};
 use j2t_testkit::workspace_bin;
 use serde_json::Value;
 
 const PAGE_SIZE: u64 = 50;
-
-fn env_or(key: &str, default: u64) -> u64 {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 #[tokio::main]
 async fn main() {

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use chrono::Duration as Days;
-use j2t_e2e::harness::{Stack, stream_messages};
+use j2t_e2e::harness::{Stack, env_or, peak_rss_mib, stream_messages};
 use j2t_simulator::{DemoSpec, JstFaults, TplusFaults, demo_orders};
 use j2t_testkit::Service;
 use jst2tplus::reconcile;
@@ -28,21 +28,6 @@ const SERVICES: [&str; 3] = [
     "jst2tplus-transformer",
     "jst2tplus-writer",
 ];
-
-fn env_or(key: &str, default: u64) -> u64 {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// Peak resident set (VmHWM) of a live process, in MiB.
-fn peak_rss_mib(pid: u32) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
 
 /// The three services, restartable, with the highest peak RSS seen per service.
 struct Pipeline {
