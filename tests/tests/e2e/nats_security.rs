@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use j2t_e2e::harness::Stack;
+use j2t_e2e::harness::{Stack, admin_port, eventually, metric};
 use j2t_testkit::{NatsOptions, NatsServer};
 use jst2tplus::reconcile;
 use serde_json::{Value, json};
@@ -277,6 +277,19 @@ async fn pipeline_runs_on_tls_with_one_least_privileged_user_per_service() {
             );
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // The fetcher's spare-budget work runs once it is caught up: wait until a change scan
+    // (which saves its cursor in `j2t_written`) and a re-check pass have run, so their
+    // permissions are judged too.
+    let fetcher_admin = admin_port(&mut services[0]).await;
+    for series in [
+        "j2t_fetcher_change_scan_pages_total{task=\"default\"}",
+        "j2t_fetcher_recheck_passes_total{task=\"default\"}",
+    ] {
+        eventually(Duration::from_secs(120), series, || async {
+            metric(fetcher_admin, series).await.filter(|v| *v >= 1.0)
+        })
+        .await;
     }
     // Some more rounds of every service (the monitor evaluates every second) before their
     // permissions are judged; nothing may arrive twice meanwhile.
