@@ -31,9 +31,10 @@ pub struct DemoArgs {
     pub days: u32,
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Give up waiting for the totals to match after this many seconds.
-    #[arg(long, default_value_t = 180)]
-    pub timeout_secs: u64,
+    /// Give up waiting for the totals to match after this many seconds (default: 2 minutes
+    /// plus twice the fetch's time at JST's rate limit, so `--orders 20000` has time too).
+    #[arg(long)]
+    pub timeout_secs: Option<u64>,
     /// Keep the pipeline running after the summary (Ctrl-C stops it).
     #[arg(long)]
     pub follow: bool,
@@ -115,6 +116,17 @@ pub async fn run(mut cfg: Config, args: DemoArgs) -> anyhow::Result<()> {
     // The bar shows the fetcher's own catch-up estimate, as the console does (cursor record).
     let task = cfg.fetcher.sync_tasks()[0].name.clone();
     let mut cursors: Option<CursorStore> = None;
+    let timeout = args.timeout_secs.map_or_else(
+        || {
+            default_timeout(
+                confirmed as u64,
+                args.days,
+                cfg.fetcher.page_size,
+                spacing(&cfg),
+            )
+        },
+        Duration::from_secs,
+    );
     let started = Instant::now();
     let mut outcome = None;
     while !shutdown.is_cancelled() {
@@ -144,7 +156,7 @@ pub async fn run(mut cfg: Config, args: DemoArgs) -> anyhow::Result<()> {
         let matches = reconcile::by_day(&expected, &dtos)
             .iter()
             .all(|d| d.matches);
-        let timed_out = started.elapsed() > Duration::from_secs(args.timeout_secs);
+        let timed_out = started.elapsed() > timeout;
         if outcome.is_none() && (matches || timed_out) {
             println!();
             outcome = Some(summary(first, end, &expected, &dtos));
@@ -188,6 +200,22 @@ fn fetch_bar(progress: Option<&Backfill>) -> String {
         secs / 60,
         secs % 60
     )
+}
+
+/// The rate schedule's spacing between two JST requests.
+fn spacing(cfg: &Config) -> Duration {
+    j2t_stores::spacing_with_margin(
+        cfg.fetcher.requests_per_second,
+        cfg.fetcher.requests_per_minute,
+        cfg.fetcher.rate_margin_percent,
+    )
+}
+
+/// Two minutes plus twice the fetch's time at the rate limit: `shipped` orders in pages of
+/// `page_size - 1` new ones, and a few requests a day (statuses, today's window).
+fn default_timeout(shipped: u64, days: u32, page_size: u32, spacing: Duration) -> Duration {
+    let requests = shipped / u64::from(page_size.max(2) - 1) + 3 * u64::from(days.max(1));
+    Duration::from_secs(120) + 2 * spacing * u32::try_from(requests).unwrap_or(u32::MAX)
 }
 
 fn start_services(cfg: &Config, shutdown: &CancellationToken) -> Vec<tokio::task::JoinHandle<()>> {
@@ -258,6 +286,20 @@ fn summary(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_timeout_leaves_time_for_a_big_demo() {
+        let gap = Duration::from_millis(630);
+        // 300 orders: 2 minutes and a bit; 16,000 shipped: 2 × 335 requests × 630 ms more.
+        assert_eq!(
+            default_timeout(240, 3, 50, gap),
+            Duration::from_millis(120_000 + 2 * 13 * 630)
+        );
+        assert_eq!(
+            default_timeout(16_000, 3, 50, gap),
+            Duration::from_millis(120_000 + 2 * 335 * 630)
+        );
+    }
 
     #[test]
     fn the_bar_shows_the_fetchers_catch_up() {
