@@ -303,7 +303,7 @@ pub async fn read_range<R: PageReader>(
             ..range_query(task, None, range, 1)
         };
         let page = reader.fetch(&query).await?;
-        let returned = (page.datas.len() + page.unreadable.len()) as u64;
+        let returned = page.rows();
         let mut filtered = Taking::new(&mut *reader, Some(&task.statuses));
         if !page.has_next && returned >= page.data_count {
             *how = next_status_read(StatusOutcome::Fitted, task.page_size, k);
@@ -429,13 +429,11 @@ async fn read_snapshots<R: PageReader>(
 ) -> Result<(), R::Error> {
     let mut todo = vec![range];
     while let Some(range) = todo.pop() {
-        let page = match fetched.take() {
-            Some(page) => page,
-            None => reader.fetch(&range_query(task, status, range, 1)).await?,
-        };
+        let page =
+            take_or_fetch(&mut fetched, reader, &range_query(task, status, range, 1)).await?;
         let first = FirstPage {
             has_next: page.has_next,
-            returned: (page.datas.len() + page.unreadable.len()) as u64,
+            returned: page.rows(),
             data_count: page.data_count,
         };
         match snapshot_step(range, first, task.page_size) {
@@ -504,19 +502,12 @@ async fn read_keyset<R: PageReader>(
             ..range_query(task, status, range, 1)
         };
         // The first page, when the caller already asked exactly this query.
-        let page = match fetched.take() {
-            Some(page) => page,
-            None => reader.fetch(&query).await?,
-        };
-        let returned = page.datas.len() + page.unreadable.len();
+        let page = take_or_fetch(&mut fetched, reader, &query).await?;
+        let returned = page.rows() as usize;
         first.get_or_insert((page.data_count, returned as u64));
         read.extend(page.datas.iter().filter_map(j2t_domain::io_id_of));
         read.extend(page.unreadable.iter().filter_map(|o| o.io_id));
-        let max_ts = page
-            .datas
-            .iter()
-            .filter_map(|o| o.get("ts").and_then(Value::as_i64))
-            .max();
+        let max_ts = page.max_ts();
         // A first page that holds the whole counted range is one consistent answer for it
         // (as in `snapshot`): even a full page then needs no second request.
         let whole = start_ts == 0
@@ -553,6 +544,18 @@ async fn read_keyset<R: PageReader>(
     }
 }
 
+/// The answer to a strategy's first query when the caller already has it, else asked now.
+async fn take_or_fetch<R: PageReader>(
+    fetched: &mut Option<OutboundPage>,
+    reader: &mut R,
+    query: &OutboundQuery,
+) -> Result<OutboundPage, R::Error> {
+    match fetched.take() {
+        Some(page) => Ok(page),
+        None => reader.fetch(query).await,
+    }
+}
+
 /// The start_ts strategy.
 async fn read_by_ts<R: PageReader>(
     task: &SyncTask,
@@ -568,16 +571,9 @@ async fn read_by_ts<R: PageReader>(
             is_get_total: Some(false),
             ..range_query(task, status, range, 1)
         };
-        let page = match fetched.take() {
-            Some(page) => page,
-            None => reader.fetch(&query).await?,
-        };
-        let max_ts = page
-            .datas
-            .iter()
-            .filter_map(|o| o.get("ts").and_then(Value::as_i64))
-            .max();
-        let returned = page.datas.len() + page.unreadable.len();
+        let page = take_or_fetch(&mut fetched, reader, &query).await?;
+        let max_ts = page.max_ts();
+        let returned = page.rows() as usize;
         let step = ts_step(start_ts, returned, task.page_size, max_ts);
         reader.accept(page).await?;
         match step {

@@ -46,3 +46,18 @@ pub struct OutboundPage {
     #[serde(skip)]
     pub unreadable: Vec<crate::UnreadableOrder>,
 }
+
+impl OutboundPage {
+    /// Rows of this answer, readable or not.
+    pub fn rows(&self) -> u64 {
+        (self.datas.len() + self.unreadable.len()) as u64
+    }
+
+    /// The largest rowversion `ts` among its readable rows.
+    pub fn max_ts(&self) -> Option<i64> {
+        self.datas
+            .iter()
+            .filter_map(|o| o.get("ts").and_then(serde_json::Value::as_i64))
+            .max()
+    }
+}

@@ -214,17 +214,21 @@ async fn stage(
     Ok(status)
 }
 
-async fn cursors(
-    kv: &kv::Store,
-    now_local: NaiveDateTime,
-) -> Result<Vec<CursorStatus>, StatusError> {
-    let keys: Vec<String> = kv
-        .keys()
+/// Every key of a bucket.
+async fn all_keys(kv: &kv::Store) -> Result<Vec<String>, StatusError> {
+    kv.keys()
         .await
         .map_err(error)?
         .try_collect()
         .await
-        .map_err(error)?;
+        .map_err(error)
+}
+
+async fn cursors(
+    kv: &kv::Store,
+    now_local: NaiveDateTime,
+) -> Result<Vec<CursorStatus>, StatusError> {
+    let keys = all_keys(kv).await?;
     let mut cursors = Vec::new();
     for task in keys {
         if !j2t_topology::names::is_cursor_key(&task) {
@@ -265,14 +269,7 @@ const SIGNALS_KEY: &str = "signals";
 /// The stored pairs' refresh-token expiry, by API (the KV key's first token). Only that
 /// field is read from each record; the tokens are not kept.
 async fn refresh_expiry(kv: &kv::Store) -> Result<BTreeMap<String, DateTime<Utc>>, StatusError> {
-    use futures::TryStreamExt;
-    let keys: Vec<String> = kv
-        .keys()
-        .await
-        .map_err(error)?
-        .try_collect()
-        .await
-        .map_err(error)?;
+    let keys = all_keys(kv).await?;
     let mut expiry = BTreeMap::new();
     for key in keys {
         let Some((api, _app)) = key.split_once('.') else {
