@@ -177,6 +177,25 @@ pub async fn published_io_ids(nats_url: &str) -> std::collections::HashMap<i64, 
     counts
 }
 
+/// The window-closed events in the windows stream (those no transformer has taken yet).
+pub async fn closed_windows(js: &async_nats::jetstream::Context) -> Vec<j2t_domain::WindowClosed> {
+    let mut found = Vec::new();
+    let Ok(mut stream) = js.get_stream(j2t_topology::names::WINDOWS_STREAM).await else {
+        return found;
+    };
+    let Ok(info) = stream.info().await else {
+        return found;
+    };
+    for seq in info.state.first_sequence..=info.state.last_sequence {
+        if let Ok(msg) = stream.get_raw_message(seq).await
+            && let Ok(closed) = serde_json::from_slice(&msg.payload)
+        {
+            found.push(closed);
+        }
+    }
+    found
+}
+
 /// Messages in a stream (0 if it does not exist yet).
 pub async fn stream_messages(nats_url: &str, stream: &str) -> u64 {
     let Ok(client) = async_nats::connect(nats_url).await else {

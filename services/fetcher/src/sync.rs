@@ -20,7 +20,7 @@ use tracing::Instrument;
 
 use crate::cursor::{CursorState, CursorStore};
 use crate::seen::SeenIds;
-use crate::windows::next_window;
+use crate::windows::{Density, days_window, grown_days, next_window};
 
 /// What one completed window amounted to.
 #[derive(Debug)]
@@ -100,6 +100,8 @@ pub struct TaskSync {
     read_secs: u64,
     /// How the next window reads several statuses: learnt from the last window's density.
     status_read: std::sync::Mutex<StatusRead>,
+    /// The last window read before the horizon: how long the next one may grow.
+    last_full: Option<Density>,
 }
 
 /// The state of one window while it is read.
@@ -147,6 +149,7 @@ impl TaskSync {
             read_requests: 0,
             read_secs: 0,
             status_read: Default::default(),
+            last_full: None,
         }
     }
 
@@ -257,8 +260,7 @@ impl TaskSync {
             Some(window) => window,
             None => {
                 let horizon = self.horizon();
-                let max_len = chrono::Duration::seconds(self.settings.window_secs as i64);
-                let Some(window) = next_window(state.next_start, horizon, max_len) else {
+                let Some(window) = self.next_window(state.next_start, horizon) else {
                     return Ok(None);
                 };
                 reached_horizon = window.end == horizon;
@@ -313,12 +315,25 @@ impl TaskSync {
             reached_horizon,
             ..report
         };
+        self.last_full = (!reached_horizon && report.failed.is_none()).then(|| Density {
+            orders: report.orders + report.already_synced + report.dead_lettered,
+            secs: ((window.end - window.start).num_seconds() + 1).max(0) as u64,
+        });
         self.track_backfill(&report, &mut state);
         self.cursor.save(&state).await?;
         if self.refresh_refused {
             self.signal_refresh_refused(None).await;
         }
         Ok(Some(report))
+    }
+
+    /// The window from `start`: the configured length, or whole days while the task is quiet.
+    fn next_window(&self, start: NaiveDateTime, horizon: NaiveDateTime) -> Option<Window> {
+        let base = self.settings.window_secs;
+        match grown_days(base, self.settings.grown_window_days(), self.last_full) {
+            Some(days) => days_window(start, horizon, days),
+            None => next_window(start, horizon, chrono::Duration::seconds(base as i64)),
+        }
     }
 
     /// Records (or clears, with `None`) JST's refusal to refresh the token for the monitor;

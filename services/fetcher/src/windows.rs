@@ -27,6 +27,41 @@ pub fn next_window(
     Some(Window { start, end })
 }
 
+/// Orders a grown window is sized to hold at most: 100 full pages. It bounds what the
+/// transformer holds at once, what a failed window reads again, and how long a catch-up's
+/// vouchers wait for their window to close.
+pub const GROWN_WINDOW_ORDERS: u64 = 5_000;
+
+/// A window read to its end before the horizon: how many shipped orders its time held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Density {
+    pub orders: u64,
+    pub secs: u64,
+}
+
+/// How many whole days the next window may span, when more than the configured window: a
+/// quiet task's windows grow (up to `max_days`) so that each status costs one request for
+/// several days instead of one a day. Only `last`, a window read before the horizon, is
+/// evidence: a live window of a few seconds says nothing about a day. `None`: the configured
+/// `base` length.
+pub fn grown_days(base_secs: u64, max_days: u32, last: Option<Density>) -> Option<u32> {
+    let last = last.filter(|d| d.secs > 0)?;
+    let fits = GROWN_WINDOW_ORDERS.saturating_mul(last.secs) / (last.orders.max(1) * 86_400);
+    let days = fits.min(u64::from(max_days)) as u32;
+    (u64::from(days) * 86_400 > base_secs && days >= 2).then_some(days)
+}
+
+/// The next window of `days` whole days from `start`'s day (so a window starting mid-day is
+/// shorter), never later than `horizon`. `None` when caught up.
+pub fn days_window(start: NaiveDateTime, horizon: NaiveDateTime, days: u32) -> Option<Window> {
+    if start > horizon {
+        return None;
+    }
+    let midnight = start.date().and_hms_opt(0, 0, 0)?;
+    let end = (midnight + Duration::days(days.into()) - Duration::seconds(1)).min(horizon);
+    Some(Window { start, end })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,5 +97,36 @@ mod tests {
             assert!((w.end - w.start).num_seconds() < len, "{w:?}");
             assert!(w.end >= w.start);
         }
+    }
+
+    #[test]
+    fn quiet_windows_grow_in_whole_days_and_busy_ones_do_not() {
+        let day = 86_400;
+        let read = |orders, days: u64| Some(Density { orders, secs: days * day });
+        // 53 a day: 7 days hold 371, far below 5,000; capped by max_days.
+        assert_eq!(grown_days(day, 7, read(53, 1)), Some(7));
+        assert_eq!(grown_days(day, 5, read(53, 1)), Some(5));
+        assert_eq!(grown_days(day, 7, read(0, 1)), Some(7));
+        // 1,000 a day: 5 days hold 5,000; 1,100 a day: 4 days.
+        assert_eq!(grown_days(day, 7, read(1_000, 1)), Some(5));
+        assert_eq!(grown_days(day, 7, read(5_500, 5)), Some(4));
+        // Busy days, no evidence, growth off, or no longer than the configured window.
+        assert_eq!(grown_days(day, 7, read(3_000, 1)), None);
+        assert_eq!(grown_days(day, 7, None), None);
+        assert_eq!(grown_days(day, 1, read(53, 1)), None);
+        assert_eq!(grown_days(3 * day, 7, read(2_000, 1)), None);
+        assert_eq!(grown_days(3 * day, 7, read(53, 1)), Some(7));
+    }
+
+    #[test]
+    fn grown_windows_end_at_midnight_or_the_horizon() {
+        let horizon = t("2026-11-28 10:00:00");
+        let w = days_window(t("2026-11-20 00:00:00"), horizon, 3).expect("window");
+        assert_eq!(w.end, t("2026-11-22 23:59:59"));
+        let w = days_window(t("2026-11-20 13:30:00"), horizon, 3).expect("window");
+        assert_eq!(w.end, t("2026-11-22 23:59:59"));
+        let w = days_window(t("2026-11-25 00:00:00"), horizon, 7).expect("window");
+        assert_eq!(w.end, horizon);
+        assert_eq!(days_window(t("2026-11-28 10:00:01"), horizon, 7), None);
     }
 }

@@ -360,6 +360,22 @@ mod tests {
         );
     }
 
+    /// A grown window and its overlap stay within JST's 7 days.
+    #[test]
+    fn grown_windows_leave_room_for_the_overlap() {
+        let days = |overlap: &str| {
+            Config::load_with_env(None, env(&[("J2T__FETCHER__OVERLAP_SECS", overlap)]))
+                .expect("valid")
+                .fetcher
+                .grown_window_days()
+        };
+        // 7 days end 1 s before the 8th midnight: 604,799 s + overlap ≤ 604,800.
+        assert_eq!(days("0"), 7);
+        assert_eq!(days("1"), 7);
+        assert_eq!(days("2"), 6);
+        assert_eq!(days("3600"), 6);
+    }
+
     /// Rules across keys: the error names the keys and their values.
     #[test]
     fn rules_across_keys_name_keys_and_values() {
@@ -377,6 +393,14 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("`fetcher`"), "{text}");
+
+        let err = Config::load_with_env(None, env(&[("J2T__FETCHER__MAX_WINDOW_DAYS", "8")]))
+            .expect_err("grown windows longer than JST's query");
+        let text = err.to_string();
+        assert!(
+            text.contains("max_window_days (8) is more than 7"),
+            "{text}"
+        );
 
         let err = Config::load_with_env(
             None,

@@ -134,6 +134,10 @@ pub struct FetcherKeys {
     pub initial_lookback_secs: u64,
     #[serde(deserialize_with = "values::at_least::<_, _, 1>")]
     pub window_secs: u64,
+    /// A quiet task's windows grow to at most this many whole days (1: never), within JST's
+    /// 7 days with `overlap_secs` (see `grown_window_days`).
+    #[serde(deserialize_with = "values::at_least::<_, _, 1>")]
+    pub max_window_days: u32,
     /// Windows end this long before now (JST's data settles).
     pub lag_secs: u64,
     /// Each window's query also covers this much time before the window (late commits).
@@ -211,6 +215,12 @@ impl TryFrom<FetcherKeys> for FetcherConfig {
                 f.window_secs, f.overlap_secs
             ));
         }
+        if u64::from(f.max_window_days) * 86_400 > MAX_QUERY_SECS {
+            return Err(format!(
+                "max_window_days ({}) is more than 7 (JST's longest query)",
+                f.max_window_days
+            ));
+        }
         let cfg = FetcherConfig(f);
         for task in cfg.sync_tasks() {
             if task.paging != Paging::Snapshot && task.page_size < 2 {
@@ -284,6 +294,13 @@ pub struct SyncTask {
 }
 
 impl FetcherConfig {
+    /// The most whole days a grown window may span: `max_window_days`, one day less while
+    /// the overlap would take the query past JST's 7 days.
+    pub fn grown_window_days(&self) -> u32 {
+        let room = (MAX_QUERY_SECS + 1).saturating_sub(self.overlap_secs) / 86_400;
+        self.max_window_days.min(room as u32)
+    }
+
     /// The tasks to run: the configured ones, or `default` built from `[fetcher]`.
     pub fn sync_tasks(&self) -> Vec<SyncTask> {
         let d = self;

@@ -13,7 +13,9 @@ use serde_json::Value;
 
 use j2t_testkit::Service;
 
-use j2t_e2e::harness::{Stack, admin_port, eventually, metric, published_io_ids, stream_messages};
+use j2t_e2e::harness::{
+    Stack, admin_port, closed_windows, eventually, metric, published_io_ids, stream_messages,
+};
 
 pub const UTC_OFFSET: i32 = 480;
 
@@ -279,4 +281,38 @@ async fn a_thirty_day_backfill_in_week_windows() {
     let (stack, _fetcher, _) = fetch_all(&scenario).await;
     let windows = stream_messages(&stack.nats_url(), names::WINDOWS_STREAM).await;
     assert!(windows >= 5, "only {windows} windows closed");
+}
+
+/// A quiet shop's backfill: once a day has shown how few orders there are, windows grow to a
+/// week, so 30 days cost a handful of windows (and requests per status), not one a day.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_quiet_backfill_reads_weeks_not_days() {
+    let mut scenario = Scenario::new(300, 30);
+    scenario.page_size = 50;
+    let (stack, _fetcher, _) = fetch_all(&scenario).await;
+    let today = j2t_simulator::jst_today(UTC_OFFSET)
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight");
+    let client = async_nats::connect(stack.nats_url()).await.expect("nats");
+    let windows = closed_windows(&async_nats::jetstream::new(client)).await;
+    let mut backfill: Vec<_> = windows
+        .iter()
+        .map(|c| c.window)
+        .filter(|w| w.start < today)
+        .collect();
+    backfill.sort_by_key(|w| w.start);
+    // The first day alone (no evidence yet), then at most 7 days each: 1 + ⌈29 / 7⌉.
+    assert!(
+        backfill.len() <= 6,
+        "30 quiet days read in {} windows: {backfill:?}",
+        backfill.len()
+    );
+    let first_start = scenario.first_day().and_hms_opt(0, 0, 0).expect("midnight");
+    assert_eq!(backfill.first().map(|w| w.start), Some(first_start));
+    for w in &backfill {
+        assert!(
+            (w.end - w.start).num_seconds() < 7 * 86_400,
+            "a window longer than JST's 7 days: {w:?}"
+        );
+    }
 }

@@ -8,13 +8,13 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use j2t_domain::{DeadLetter, DeadLetterReason, Stage, WindowClosed};
+use j2t_domain::{DeadLetter, DeadLetterReason, Stage};
 use j2t_simulator::{DemoSpec, JstFaults, demo_orders};
 use j2t_stores::{DeadLetters, DlqFilter};
 use j2t_topology::names;
 use serde_json::{Value, json};
 
-use j2t_e2e::harness::{Stack, eventually, published_io_ids};
+use j2t_e2e::harness::{Stack, closed_windows, eventually, published_io_ids};
 
 /// `orders` Confirmed orders shipped over `days` days ending `end`, stored in the simulator.
 async fn seed(stack: &Stack, orders: u32, days: u32, end: NaiveDate) -> Vec<Value> {
@@ -72,25 +72,6 @@ async fn letters(js: &async_nats::jetstream::Context, subject: &str) -> Vec<Dead
             && let Ok(letter) = serde_json::from_slice(&msg.payload)
         {
             found.push(letter);
-        }
-    }
-    found
-}
-
-/// The window-closed events announced so far (the work queue keeps them: no transformer).
-async fn closed_windows(js: &async_nats::jetstream::Context) -> Vec<WindowClosed> {
-    let mut found = Vec::new();
-    let Ok(mut stream) = js.get_stream(names::WINDOWS_STREAM).await else {
-        return found;
-    };
-    let Ok(info) = stream.info().await else {
-        return found;
-    };
-    for seq in info.state.first_sequence..=info.state.last_sequence {
-        if let Ok(msg) = stream.get_raw_message(seq).await
-            && let Ok(closed) = serde_json::from_slice(&msg.payload)
-        {
-            found.push(closed);
         }
     }
     found
