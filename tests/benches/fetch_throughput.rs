@@ -8,8 +8,8 @@
 //! Optional, comma-separated: `J2T_BENCH_DENSITIES` (default `50,800,5000,20000` Confirmed
 //! orders a day), `J2T_BENCH_PAGING` (default `keyset,snapshot,start_ts`), `J2T_BENCH_DRIFT`
 //! (default `0,0.05`: probability per request that the simulator modifies an order of the
-//! queried range or inserts one dated now); `J2T_BENCH_DAYS` (default 3 days below 5,000 a
-//! day, 1 day from 5,000: small densities are not only the fixed cost of the live window).
+//! queried range or inserts one dated now); `J2T_BENCH_DAYS` (default 28 days below 200 a
+//! day, 14 below 5,000, 1 from 5,000: see `default_days`).
 //!
 //! Orders end yesterday (JST), spread evenly over each day by the demo data (no busy hours).
 //! A row ends when the fetcher is caught up (its cursor past today's first window): every day
@@ -60,9 +60,15 @@ struct Row {
     violations: u64,
 }
 
-/// Days to spread a density over when `J2T_BENCH_DAYS` is not set.
+/// Days to spread a density over when `J2T_BENCH_DAYS` is not set: enough for a quiet task's
+/// windows to grow to their steady length (a week at 50 a day, 6 days at 800), so the row
+/// shows a backfill's cost per order rather than the first day's and today's fixed costs.
 fn default_days(density: u32) -> u32 {
-    if density < 5_000 { 3 } else { 1 }
+    match density {
+        0..200 => 28,
+        200..5_000 => 14,
+        _ => 1,
+    }
 }
 
 /// Demo orders to seed so that about `density` a day become Confirmed.

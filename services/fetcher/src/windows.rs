@@ -102,7 +102,12 @@ mod tests {
     #[test]
     fn quiet_windows_grow_in_whole_days_and_busy_ones_do_not() {
         let day = 86_400;
-        let read = |orders, days: u64| Some(Density { orders, secs: days * day });
+        let read = |orders, days: u64| {
+            Some(Density {
+                orders,
+                secs: days * day,
+            })
+        };
         // 53 a day: 7 days hold 371, far below 5,000; capped by max_days.
         assert_eq!(grown_days(day, 7, read(53, 1)), Some(7));
         assert_eq!(grown_days(day, 5, read(53, 1)), Some(5));
