@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use j2t_config::MonitorConfig;
 use j2t_reconcile::Difference;
-use j2t_stores::PipelineStatus;
+use j2t_stores::{CursorStatus, PipelineStatus};
 use j2t_topology::StorageUsage;
 use serde_json::{Value, json};
 
@@ -363,7 +363,7 @@ pub fn evaluate(
     let mut firing = Vec::new();
     firing.extend(dead_letters(status));
     firing.extend(no_writes(status, now, thresholds, memory));
-    firing.extend(cursor_lag(status, thresholds));
+    firing.extend(cursor_lag(status, now, thresholds));
     firing.extend(quota_exhausted(status, now, thresholds));
     firing.extend(auth_failures(status, thresholds));
     firing.extend(refresh_refused(status));
@@ -481,14 +481,29 @@ fn no_writes(
     })
 }
 
-fn cursor_lag(status: &PipelineStatus, thresholds: &Thresholds) -> Vec<Condition> {
+/// Tasks further behind than the threshold, except those catching up: a backfill whose
+/// fetcher recorded progress (a window started or closed) within the threshold is doing
+/// what it was asked; one that stopped progressing fires.
+fn cursor_lag(
+    status: &PipelineStatus,
+    now: DateTime<Utc>,
+    thresholds: &Thresholds,
+) -> Vec<Condition> {
     let Some(limit) = thresholds.cursor_lag_secs else {
         return Vec::new();
+    };
+    let catching_up = |c: &&CursorStatus| {
+        c.backfill.as_ref().is_some_and(|b| {
+            !b.live
+                && u64::try_from((now - b.progress.updated_at).num_seconds())
+                    .is_ok_and(|quiet| quiet <= limit)
+        })
     };
     status
         .cursors
         .iter()
         .filter(|c| u64::try_from(c.lag_secs).is_ok_and(|lag| lag > limit))
+        .filter(|c| !catching_up(c))
         .map(|c| Condition::CursorLag {
             task: c.task.clone(),
             lag_secs: c.lag_secs,
@@ -551,7 +566,7 @@ fn refresh_expiring(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use j2t_stores::{CursorStatus, Signals, StageStatus};
+    use j2t_stores::{Signals, StageStatus};
 
     fn t(secs: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_800_000_000 + secs, 0).expect("valid time")
@@ -827,6 +842,44 @@ mod tests {
         let firing = evaluate(&status, t(0), &thresholds(), &mut Memory::default());
         assert_eq!(keys(&firing), ["cursor_lag.default", "cursor_lag.shop-c"]);
         assert_eq!(firing[0].details()["lag_secs"], 3601);
+    }
+
+    #[test]
+    fn a_catch_up_that_progresses_does_not_fire_and_one_that_stalls_does() {
+        let behind = |backfill| CursorStatus {
+            task: "default".into(),
+            next_start: "2027-01-01 00:00:00".into(),
+            pending: None,
+            lag_secs: 30 * 86_400,
+            backfill,
+        };
+        let progress = |updated_at, remaining| {
+            let mut b = j2t_stores::Backfill::begin(
+                chrono::NaiveDate::from_ymd_opt(2027, 1, 1)
+                    .and_then(|d| d.and_hms_opt(0, 0, 0))
+                    .expect("valid"),
+                chrono::NaiveDate::from_ymd_opt(2027, 1, 31)
+                    .and_then(|d| d.and_hms_opt(0, 0, 0))
+                    .expect("valid"),
+                updated_at,
+            );
+            b.remaining_requests = Some(remaining);
+            Some(j2t_stores::BackfillStatus::from(b))
+        };
+        let fires = |cursor| {
+            let status = PipelineStatus {
+                cursors: vec![cursor],
+                ..Default::default()
+            };
+            !evaluate(&status, t(0), &thresholds(), &mut Memory::default()).is_empty()
+        };
+        // Progress recorded 10 minutes ago, an hour being the threshold: catching up.
+        assert!(!fires(behind(progress(t(-600), 500))));
+        assert!(!fires(behind(progress(t(-3600), 500))));
+        // No progress for over an hour, no record at all, or a record that says live.
+        assert!(fires(behind(progress(t(-3601), 500))));
+        assert!(fires(behind(None)));
+        assert!(fires(behind(progress(t(-600), 0))));
     }
 
     #[test]
