@@ -15,6 +15,7 @@ use j2t_jst::paging::{PageReader, Range, StatusRead, read_range};
 use j2t_jst::{ApiCode, JstClient, JstError, OutboundPage, OutboundQuery};
 use j2t_topology::{Topology, names};
 use serde_json::Value;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -38,28 +39,59 @@ pub struct WindowReport {
     pub reached_horizon: bool,
 }
 
-/// Reads one window for publishing: pages fetched with the task's retries, accepted rows
-/// published (see `j2t_jst::paging` for which pages count).
+/// The reading half of a window: fetches pages with the task's retries and hands the rows
+/// the strategy accepts (see `j2t_jst::paging` for which pages count) to the publishing half
+/// (`TaskSync::read_window`), so the next page is asked for while this one is published.
 struct WindowReader<'a> {
     sync: &'a TaskSync,
-    run: &'a mut WindowRun,
+    /// A re-check read: each request waits for the re-check's gate.
+    recheck: bool,
+    /// Pages fetched so far (including those a split discards).
+    pages: u32,
+    accepted: mpsc::Sender<AcceptedPage>,
 }
+
+/// A page to publish, with its number among the window's fetched pages (it names the dead
+/// letters of rows without an io_id).
+struct AcceptedPage {
+    number: u32,
+    page: OutboundPage,
+}
+
+/// Accepted pages waiting for the publishing half while the next one is fetched: one keeps
+/// JST and NATS busy at once; more would only hold rows longer.
+const PAGES_AHEAD: usize = 1;
+
+/// The publishing half stopped (it failed; its error is the window's).
+#[derive(Debug, thiserror::Error)]
+#[error("the window's publisher stopped before every accepted page was handed over")]
+struct PublisherStopped;
 
 impl PageReader for WindowReader<'_> {
     type Error = anyhow::Error;
 
     async fn fetch(&mut self, query: &OutboundQuery) -> anyhow::Result<OutboundPage> {
-        if self.run.recheck {
+        if self.recheck {
             // Spare budget only: after the live sync, within the re-check's share.
             self.sync.recheck_admit().await?;
             metrics::counter!("j2t_fetcher_recheck_requests_total", "task" => self.sync.name().to_string())
                 .increment(1);
         }
-        Ok(self.sync.fetch_page(query, self.run).await?)
+        let page = self.sync.fetch_page(query).await?;
+        self.pages += 1;
+        Ok(page)
     }
 
     async fn accept(&mut self, page: OutboundPage) -> anyhow::Result<()> {
-        self.sync.accept(page, self.run).await
+        // `paging` accepts a page before it fetches the next: this is the page just fetched.
+        let accepted = AcceptedPage {
+            number: self.pages,
+            page,
+        };
+        self.accepted
+            .send(accepted)
+            .await
+            .map_err(|_| PublisherStopped.into())
     }
 }
 
@@ -566,20 +598,52 @@ impl TaskSync {
         })
     }
 
+    /// Reads the window's pages and publishes them at once: while one page's orders are
+    /// looked up in `j2t_seen` and published, the next page is asked of JST (pages still
+    /// follow one another: keyset paging needs the last page's `ts`). Pages are published
+    /// in the order read; an error on either side fails the read, and the window is closed
+    /// (PubAcks, seen marks, cursor) only after both sides are done.
     async fn read_window(&self, range: Range, run: &mut WindowRun) -> anyhow::Result<()> {
         let mut how = self.status_read.lock().map(|g| *g).unwrap_or_default();
-        let mut reader = WindowReader { sync: self, run };
-        let read = read_range(&self.task, range, &mut reader, &mut how).await;
+        let (accepted, mut to_publish) = mpsc::channel(PAGES_AHEAD);
+        let mut reader = WindowReader {
+            sync: self,
+            recheck: run.recheck,
+            pages: 0,
+            accepted,
+        };
+        let read = async {
+            let read = read_range(&self.task, range, &mut reader, &mut how).await;
+            let pages = reader.pages;
+            // Closes the channel: the publisher ends after the last page.
+            drop(reader);
+            read.map(|()| pages)
+        };
+        let publish = async {
+            while let Some(AcceptedPage { number, page }) = to_publish.recv().await {
+                self.accept(page, number, run).await?;
+            }
+            anyhow::Ok(())
+        };
+        let done = tokio::try_join!(read, publish);
         if let Ok(mut last) = self.status_read.lock() {
             *last = how;
         }
-        read
+        let (pages, ()) = done?;
+        run.pages = pages;
+        Ok(())
     }
 
     /// Publishes the orders of one response that are new to this window and not already
     /// synced by another window; dead-letters those that cannot go on. At most
-    /// `max_in_flight` publishes wait for their PubAck at any time.
-    async fn accept(&self, page: OutboundPage, run: &mut WindowRun) -> anyhow::Result<()> {
+    /// `max_in_flight` publishes wait for their PubAck at any time. `number`: the page's
+    /// number among the window's fetched pages.
+    async fn accept(
+        &self,
+        page: OutboundPage,
+        number: u32,
+        run: &mut WindowRun,
+    ) -> anyhow::Result<()> {
         for bad in page.unreadable {
             if bad.io_id.is_some_and(|id| run.published.contains(&id)) {
                 continue;
@@ -611,7 +675,7 @@ impl TaskSync {
                 Some(io_id) if run.published.contains(&io_id) => {}
                 Some(io_id) => fresh.push((io_id, order)),
                 None => {
-                    let msg_id = format!("{}:{}:{position}", run.owner, run.pages);
+                    let msg_id = format!("{}:{number}:{position}", run.owner);
                     self.dead_letter(
                         &run.subject,
                         &msg_id,
@@ -697,11 +761,7 @@ impl TaskSync {
 
     /// One page, retried on transient failures (network, 5xx, throttling) with backoff until
     /// it succeeds: a page is never skipped.
-    async fn fetch_page(
-        &self,
-        query: &OutboundQuery,
-        run: &mut WindowRun,
-    ) -> Result<OutboundPage, JstError> {
+    async fn fetch_page(&self, query: &OutboundQuery) -> Result<OutboundPage, JstError> {
         let task = self.task.name.as_str();
         let unreadable = std::sync::atomic::AtomicU32::new(0);
         let page_attempts = self.settings.page_attempts;
@@ -730,7 +790,6 @@ impl TaskSync {
                 tracing::warn!(%error, reason, ?delay, task, "JST page failed; retrying the same page");
             })
             .await?;
-        run.pages += 1;
         metrics::counter!("j2t_fetcher_pages_total", "task" => task.to_string()).increment(1);
         Ok(page)
     }

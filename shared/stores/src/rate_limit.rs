@@ -7,6 +7,11 @@
 //! (GCRA's "theoretical arrival time"). A caller reserves the slot with a compare-and-set,
 //! then sleeps until it. Requests are spaced evenly at the stricter of the two limits plus a
 //! small margin, so no sliding second or minute can ever hold more than the limit.
+//!
+//! A limiter remembers the slot it wrote last and its revision, and first tries its claim on
+//! that: while no other task or replica claimed meanwhile (the usual case: one active
+//! fetcher) a claim is one round trip, not a read and a write. The compare-and-set still
+//! decides, so a stale memory only costs the read it saved.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -29,6 +34,8 @@ pub struct KvRateLimiter {
     key: String,
     interval_ms: i64,
     max_ahead_ms: i64,
+    /// The schedule as this limiter last wrote it: (revision, next free slot).
+    last_written: std::sync::Mutex<Option<(u64, i64)>>,
 }
 
 /// Even spacing that keeps both limits: the stricter of 1 s / per_second and 60 s / per_minute
@@ -69,6 +76,7 @@ impl KvRateLimiter {
             max_ahead_ms: (interval * MAX_AHEAD_INTERVALS)
                 .max(MIN_MAX_AHEAD)
                 .as_millis() as i64,
+            last_written: std::sync::Mutex::new(None),
         }
     }
 
@@ -80,17 +88,13 @@ impl KvRateLimiter {
 
     /// Claims the next free slot; returns how long to wait for it.
     async fn reserve(&self) -> Result<Duration, BoxError> {
+        // First on the schedule as this limiter last wrote it (no read); the compare-and-set
+        // fails if anyone wrote since, and the schedule is read then.
+        let mut known = self.last_written.lock().ok().and_then(|last| *last);
         loop {
-            let entry = self.kv.entry(&self.key).await?;
-            let (next_free, revision) = match entry.filter(|e| e.operation == kv::Operation::Put) {
-                Some(e) => (
-                    std::str::from_utf8(&e.value)
-                        .ok()
-                        .and_then(|s| s.parse::<i64>().ok())
-                        .unwrap_or(0),
-                    Some(e.revision),
-                ),
-                None => (0, None),
+            let (next_free, revision) = match known.take() {
+                Some((revision, next_free)) => (next_free, Some(revision)),
+                None => self.read().await?,
             };
             let now = unix_millis();
             let mut slot = next_free.max(now);
@@ -104,24 +108,43 @@ impl KvRateLimiter {
                 );
                 slot = now + self.max_ahead_ms;
             }
-            let value = (slot + self.interval_ms).to_string().into_bytes().into();
+            let next = slot + self.interval_ms;
+            let value = next.to_string().into_bytes().into();
             let claimed = match revision {
                 Some(revision) => match self.kv.update(&self.key, value, revision).await {
-                    Ok(_) => true,
-                    Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => false,
+                    Ok(revision) => Some(revision),
+                    Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => None,
                     Err(e) => return Err(e.into()),
                 },
                 None => match self.kv.create(&self.key, value).await {
-                    Ok(_) => true,
-                    Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => false,
+                    Ok(revision) => Some(revision),
+                    Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => None,
                     Err(e) => return Err(e.into()),
                 },
             };
-            if claimed {
+            if let Some(revision) = claimed {
+                if let Ok(mut last) = self.last_written.lock() {
+                    *last = Some((revision, next));
+                }
                 return Ok(Duration::from_millis((slot - now).max(0) as u64));
             }
             // Another task or replica took this slot first: read the schedule again.
         }
+    }
+
+    /// The stored schedule: the next free slot (0 when none or unreadable) and its revision.
+    async fn read(&self) -> Result<(i64, Option<u64>), BoxError> {
+        let entry = self.kv.entry(&self.key).await?;
+        Ok(match entry.filter(|e| e.operation == kv::Operation::Put) {
+            Some(e) => (
+                std::str::from_utf8(&e.value)
+                    .ok()
+                    .and_then(|s| s.parse::<i64>().ok())
+                    .unwrap_or(0),
+                Some(e.revision),
+            ),
+            None => (0, None),
+        })
     }
 }
 
@@ -177,6 +200,43 @@ mod tests {
         assert!(next <= cap + spacing(5, 100));
         // And the limiter admits (the wait is bounded by the cap).
         limiter.admit().await.expect("admitted");
+    }
+
+    #[tokio::test]
+    async fn two_limiters_on_one_key_never_claim_the_same_slot() {
+        let nats = j2t_testkit::NatsServer::start().expect("nats-server");
+        let client = async_nats::connect(nats.url()).await.expect("connect");
+        let js = async_nats::jetstream::new(client);
+        let kv = js
+            .create_key_value(kv::Config {
+                bucket: "rate_test".into(),
+                ..Default::default()
+            })
+            .await
+            .expect("bucket");
+        // One request a minute: every claim lies a whole interval after the one before,
+        // however slowly this test runs.
+        let (a, b) = (
+            KvRateLimiter::new(kv.clone(), "app".into(), 1, 1),
+            KvRateLimiter::new(kv.clone(), "app".into(), 1, 1),
+        );
+        let interval = spacing(1, 1).as_millis() as i64;
+        let stored = || async {
+            std::str::from_utf8(&kv.get("app").await.expect("get").expect("slot"))
+                .expect("utf8")
+                .parse::<i64>()
+                .expect("number")
+        };
+        a.reserve().await.expect("a claims");
+        let first = stored().await;
+        // `a` remembers its own write; `b` claims after it, so `a`'s memory is stale.
+        b.reserve().await.expect("b claims");
+        assert_eq!(stored().await, first + interval);
+        a.reserve().await.expect("a claims again");
+        assert_eq!(stored().await, first + 2 * interval, "a claimed b's slot");
+        // Nobody else claimed: `a` goes on from its memory.
+        a.reserve().await.expect("a claims a third time");
+        assert_eq!(stored().await, first + 3 * interval);
     }
 
     #[test]
