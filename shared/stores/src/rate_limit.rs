@@ -169,18 +169,31 @@ fn unix_millis() -> i64 {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn a_slot_a_day_ahead_is_capped_and_repaired() {
+    /// A nats-server of its own (kept alive by the caller) and an empty schedule bucket.
+    async fn bucket() -> (j2t_testkit::NatsServer, kv::Store) {
         let nats = j2t_testkit::NatsServer::start().expect("nats-server");
         let client = async_nats::connect(nats.url()).await.expect("connect");
-        let js = async_nats::jetstream::new(client);
-        let kv = js
+        let kv = async_nats::jetstream::new(client)
             .create_key_value(kv::Config {
                 bucket: "rate_test".into(),
                 ..Default::default()
             })
             .await
             .expect("bucket");
+        (nats, kv)
+    }
+
+    /// The next free slot as stored.
+    async fn stored(kv: &kv::Store) -> i64 {
+        std::str::from_utf8(&kv.get("app").await.expect("get").expect("slot"))
+            .expect("utf8")
+            .parse()
+            .expect("number")
+    }
+
+    #[tokio::test]
+    async fn a_slot_a_day_ahead_is_capped_and_repaired() {
+        let (_nats, kv) = bucket().await;
         let day_ahead = unix_millis() + 86_400_000;
         kv.put("app", day_ahead.to_string().into_bytes().into())
             .await
@@ -189,10 +202,7 @@ mod tests {
         let limiter = KvRateLimiter::new(kv.clone(), "app".into(), 5, 100).with_max_ahead(cap);
         let wait = limiter.reserve().await.expect("reserve");
         assert!(wait <= cap, "waits {wait:?}, at most {cap:?}");
-        let stored: i64 = std::str::from_utf8(&kv.get("app").await.expect("get").expect("slot"))
-            .expect("utf8")
-            .parse()
-            .expect("number");
+        let stored = stored(&kv).await;
         assert!(stored < day_ahead, "the slot was repaired");
         assert!(stored <= unix_millis() + (cap + spacing(5, 100)).as_millis() as i64);
         // Later callers queue normally behind the repaired slot.
@@ -204,16 +214,7 @@ mod tests {
 
     #[tokio::test]
     async fn two_limiters_on_one_key_never_claim_the_same_slot() {
-        let nats = j2t_testkit::NatsServer::start().expect("nats-server");
-        let client = async_nats::connect(nats.url()).await.expect("connect");
-        let js = async_nats::jetstream::new(client);
-        let kv = js
-            .create_key_value(kv::Config {
-                bucket: "rate_test".into(),
-                ..Default::default()
-            })
-            .await
-            .expect("bucket");
+        let (_nats, kv) = bucket().await;
         // One request a minute: every claim lies a whole interval after the one before,
         // however slowly this test runs.
         let (a, b) = (
@@ -221,22 +222,20 @@ mod tests {
             KvRateLimiter::new(kv.clone(), "app".into(), 1, 1),
         );
         let interval = spacing(1, 1).as_millis() as i64;
-        let stored = || async {
-            std::str::from_utf8(&kv.get("app").await.expect("get").expect("slot"))
-                .expect("utf8")
-                .parse::<i64>()
-                .expect("number")
-        };
         a.reserve().await.expect("a claims");
-        let first = stored().await;
+        let first = stored(&kv).await;
         // `a` remembers its own write; `b` claims after it, so `a`'s memory is stale.
         b.reserve().await.expect("b claims");
-        assert_eq!(stored().await, first + interval);
+        assert_eq!(stored(&kv).await, first + interval);
         a.reserve().await.expect("a claims again");
-        assert_eq!(stored().await, first + 2 * interval, "a claimed b's slot");
+        assert_eq!(
+            stored(&kv).await,
+            first + 2 * interval,
+            "a claimed b's slot"
+        );
         // Nobody else claimed: `a` goes on from its memory.
         a.reserve().await.expect("a claims a third time");
-        assert_eq!(stored().await, first + 3 * interval);
+        assert_eq!(stored(&kv).await, first + 3 * interval);
     }
 
     #[test]
