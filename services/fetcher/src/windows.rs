@@ -42,12 +42,14 @@ pub struct Density {
 /// How many whole days the next window may span, when more than the configured window: a
 /// quiet task's windows grow (up to `max_days`) so that each status costs one request for
 /// several days instead of one a day. Only `last`, a window read before the horizon, is
-/// evidence: a live window of a few seconds says nothing about a day. `None`: the configured
-/// `base` length.
+/// evidence: a live window of a few seconds says nothing about a day. A window is at most
+/// twice as long as its evidence, so one quiet window (a holiday, the days before a shop
+/// opened) cannot launch a week of a busy shop. `None`: the configured `base` length.
 pub fn grown_days(base_secs: u64, max_days: u32, last: Option<Density>) -> Option<u32> {
     let last = last.filter(|d| d.secs > 0)?;
     let fits = GROWN_WINDOW_ORDERS.saturating_mul(last.secs) / (last.orders.max(1) * 86_400);
-    let days = fits.min(u64::from(max_days)) as u32;
+    let doubled = 2 * last.secs / 86_400;
+    let days = fits.min(doubled).min(u64::from(max_days)) as u32;
     (u64::from(days) * 86_400 > base_secs && days >= 2).then_some(days)
 }
 
@@ -102,25 +104,24 @@ mod tests {
     #[test]
     fn quiet_windows_grow_in_whole_days_and_busy_ones_do_not() {
         let day = 86_400;
-        let read = |orders, days: u64| {
-            Some(Density {
-                orders,
-                secs: days * day,
-            })
-        };
-        // 53 a day: 7 days hold 371, far below 5,000; capped by max_days.
-        assert_eq!(grown_days(day, 7, read(53, 1)), Some(7));
-        assert_eq!(grown_days(day, 5, read(53, 1)), Some(5));
-        assert_eq!(grown_days(day, 7, read(0, 1)), Some(7));
+        let read = |orders, days: u64| Some(Density { orders, secs: days * day });
+        // 53 a day: at most twice the evidence, then 7 days (371 orders, far below 5,000).
+        assert_eq!(grown_days(day, 7, read(53, 1)), Some(2));
+        assert_eq!(grown_days(day, 7, read(106, 2)), Some(4));
+        assert_eq!(grown_days(day, 7, read(212, 4)), Some(7));
+        assert_eq!(grown_days(day, 5, read(371, 7)), Some(5));
+        assert_eq!(grown_days(day, 7, read(0, 7)), Some(7));
+        // A quiet window shorter than a day (a task's first, from its lookback) does not grow.
+        assert_eq!(grown_days(day, 7, Some(Density { orders: 0, secs: 71_000 })), None);
         // 1,000 a day: 5 days hold 5,000; 1,100 a day: 4 days.
-        assert_eq!(grown_days(day, 7, read(1_000, 1)), Some(5));
+        assert_eq!(grown_days(day, 7, read(6_000, 6)), Some(5));
         assert_eq!(grown_days(day, 7, read(5_500, 5)), Some(4));
         // Busy days, no evidence, growth off, or no longer than the configured window.
         assert_eq!(grown_days(day, 7, read(3_000, 1)), None);
         assert_eq!(grown_days(day, 7, None), None);
         assert_eq!(grown_days(day, 1, read(53, 1)), None);
-        assert_eq!(grown_days(3 * day, 7, read(2_000, 1)), None);
-        assert_eq!(grown_days(3 * day, 7, read(53, 1)), Some(7));
+        assert_eq!(grown_days(3 * day, 7, read(4_000, 2)), None);
+        assert_eq!(grown_days(3 * day, 7, read(53, 3)), Some(6));
     }
 
     #[test]
