@@ -101,10 +101,14 @@ mod tests {
         }
     }
 
+    fn read_for(orders: u64, secs: u64) -> Option<Density> {
+        Some(Density { orders, secs })
+    }
+
     #[test]
     fn quiet_windows_grow_in_whole_days_and_busy_ones_do_not() {
         let day = 86_400;
-        let read = |orders, days: u64| Some(Density { orders, secs: days * day });
+        let read = |orders, days: u64| read_for(orders, days * day);
         // 53 a day: at most twice the evidence, then 7 days (371 orders, far below 5,000).
         assert_eq!(grown_days(day, 7, read(53, 1)), Some(2));
         assert_eq!(grown_days(day, 7, read(106, 2)), Some(4));
@@ -112,7 +116,7 @@ mod tests {
         assert_eq!(grown_days(day, 5, read(371, 7)), Some(5));
         assert_eq!(grown_days(day, 7, read(0, 7)), Some(7));
         // A quiet window shorter than a day (a task's first, from its lookback) does not grow.
-        assert_eq!(grown_days(day, 7, Some(Density { orders: 0, secs: 71_000 })), None);
+        assert_eq!(grown_days(day, 7, read_for(0, 71_000)), None);
         // 1,000 a day: 5 days hold 5,000; 1,100 a day: 4 days.
         assert_eq!(grown_days(day, 7, read(6_000, 6)), Some(5));
         assert_eq!(grown_days(day, 7, read(5_500, 5)), Some(4));
