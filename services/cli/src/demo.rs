@@ -122,7 +122,7 @@ pub async fn run(mut cfg: Config, args: DemoArgs) -> anyhow::Result<()> {
                 confirmed as u64,
                 args.days,
                 cfg.fetcher.page_size,
-                spacing(&cfg),
+                j2t_stores::jst_spacing(&cfg.fetcher),
             )
         },
         Duration::from_secs,
@@ -199,15 +199,6 @@ fn fetch_bar(progress: Option<&Backfill>) -> String {
         b.requests,
         secs / 60,
         secs % 60
-    )
-}
-
-/// The rate schedule's spacing between two JST requests.
-fn spacing(cfg: &Config) -> Duration {
-    j2t_stores::spacing_with_margin(
-        cfg.fetcher.requests_per_second,
-        cfg.fetcher.requests_per_minute,
-        cfg.fetcher.rate_margin_percent,
     )
 }
 

@@ -197,7 +197,7 @@ impl TaskSync {
     fn track_backfill(&mut self, report: &WindowReport, state: &mut CursorState) {
         let window = report.window;
         self.read_requests += u64::from(report.pages);
-        self.read_secs += ((window.end - window.start).num_seconds() + 1).max(0) as u64;
+        self.read_secs += window.secs();
         let horizon = self.horizon();
         let behind = (horizon - state.next_start).num_seconds();
         let estimate = if report.reached_horizon {
@@ -214,11 +214,7 @@ impl TaskSync {
                     requests: self.read_requests,
                     secs: self.read_secs,
                 }),
-                j2t_stores::spacing_with_margin(
-                    self.settings.requests_per_second,
-                    self.settings.requests_per_minute,
-                    self.settings.rate_margin_percent,
-                ),
+                j2t_stores::jst_spacing(&self.settings),
             )
         };
         state.backfill = Some(crate::progress::window_closed(
@@ -349,7 +345,7 @@ impl TaskSync {
         };
         self.last_full = (!reached_horizon && report.failed.is_none()).then(|| Density {
             orders: report.orders + report.already_synced + report.dead_lettered,
-            secs: ((window.end - window.start).num_seconds() + 1).max(0) as u64,
+            secs: window.secs(),
         });
         self.track_backfill(&report, &mut state);
         self.cursor.save(&state).await?;

@@ -15,6 +15,11 @@ pub struct Window {
 }
 
 impl Window {
+    /// Seconds of JST time the window covers (both ends included).
+    pub fn secs(&self) -> u64 {
+        ((self.end - self.start).num_seconds() + 1).max(0) as u64
+    }
+
     /// A name usable as a NATS subject token, e.g. `20261125000000-20261125235959`.
     pub fn id(&self) -> String {
         format!(

@@ -4,11 +4,21 @@
 
 use std::sync::Arc;
 
-use j2t_config::Config;
+use j2t_config::{Config, FetcherConfig};
 use j2t_jst::JstClient;
 use j2t_topology::{Topology, names};
 
 use crate::{KvRateLimiter, KvTokenStore};
+
+/// The gap the app's JST schedule keeps between two requests (what the client's limiter
+/// spaces them by): for estimates of how long a number of requests takes.
+pub fn jst_spacing(fetcher: &FetcherConfig) -> std::time::Duration {
+    crate::spacing_with_margin(
+        fetcher.requests_per_second,
+        fetcher.requests_per_minute,
+        fetcher.rate_margin_percent,
+    )
+}
 
 pub fn jst_client(cfg: &Config, topology: &Topology) -> Result<JstClient, reqwest::Error> {
     let store = KvTokenStore::new(

@@ -22,7 +22,7 @@ pub use dead_letters::{
     DeadLetters, DlqCount, DlqEntry, DlqError, DlqFilter, DlqPage, PageFrom, Replayed,
     publish_dead_letter,
 };
-pub use jst_client::jst_client;
+pub use jst_client::{jst_client, jst_spacing};
 pub use kv_tokens::KvTokenStore;
 pub use lineage::{Claim, Lineage, LineageError, VoucherState};
 pub use rate_limit::{DEFAULT_MARGIN_PERCENT, KvRateLimiter, spacing, spacing_with_margin};
